@@ -1,0 +1,139 @@
+"""The LR-PINN main network, the hypernetwork, and their configuration.
+
+Parameters are plain pytrees:
+  Phase 1: {"net": {"start", "lowrank_0", ..., "end"}, "hyper": {"meta_0", ..., "head_0", ...}}
+The main network acts on ONE point z = (x, t) and is vmapped over points by the caller; the
+hypernetwork acts on ONE mu and is vmapped over mu. So s(mu) is computed once per mu, never per point.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Callable, Optional, Sequence, Tuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from lrpinn_jax.layers import LowRankDense
+
+default_kernel_init = nn.initializers.xavier_normal()
+
+Ranks = Tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Static architecture settings (hashable, saved as JSON beside every checkpoint).
+
+  Attributes:
+    width: hidden width d of the main network (official: 50).
+    n_lowrank: number L of low-rank hidden layers (official: 3).
+    rank: full rank r of U_l (d, r), V_l (d, r) (official: 50).
+    hyper_width, hyper_depth: hypernetwork tanh layers (official: 50, 3).
+    n_in: inputs of the main network ((x, t) -> 2).
+    mu_shift, mu_scale: the hypernetwork sees (mu - shift) / scale. Identity = the official model.
+    lowrank_bias: bias b_l in the low-rank layers (the official model has none).
+    merge: None = choose factored or merged low-rank products by FLOP count.
+  """
+  width: int = 50
+  n_lowrank: int = 3
+  rank: int = 50
+  hyper_width: int = 50
+  hyper_depth: int = 3
+  n_in: int = 2
+  mu_shift: Tuple[float, float, float] = (0.0, 0.0, 0.0)
+  mu_scale: Tuple[float, float, float] = (1.0, 1.0, 1.0)
+  lowrank_bias: bool = True
+  merge: Optional[bool] = None
+
+  @property
+  def full_ranks(self) -> Ranks:
+    return (self.rank,) * self.n_lowrank
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self))
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "ModelConfig":
+    d = dict(d)
+    for k in ("mu_shift", "mu_scale"):
+      d[k] = tuple(float(v) for v in d[k])
+    return cls(**d)
+
+
+class LRPINN(nn.Module):
+  """u(z) = W_out h_L + b_out, h_{l+1} = tanh(U_l diag(s_l) V_l^T h_l + b_l), h_0 = tanh(W0 z + b0).
+
+  Call with z (n_in,) and s, a sequence of L vectors (r_l,). Returns a scalar.
+  """
+  width: int
+  ranks: Ranks
+  lowrank_bias: bool = True
+  merge: Optional[bool] = None
+
+  @nn.compact
+  def __call__(self, z: jnp.ndarray, s: Sequence[jnp.ndarray]) -> jnp.ndarray:
+    h = jnp.tanh(nn.Dense(self.width, kernel_init=default_kernel_init, name="start")(z))
+    for l, r in enumerate(self.ranks):
+      layer = LowRankDense(self.width, r, use_bias=self.lowrank_bias, merge=self.merge,
+                           name=f"lowrank_{l}")
+      h = jnp.tanh(layer(h, s[l]))
+    return nn.Dense(1, kernel_init=default_kernel_init, name="end")(h)[0]
+
+
+class HyperNetwork(nn.Module):
+  """s_l(mu) = ReLU(W_l e + c_l), e = tanh-MLP(mu). Call with one mu (3,); returns L vectors (r,)."""
+  width: int
+  depth: int
+  ranks: Ranks
+
+  @nn.compact
+  def __call__(self, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
+    e = mu
+    for i in range(self.depth):
+      e = jnp.tanh(nn.Dense(self.width, name=f"meta_{i}")(e))
+    return tuple(jax.nn.relu(nn.Dense(r, name=f"head_{l}")(e)) for l, r in enumerate(self.ranks))
+
+
+def net_module(cfg: ModelConfig, ranks: Optional[Ranks] = None) -> LRPINN:
+  return LRPINN(cfg.width, tuple(ranks or cfg.full_ranks), cfg.lowrank_bias, cfg.merge)
+
+
+def hyper_module(cfg: ModelConfig) -> HyperNetwork:
+  return HyperNetwork(cfg.hyper_width, cfg.hyper_depth, cfg.full_ranks)
+
+
+def init_params(cfg: ModelConfig, key: jax.Array) -> dict:
+  """Phase-1 parameters {"net", "hyper"} for ``cfg``."""
+  k_net, k_hyper = jax.random.split(key)
+  s = tuple(jnp.ones(r) for r in cfg.full_ranks)
+  net = net_module(cfg).init(k_net, jnp.zeros(cfg.n_in), s)["params"]
+  hyper = hyper_module(cfg).init(k_hyper, jnp.zeros(3))["params"]
+  return {"net": net, "hyper": hyper}
+
+
+def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
+  """The diagonals s_l(mu) for ONE mu (3,): a tuple of L arrays (rank,)."""
+  mu_n = (mu - jnp.asarray(cfg.mu_shift, mu.dtype)) / jnp.asarray(cfg.mu_scale, mu.dtype)
+  return hyper_module(cfg).apply({"params": hyper_params}, mu_n)
+
+
+def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
+             ranks: Optional[Ranks] = None) -> Callable[[jnp.ndarray, jnp.ndarray], jnp.ndarray]:
+  """u(x, t) for one point (scalars in, scalar out), with s fixed: the function PDE losses differentiate."""
+  module = net_module(cfg, ranks or tuple(int(v.shape[0]) for v in s))
+
+  def u(x, t):
+    return module.apply({"params": net_params}, jnp.stack([x, t]), s)
+
+  return u
+
+
+def ranks_of(s: Sequence[jnp.ndarray]) -> Ranks:
+  """Adaptive ranks: number of strictly positive entries of each s_l (concrete arrays only)."""
+  return tuple(int(jnp.sum(v > 0)) for v in s)
+
+
+def count_params(tree) -> int:
+  return int(sum(x.size for x in jax.tree.leaves(tree)))

@@ -1,0 +1,84 @@
+"""Phase 1: train the hypernetwork, the bases U_l, V_l and all other weights over many mu at once."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lrpinn_jax import losses
+from lrpinn_jax.data import TrainBatch
+from lrpinn_jax.derivatives import DEFAULT_MODE
+from lrpinn_jax.model import ModelConfig, hyper_s, init_params, point_fn
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+  """Static loss settings shared by Phase 1 and Phase 2."""
+  deriv_mode: str = DEFAULT_MODE
+  need_xx: bool = True
+  ortho_form: str = losses.DEFAULT_ORTHO
+  ortho_w_u: float = 1.0
+  ortho_w_v: float = 1.0
+
+
+class Phase1State(NamedTuple):
+  params: dict  # {"net", "hyper"}
+  opt_state: Any
+  step: jnp.ndarray  # int32 scalar
+
+
+class Phase1Batch(NamedTuple):
+  mus: jnp.ndarray  # (n_mu, 3)
+  points: TrainBatch
+
+
+def init_phase1(cfg: ModelConfig, optimizer: optax.GradientTransformation,
+                key: jax.Array) -> Phase1State:
+  params = init_params(cfg, key)
+  return Phase1State(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+
+
+def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
+                batch: Phase1Batch) -> Tuple[jnp.ndarray, dict]:
+  """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty."""
+  def per_mu(mu):
+    s = hyper_s(cfg, params["hyper"], mu)  # once per mu
+    u = point_fn(cfg, params["net"], s)
+    return losses.pinn_losses(u, pde, mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)
+
+  per = jax.vmap(per_mu)(batch.mus)  # each (n_mu,)
+  terms = {k: jnp.mean(v) for k, v in per.items()}
+  terms["ortho"] = losses.orthogonality(params["net"], cfg.n_lowrank, loss_cfg.ortho_form,
+                                        loss_cfg.ortho_w_u, loss_cfg.ortho_w_v)
+  total = terms["f"] + terms["ic"] + terms["bc"] + terms["ortho"]
+  return total, {"loss": total, **terms}
+
+
+def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformation,
+                     loss_cfg: LossConfig = LossConfig()) -> Callable:
+  """Returns the pure step(state, batch) -> (state, metrics); jit it once at the call site."""
+  def step(state: Phase1State, batch: Phase1Batch):
+    grads, metrics = jax.grad(phase1_loss, has_aux=True)(state.params, cfg, pde, loss_cfg, batch)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    return Phase1State(params, opt_state, state.step + 1), metrics
+
+  return step
+
+
+def predict(cfg: ModelConfig, params: dict, mus, x, t) -> jnp.ndarray:
+  """u at points x, t (n,) for each mu (n_mu, 3): (n_mu, n). Zero-shot, hypernetwork only."""
+  def per_mu(mu):
+    u = point_fn(cfg, params["net"], hyper_s(cfg, params["hyper"], mu))
+    return jax.vmap(u)(x, t)
+
+  return jax.vmap(per_mu)(jnp.asarray(mus, jnp.float32))
+
+
+def make_batch(mus, points: TrainBatch) -> Phase1Batch:
+  return Phase1Batch(jnp.asarray(np.asarray(mus), jnp.float32),
+                     TrainBatch(*(jnp.asarray(a) for a in points)))

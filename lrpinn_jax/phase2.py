@@ -1,0 +1,102 @@
+"""Phase 2: fine-tune one mu, training only s_l, the first and the last layer.
+
+The pytree is split into ``trainable`` = {"s": (s_0, ..., s_{L-1}), "start", "end"} and ``frozen``
+= {"lowrank_l": {"U", "V", "b"}}; gradients are taken w.r.t. ``trainable`` only, so frozen leaves
+cannot move whatever the optimizer does.
+
+Rank modes:
+  "full":     all r entries of s_l are kept (zeros from the ReLU may become nonzero);
+  "adaptive": the zero entries of s_l(mu) and the matching columns of U_l, V_l are dropped, so the
+              network really is smaller (fewer FLOPs and fewer trainable numbers).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lrpinn_jax import losses
+from lrpinn_jax.data import TrainBatch
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.model import ModelConfig, Ranks, hyper_s, point_fn
+from lrpinn_jax.phase1 import LossConfig
+
+RANK_MODES = ("adaptive", "full")
+
+
+class Phase2State(NamedTuple):
+  trainable: dict  # {"s": tuple of (r_l,), "start", "end"}
+  frozen: dict  # {"lowrank_l": {"U", "V", "b"}}
+  opt_state: Any
+  step: jnp.ndarray
+
+
+class Phase2Batch(NamedTuple):
+  mu: jnp.ndarray  # (3,)
+  points: TrainBatch
+
+
+def split_params(cfg: ModelConfig, params: dict, mu, rank_mode: str = "adaptive"
+                 ) -> Tuple[dict, dict, Ranks]:
+  """Phase-1 params -> (trainable, frozen, ranks) for ``mu`` (3,), s initialised by the hypernetwork."""
+  if rank_mode not in RANK_MODES:
+    raise UserError(f"rank mode must be one of {RANK_MODES}, got {rank_mode!r}")
+  s_all = [np.asarray(v) for v in hyper_s(cfg, params["hyper"], jnp.asarray(mu, jnp.float32))]
+  net = params["net"]
+  frozen, s = {}, []
+  for l, s_l in enumerate(s_all):
+    layer = dict(net[f"lowrank_{l}"])
+    if rank_mode == "adaptive":
+      keep = np.flatnonzero(s_l > 0)
+      s_l = s_l[keep]
+      layer["U"], layer["V"] = layer["U"][:, keep], layer["V"][:, keep]
+    frozen[f"lowrank_{l}"] = layer
+    s.append(jnp.asarray(s_l))
+  trainable = {"s": tuple(s), "start": net["start"], "end": net["end"]}
+  return trainable, frozen, tuple(int(v.shape[0]) for v in s)
+
+
+def merge_net(trainable: dict, frozen: dict) -> Tuple[dict, tuple]:
+  """(network params, s) from the split pytrees."""
+  return {**frozen, "start": trainable["start"], "end": trainable["end"]}, trainable["s"]
+
+
+def init_phase2(cfg: ModelConfig, params: dict, mu, optimizer: optax.GradientTransformation,
+                rank_mode: str = "adaptive") -> Phase2State:
+  trainable, frozen, _ = split_params(cfg, params, mu, rank_mode)
+  return Phase2State(trainable, frozen, optimizer.init(trainable), jnp.zeros((), jnp.int32))
+
+
+def phase2_loss(trainable: dict, frozen: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
+                batch: Phase2Batch):
+  net, s = merge_net(trainable, frozen)
+  u = point_fn(cfg, net, s)
+  terms = losses.pinn_losses(u, pde, batch.mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)
+  total = terms["f"] + terms["ic"] + terms["bc"]
+  return total, {"loss": total, **terms}
+
+
+def make_phase2_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformation,
+                     loss_cfg: LossConfig = LossConfig()) -> Callable:
+  """Returns the pure step(state, batch) -> (state, metrics) (Adam or any optax optimizer)."""
+  def step(state: Phase2State, batch: Phase2Batch):
+    grads, metrics = jax.grad(phase2_loss, has_aux=True)(
+        state.trainable, state.frozen, cfg, pde, loss_cfg, batch)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.trainable)
+    trainable = optax.apply_updates(state.trainable, updates)
+    return Phase2State(trainable, state.frozen, opt_state, state.step + 1), metrics
+
+  return step
+
+
+def predict(cfg: ModelConfig, trainable: dict, frozen: dict, x, t) -> jnp.ndarray:
+  """u at points x, t (n,) with the fine-tuned model: (n,)."""
+  net, s = merge_net(trainable, frozen)
+  return jax.vmap(point_fn(cfg, net, s))(jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32))
+
+
+def trainable_count(trainable: dict) -> int:
+  return int(sum(x.size for x in jax.tree.leaves(trainable)))

@@ -1,0 +1,51 @@
+"""A trained model as a callable, differentiable many-query solver: ``solver(x, t, mu) -> u``."""
+from __future__ import annotations
+
+from typing import Tuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from lrpinn_jax.model import ModelConfig, hyper_s, point_fn
+
+
+@flax.struct.dataclass
+class Solver:
+  """A pytree: pass it into jitted functions, vmap over mu, differentiate w.r.t. mu or params.
+
+  params: {"net", "hyper"} for a Phase-1 model (s comes from the hypernetwork), or {"net", "s"} for a
+    Phase-2 model fine-tuned for one mu (s is fixed; mu is then only used by the caller's PDE).
+  config: the architecture (static).
+  meta: static extras, e.g. (("pde", "convection"), ("mu", (40.0, 0.0, 0.0))).
+
+  >>> import numpy as np
+  >>> # solver = lrpinn_jax.load("runs/conv")
+  >>> # u = solver(np.array([0.1, 0.2]), np.array([0.5, 0.5]), np.array([35.0, 0.0, 0.0]))
+  """
+  params: dict
+  config: ModelConfig = flax.struct.field(pytree_node=False)
+  meta: Tuple = flax.struct.field(pytree_node=False, default=())
+
+  def s(self, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
+    """The diagonals s_l for mu (3,)."""
+    if "hyper" in self.params:
+      return hyper_s(self.config, self.params["hyper"], jnp.asarray(mu, jnp.float32))
+    return tuple(self.params["s"])
+
+  def __call__(self, x, t, mu) -> jnp.ndarray:
+    """u at points x, t (equal shapes, any shape) for one mu (3,); returns x's shape."""
+    x = jnp.asarray(x, jnp.float32)
+    t = jnp.asarray(t, jnp.float32)
+    if x.shape != t.shape:
+      raise ValueError(f"x and t must have the same shape, got {x.shape} and {t.shape}")
+    u = point_fn(self.config, self.params["net"], self.s(mu))
+    return jax.vmap(u)(x.ravel(), t.ravel()).reshape(x.shape)
+
+  def ranks(self, mu) -> Tuple[int, ...]:
+    """Per-layer ranks (number of nonzero entries of s_l) at mu (3,); concrete ints."""
+    return tuple(int(jnp.sum(v != 0)) for v in self.s(jnp.asarray(mu, jnp.float32)))
+
+  @property
+  def info(self) -> dict:
+    return dict(self.meta)
