@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from lrpinn_jax.data import TrainBatch
-from lrpinn_jax.derivatives import DEFAULT_MODE, derivs
+from lrpinn_jax.derivatives import DEFAULT_MODE
 
 ORTHO_FORMS = ("paper", "official")
 DEFAULT_ORTHO = "paper"
@@ -19,7 +19,7 @@ def residuals(u_fn: Callable, pde, mu, batch: TrainBatch, mode: str = DEFAULT_MO
   """The three residual vectors for ONE mu: PDE residual at collocation points (n_f,), initial
   misfit (n_0,), periodic-boundary misfit (n_b,)."""
   def point_res(x, t):
-    return pde.residual(mu, derivs(u_fn, x, t, mode, need_xx))
+    return pde.residual(u_fn, x, t, mu, mode, need_xx)
 
   u_vec = jax.vmap(u_fn)
   x_lo, x_hi = pde.x_range

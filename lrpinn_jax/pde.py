@@ -9,7 +9,7 @@ from typing import Tuple
 
 import numpy as np
 
-from lrpinn_jax.derivatives import Derivs
+from lrpinn_jax import derivatives
 from lrpinn_jax.errors import UserError
 
 INIT_CONDS = ("sin_1",)
@@ -34,10 +34,18 @@ class CDR1D:
     """Initial condition at x (any shape); xp is numpy or jax.numpy."""
     return 1.0 + xp.sin(x)
 
-  def residual(self, mu, d: Derivs):
-    """Pointwise residual for one mu (3,) given the derivatives at one point."""
+  def residual(self, u_fn, x, t, mu, mode: str = derivatives.DEFAULT_MODE, need_xx: bool = True):
+    """Residual at ONE point (x, t) for one mu (3,) of the scalar function u_fn(x, t).
+
+    u_t + beta u_x is the derivative along (beta, 1): one jvp. need_xx=False skips u_xx (use it
+    only when nu = 0 for every mu the step sees).
+    """
     beta, nu, rho = mu[0], mu[1], mu[2]
-    return d.u_t + beta * d.u_x - nu * d.u_xx - rho * d.u * (1.0 - d.u)
+    u, u_adv = derivatives.directional(u_fn, x, t, beta, 1.0, mode)
+    res = u_adv - rho * u * (1.0 - u)
+    if need_xx:
+      res = res - nu * derivatives.d2(u_fn, x, t, 0, mode)
+    return res
 
   @staticmethod
   def needs_uxx(mus: np.ndarray) -> bool:

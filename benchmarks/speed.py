@@ -1,0 +1,106 @@
+"""Speed benchmark: median Phase-1 and Phase-2 step times and XLA's FLOP count.
+
+  python -m benchmarks.speed [--steps=20] [--variants]
+
+Prints one JSON object. Phase 1: official configuration (11 mu = beta 30..40, 1000 + 256 + 2x100
+points, width 50, rank 50, Adam). Phase 2: one mu, 1000 collocation points, adaptive rank of the
+official beta = 40 checkpoint. --variants also times the other derivative mode and forced
+factored / merged low-rank products, for the decisions recorded in BUILD_NOTES.md.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+
+import jax
+import numpy as np
+import optax
+from absl import app, flags
+
+from lrpinn_jax import interop
+from lrpinn_jax.data import DataConfig, train_batch
+from lrpinn_jax.pde import make_pde
+from lrpinn_jax.phase1 import LossConfig, init_phase1, make_batch, make_phase1_step
+from lrpinn_jax.phase2 import Phase2Batch, init_phase2, make_phase2_step
+from lrpinn_jax.model import ModelConfig
+
+REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference",
+                         "official_convection_30_40", "phase1.npz")
+
+_STEPS = flags.DEFINE_integer("steps", 20, "timed steps per measurement", lower_bound=1)
+_VARIANTS = flags.DEFINE_bool("variants", False, "also time derivative modes and merge settings")
+
+
+def _time_step(step, state, batch, n):
+  """Median wall time (ms) of n calls after warm-up, and XLA's FLOP estimate for one call."""
+  compiled = step.lower(state, batch).compile()
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  for _ in range(3):
+    state, m = compiled(state, batch)
+  jax.block_until_ready(state)
+  times = []
+  for _ in range(n):
+    t0 = time.perf_counter()
+    state, m = compiled(state, batch)
+    jax.block_until_ready(state)
+    times.append(time.perf_counter() - t0)
+  return 1e3 * float(np.median(times)), float(cost.get("flops", float("nan")))
+
+
+def phase1_ms(cfg: ModelConfig, loss_cfg: LossConfig, n: int):
+  pde = make_pde("convection")
+  mus = np.array([[b, 0.0, 0.0] for b in range(30, 41)], np.float32)
+  batch = make_batch(mus, train_batch(pde, DataConfig(), seed=0))
+  opt = optax.adam(2.5e-4)
+  state = init_phase1(cfg, opt, jax.random.key(0))
+  step = jax.jit(make_phase1_step(cfg, pde, opt, loss_cfg), donate_argnums=0)
+  return _time_step(step, state, batch, n)
+
+
+def phase2_ms(loss_cfg: LossConfig, n: int, merge=None):
+  pde = make_pde("convection")
+  solver = interop.load_official(REFERENCE)
+  cfg = dataclasses.replace(solver.config, merge=merge)
+  opt = optax.adam(2.5e-4)
+  mu = np.array([40.0, 0.0, 0.0], np.float32)
+  state = init_phase2(cfg, solver.params, mu, opt, "adaptive")
+  points = make_batch(mu[None], train_batch(pde, DataConfig(), seed=0)).points
+  step = jax.jit(make_phase2_step(cfg, pde, opt, loss_cfg), donate_argnums=0)
+  return _time_step(step, state, Phase2Batch(mu, points), n)
+
+
+def main(argv):
+  del argv
+  n = _STEPS.value
+  loss_cfg = LossConfig(need_xx=False)  # convection: nu = 0 for every training mu
+  p1, flops = phase1_ms(ModelConfig(), loss_cfg, n)
+  p2, _ = phase2_ms(loss_cfg, n)
+  out = {
+      "phase1_step_ms": round(p1, 3),
+      "phase2_step_ms": round(p2, 3),
+      "phase1_gflops_per_step": round(flops / 1e9, 3),
+      "phase1_gflops_per_s": round(flops / 1e9 / (p1 / 1e3), 2),
+      "deriv_mode": loss_cfg.deriv_mode,
+      "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {jax.devices()[0].platform}",
+      "jax": jax.__version__,
+  }
+  if _VARIANTS.value:
+    var = {}
+    for mode in ("jvp", "grad"):
+      for need_xx in (False, True):
+        lc = LossConfig(deriv_mode=mode, need_xx=need_xx)
+        for merge in (None, False, True):
+          key = f"phase1_{mode}_{'uxx' if need_xx else 'no_uxx'}_merge={merge}"
+          var[key] = round(phase1_ms(ModelConfig(merge=merge), lc, n)[0], 3)
+    for merge in (None, False, True):
+      var[f"phase2_merge={merge}"] = round(phase2_ms(loss_cfg, n, merge)[0], 3)
+    out["variants_ms"] = var
+  print(json.dumps(out))
+
+
+if __name__ == "__main__":
+  app.run(main)

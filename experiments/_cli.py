@@ -1,0 +1,62 @@
+"""Shared command-line plumbing: one-line errors, range parsing."""
+from __future__ import annotations
+
+import math
+import sys
+from typing import Callable, List, Tuple
+
+from absl import app, flags, logging
+
+from lrpinn_jax.errors import UserError
+
+
+def parse_floats(name: str, text: str) -> List[float]:
+  """'30,35,40' -> [30.0, 35.0, 40.0]; UserError on anything else."""
+  try:
+    vals = [float(v) for v in str(text).split(",") if v.strip() != ""]
+  except ValueError:
+    raise UserError(f"--{name} must be comma-separated numbers, got {text!r}") from None
+  if not vals or not all(math.isfinite(v) for v in vals):
+    raise UserError(f"--{name} must be comma-separated finite numbers, got {text!r}")
+  return vals
+
+
+def parse_range(name: str, text: str) -> Tuple[float, float]:
+  """'30,40' -> (30.0, 40.0), lo <= hi; a single number means lo = hi."""
+  vals = parse_floats(name, text)
+  if len(vals) == 1:
+    vals = vals * 2
+  if len(vals) != 2 or vals[0] > vals[1]:
+    raise UserError(f"--{name} must be 'lo,hi' with lo <= hi, got {text!r}")
+  return vals[0], vals[1]
+
+
+def positive(name: str, value: float) -> float:
+  if not (math.isfinite(value) and value > 0):
+    raise UserError(f"--{name} must be a positive finite number, got {value}")
+  return value
+
+
+def _parse_flags(argv):
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+def run_main(main: Callable) -> None:
+  """app.run with flag errors and UserError reported as one line on stderr, exit code 2 / 1."""
+  def wrapped(argv):
+    logging.set_verbosity(logging.WARNING)  # keep JAX's backend-probing INFO lines out of the log
+    try:
+      main(argv)
+    except UserError as e:
+      print(f"error: {e}", file=sys.stderr)
+      sys.exit(1)
+  app.run(wrapped, flags_parser=_parse_flags)
+
+
+def module_flags(flag_values, module_name: str) -> dict:
+  """{name: value} of the flags a command module defines (for results.json)."""
+  return {f.name: f.value for f in flag_values.get_key_flags_for_module(sys.modules[module_name])}

@@ -1,0 +1,131 @@
+"""Training loops around the pure steps: progress with ETA, checkpoints, resume, NaN guard."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lrpinn_jax import checkpoint, phase1, phase2
+from lrpinn_jax.data import TestSet, TrainBatch
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.metrics import errors
+from lrpinn_jax.model import ModelConfig
+
+
+class Diverged(UserError):
+  """The loss became non-finite; the last good checkpoint is kept."""
+
+
+def _fmt_time(sec: float) -> str:
+  sec = int(round(sec))
+  return f"{sec // 3600}:{sec % 3600 // 60:02d}:{sec % 60:02d}"
+
+
+def _all_finite(tree) -> bool:
+  return bool(all(jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)))
+
+
+class Progress:
+  """Prints `[name] step k/n  loss ...  ETA h:mm:ss` lines."""
+
+  def __init__(self, name: str, total: int, start: int = 0, log: Callable = print):
+    self.name, self.total, self.start, self.log = name, total, start, log
+    self.t0 = time.perf_counter()
+
+  def __call__(self, step: int, values: dict):
+    done = step - self.start
+    elapsed = time.perf_counter() - self.t0
+    eta = elapsed / done * (self.total - step) if done > 0 else float("nan")
+    order = sorted(values, key=lambda k: (k != "loss", k))
+    body = "  ".join(f"{k} {values[k]:.3e}" for k in order)
+    eta_s = _fmt_time(eta) if np.isfinite(eta) else "?"
+    self.log(f"[{self.name}] step {step}/{self.total}  {body}  elapsed {_fmt_time(elapsed)}  "
+             f"ETA {eta_s}")
+
+
+def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points: TrainBatch, *, steps: int,
+               lr: float, seed: int, workdir: str, resume: bool = False,
+               loss_cfg: phase1.LossConfig = phase1.LossConfig(), log_every: int = 500,
+               ckpt_every: int = 2000, test: Optional[TestSet] = None,
+               log: Callable = print):
+  """Phase 1 over all ``mus`` (n_mu, 3) at once. Returns (state, seconds of this run).
+
+  Checkpoints every ``ckpt_every`` steps and at the end in <workdir>/checkpoints; with ``resume``
+  continues from the latest one bit-for-bit (the step is deterministic given state and data).
+  """
+  optimizer = optax.adam(lr)
+  state = phase1.init_phase1(cfg, optimizer, jax.random.key(seed))
+  batch = phase1.make_batch(mus, points)
+  step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg))
+  predict = jax.jit(lambda params, x, t: phase1.predict(cfg, params, batch.mus, x, t))
+  checkpoint.write_model_info(workdir, cfg, pde.name)
+  with checkpoint.manager(workdir) as mngr:
+    latest = mngr.latest_step()
+    if resume:
+      if latest is None:
+        raise UserError(f"--resume: no checkpoint in {os.path.join(workdir, checkpoint.CKPT_DIR)}")
+      state = checkpoint.restore_state(mngr, state, latest)
+      log(f"[phase1] resumed from step {int(state.step)}")
+    elif latest is not None:
+      raise UserError(f"{workdir} already holds checkpoints (step {latest}); pass --resume to "
+                      f"continue or choose another --workdir")
+    start = int(state.step)
+    if start > steps:
+      raise UserError(f"checkpoint is at step {start}, beyond --phase1_steps={steps}")
+    progress = Progress("phase1", steps, start, log)
+    t0 = time.perf_counter()
+    last_saved = start if resume else None
+    for k in range(start, steps):
+      state, metrics = step_fn(state, batch)
+      done = k + 1
+      if done % log_every == 0 or done == steps or done % ckpt_every == 0:
+        m = {key: float(v) for key, v in metrics.items()}
+        if not np.all(np.isfinite(list(m.values()))) or not _all_finite(state.params):
+          kept = f"step {last_saved}" if last_saved is not None else "none"
+          raise Diverged(f"loss became non-finite at step {done} (last good checkpoint: {kept})")
+        if done % log_every == 0 or done == steps:
+          if test is not None:
+            u = np.asarray(predict(state.params, jnp.asarray(test.x, jnp.float32),
+                                   jnp.asarray(test.t, jnp.float32)))
+            m["test_rel_err"] = float(np.mean([errors(u[i], test.u[i])["rel_err"]
+                                               for i in range(u.shape[0])]))
+          progress(done, m)
+        if done % ckpt_every == 0 or done == steps:
+          checkpoint.save_state(mngr, state)
+          last_saved = done
+    if steps == start and mngr.latest_step() != start:
+      checkpoint.save_state(mngr, state)
+    mngr.wait_until_finished()
+  return state, time.perf_counter() - t0
+
+
+def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points: TrainBatch, *, steps: int,
+               lr: float, rank_mode: str, loss_cfg: phase1.LossConfig = phase1.LossConfig(),
+               log_every: int = 1000, test_x=None, test_t=None, test_u=None,
+               log: Callable = print):
+  """Adam Phase 2 for one mu (3,). Returns (state, seconds), seconds including compilation."""
+  optimizer = optax.adam(lr)
+  mu = jnp.asarray(mu, jnp.float32)
+  state = phase2.init_phase2(cfg, params, mu, optimizer, rank_mode)
+  batch = phase2.Phase2Batch(mu, TrainBatch(*(jnp.asarray(a) for a in points)))
+  t0 = time.perf_counter()
+  step_fn = jax.jit(phase2.make_phase2_step(cfg, pde, optimizer, loss_cfg))
+  progress = Progress(f"phase2 {rank_mode} mu={tuple(float(v) for v in mu)}", steps, 0, log)
+  for k in range(steps):
+    state, metrics = step_fn(state, batch)
+    done = k + 1
+    if done % log_every == 0 or done == steps:
+      m = {key: float(v) for key, v in metrics.items()}
+      if not np.all(np.isfinite(list(m.values()))):
+        raise Diverged(f"phase 2 loss became non-finite at step {done} for mu={list(map(float, mu))}")
+      if test_x is not None:
+        u = phase2.predict(cfg, state.trainable, state.frozen, test_x, test_t)
+        m["test_rel_err"] = errors(u, test_u)["rel_err"]
+      progress(done, m)
+  jax.block_until_ready(state)
+  return state, time.perf_counter() - t0
