@@ -48,7 +48,9 @@ def _parse_flags(argv):
 def run_main(main: Callable) -> None:
   """app.run with flag errors and UserError reported as one line on stderr, exit code 2 / 1."""
   def wrapped(argv):
-    logging.set_verbosity(logging.WARNING)  # keep JAX's backend-probing INFO lines out of the log
+    # Our progress and errors are printed; absl logs from JAX (backend probing) and orbax (its own
+    # ERROR lines for a corrupted checkpoint, which we report as one line) would only add noise.
+    logging.set_verbosity(logging.FATAL)
     try:
       main(argv)
     except UserError as e:

@@ -27,6 +27,10 @@ class Solver:
   config: ModelConfig = flax.struct.field(pytree_node=False)
   meta: Tuple = flax.struct.field(pytree_node=False, default=())
 
+  # Identity semantics, so that ``jax.jit(solver)`` can use the solver as its cache key.
+  __hash__ = object.__hash__
+  __eq__ = object.__eq__
+
   def s(self, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
     """The diagonals s_l for mu (3,)."""
     if "hyper" in self.params:

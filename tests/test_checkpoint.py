@@ -1,0 +1,89 @@
+"""Orbax checkpoints: round trip, bit-for-bit resume, load(workdir), NaN guard, bad checkpoints."""
+import dataclasses
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lrpinn_jax
+from lrpinn_jax import train
+from lrpinn_jax.data import train_batch
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.pde import CDR1D, make_pde
+from lrpinn_jax.phase1 import LossConfig, predict
+from tests.conftest import TINY_DATA, TINY_MODEL
+
+MUS = np.array([[1.0, 0, 0], [2.0, 0, 0]], np.float32)
+
+
+def _fit(workdir, steps, resume=False, pde=None, ckpt_every=2):
+  pde = pde or make_pde("convection")
+  return train.fit_phase1(TINY_MODEL, pde, MUS, train_batch(make_pde(), TINY_DATA, 0),
+                          steps=steps, lr=1e-2, seed=0, workdir=str(workdir), resume=resume,
+                          loss_cfg=LossConfig(need_xx=False), log_every=1000,
+                          ckpt_every=ckpt_every, log=lambda *_: None)[0]
+
+
+def _leaves_equal(a, b):
+  return all(np.array_equal(np.asarray(x), np.asarray(y))
+             for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_resume_is_bit_for_bit(tmp_path):
+  straight = _fit(tmp_path / "a", 6)
+  _fit(tmp_path / "b", 3)
+  resumed = _fit(tmp_path / "b", 6, resume=True)
+  assert int(resumed.step) == 6
+  assert _leaves_equal(straight.params, resumed.params)
+  assert _leaves_equal(straight.opt_state, resumed.opt_state)
+
+
+def test_load_returns_solver_of_latest_checkpoint(tmp_path):
+  state = _fit(tmp_path, 4)
+  solver = lrpinn_jax.load(str(tmp_path))
+  x = jnp.linspace(0, 6, 10)
+  t = jnp.linspace(0, 1, 10)
+  np.testing.assert_array_equal(np.asarray(solver(x, t, MUS[1])),
+                                np.asarray(predict(TINY_MODEL, state.params, MUS[1:], x, t)[0]))
+  assert solver.info["step"] == 4 and solver.config == TINY_MODEL
+
+
+def test_refuses_to_overwrite_and_resume_needs_checkpoint(tmp_path):
+  _fit(tmp_path / "a", 2)
+  with pytest.raises(UserError, match="already holds checkpoints"):
+    _fit(tmp_path / "a", 2)
+  with pytest.raises(UserError, match="no checkpoint"):
+    _fit(tmp_path / "empty", 2, resume=True)
+
+
+def test_missing_and_corrupted_checkpoint(tmp_path):
+  with pytest.raises(UserError, match="not an lrpinn_jax workdir"):
+    lrpinn_jax.load(str(tmp_path / "nothing"))
+  _fit(tmp_path, 2)
+  step_dir = tmp_path / "checkpoints" / "2"
+  for root, _, files in os.walk(step_dir):
+    for f in files:
+      with open(os.path.join(root, f), "wb") as fh:
+        fh.write(b"garbage")
+  with pytest.raises(UserError, match="cannot restore checkpoint"):
+    lrpinn_jax.load(str(tmp_path))
+  with pytest.raises(UserError, match="cannot restore checkpoint"):
+    _fit(tmp_path, 4, resume=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class _NaNPDE(CDR1D):
+  def residual(self, u_fn, x, t, mu, mode="jvp", need_xx=True):
+    return super().residual(u_fn, x, t, mu, mode, need_xx) * jnp.nan
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+  _fit(tmp_path, 2)
+  with pytest.raises(train.Diverged, match="non-finite at step 3.*last good checkpoint: step 2"):
+    _fit(tmp_path, 6, resume=True, pde=_NaNPDE(), ckpt_every=1)
+  solver = lrpinn_jax.load(str(tmp_path))
+  assert solver.info["step"] == 2
+  assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(solver.params))

@@ -1,0 +1,79 @@
+"""`python -m experiments.convection` end to end on a tiny budget, and every bad input."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import lrpinn_jax
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--phase1_steps=4", "--phase2_steps=3", "--n_f=32", "--n_0=16", "--n_b=8",
+        "--n_test=32", "--log_every=2", "--ckpt_every=2", "--beta_range=1,3", "--targets=2,4"]
+
+
+def _run(*args):
+  return subprocess.run([sys.executable, "-m", "experiments.convection", *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_end_to_end_then_resume(tmp_path):
+  wd = str(tmp_path / "run")
+  r = _run(f"--workdir={wd}", *TINY)
+  assert r.returncode == 0, r.stderr
+  assert "ETA" in r.stdout and "zero-shot" in r.stdout
+  res = json.load(open(os.path.join(wd, "results.json")))
+  assert res["config"]["beta_range"] == "1,3" and res["config"]["phase1_steps"] == 4
+  assert res["phase1"]["steps"] == 4
+  assert res["phase1"]["train_mu"] == [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [3.0, 0.0, 0.0]]
+  assert [e["mu"] for e in res["results"]] == [[2.0, 0.0, 0.0], [4.0, 0.0, 0.0]]
+  for e in res["results"]:
+    assert set(e["zero_shot"]) == {"abs_err", "rel_err", "max_err", "explained_variance", "ranks"}
+    assert set(e["phase2"]) == {"adaptive", "full"}
+    for mode, p2 in e["phase2"].items():
+      assert p2["steps"] == 3 and p2["seconds"] > 0 and 0 <= p2["rel_err"] < 10
+      assert p2["trainable_params"] == (sum(p2["ranks"]) if mode == "adaptive" else 150) + 201  # start 2x50+50, end 50+1
+  solver = lrpinn_jax.load(wd)
+  assert solver([0.5], [0.5], [2.0, 0.0, 0.0]).shape == (1,)
+  # resume to a longer budget continues from step 4
+  r = _run(f"--workdir={wd}", *TINY[1:], "--phase1_steps=6", "--resume", "--rank_mode=full")
+  assert r.returncode == 0, r.stderr
+  assert "resumed from step 4" in r.stdout
+  res = json.load(open(os.path.join(wd, "results.json")))
+  assert res["phase1"]["steps"] == 6 and set(res["results"][0]["phase2"]) == {"full"}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--beta_range=40,30"], "--beta_range must be 'lo,hi' with lo <= hi"),
+    (["--beta_range=abc"], "--beta_range must be comma-separated numbers"),
+    (["--beta_range=1,inf"], "finite numbers"),
+    (["--targets=30,x"], "--targets must be comma-separated numbers"),
+    (["--phase1_steps=-5"], "phase1_steps"),
+    (["--phase2_steps=inf"], "phase2_steps"),
+    (["--phase1_steps=nan"], "phase1_steps"),
+    (["--beta_step=0"], "--beta_step must be a positive finite number"),
+    (["--lr=-1"], "--lr must be a positive finite number"),
+    (["--resume"], "no checkpoint"),
+])
+def test_bad_input_one_line_error(tmp_path, args, message):
+  wd = tmp_path / "run"
+  r = _run(f"--workdir={wd}", *TINY, *args)
+  assert r.returncode != 0
+  lines = r.stderr.strip().splitlines()
+  assert len(lines) == 1, r.stderr
+  assert message in lines[0] and "Traceback" not in r.stderr
+  assert not (wd / "results.json").exists()
+
+
+def test_corrupted_checkpoint_on_resume(tmp_path):
+  wd = tmp_path / "run"
+  assert _run(f"--workdir={wd}", *TINY, "--phase2_steps=0").returncode == 0
+  os.remove(wd / "results.json")
+  for root, _, files in os.walk(wd / "checkpoints"):
+    for f in files:
+      open(os.path.join(root, f), "wb").write(b"junk")
+  r = _run(f"--workdir={wd}", *TINY, "--phase1_steps=8", "--resume")
+  assert r.returncode != 0
+  assert len(r.stderr.strip().splitlines()) == 1 and "cannot restore checkpoint" in r.stderr
+  assert not (wd / "results.json").exists()
