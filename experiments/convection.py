@@ -32,6 +32,8 @@ flags.DEFINE_integer("log_every", 500, "progress line every N steps", lower_boun
 flags.DEFINE_integer("ckpt_every", 2000, "Phase-1 checkpoint every N steps", lower_bound=1)
 flags.DEFINE_enum("ortho", losses.DEFAULT_ORTHO, list(losses.ORTHO_FORMS),
                   "orthogonality penalty: paper (squared Frobenius) or official (unsquared / r^2)")
+flags.DEFINE_enum("phase2_optimizer", "adam", ["adam", "lm"],
+                  "Phase-2 optimizer: Adam (paper) or Levenberg-Marquardt")
 flags.DEFINE_enum("deriv_mode", derivatives.DEFAULT_MODE, list(derivatives.MODES),
                   "PDE derivatives by forward (jvp) or reverse (grad) mode")
 flags.DEFINE_bool("normalize_mu", False, "feed the hypernetwork mu scaled to [-1, 1] over the "
@@ -50,7 +52,8 @@ def main(argv):
       phase1_steps=FLAGS.phase1_steps, phase2_steps=FLAGS.phase2_steps, lr=FLAGS.lr,
       phase2_lr=FLAGS.phase2_lr, seed=FLAGS.seed, rank_mode=FLAGS.rank_mode, resume=FLAGS.resume,
       n_f=FLAGS.n_f, n_0=FLAGS.n_0, n_b=FLAGS.n_b, n_test=FLAGS.n_test, log_every=FLAGS.log_every,
-      ckpt_every=FLAGS.ckpt_every, ortho=FLAGS.ortho, deriv_mode=FLAGS.deriv_mode,
+      ckpt_every=FLAGS.ckpt_every, ortho=FLAGS.ortho, phase2_optimizer=FLAGS.phase2_optimizer,
+      deriv_mode=FLAGS.deriv_mode,
       normalize_mu=FLAGS.normalize_mu)
   run(cfg, _cli.module_flags(FLAGS, __name__))
 

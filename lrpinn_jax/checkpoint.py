@@ -11,10 +11,12 @@ import os
 from typing import Optional
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.model import ModelConfig, init_params
+from lrpinn_jax.model import ModelConfig, init_params, net_module
+from lrpinn_jax.phase2 import merge_net
 from lrpinn_jax.solver import Solver
 
 MODEL_FILE = "model.json"
@@ -52,28 +54,55 @@ def restore_state(mngr: ocp.CheckpointManager, target, step: Optional[int] = Non
   return type(target)(out.params, out.train["opt_state"], out.train["step"])
 
 
-def write_model_info(workdir: str, cfg: ModelConfig, pde_name: str) -> None:
+def write_model_info(workdir: str, cfg: ModelConfig, pde_name: str, kind: str = "phase1",
+                     **extra) -> None:
+  """model.json: kind "phase1" (hypernetwork model) or "phase2" (fine-tuned; extra: mu, ranks)."""
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, MODEL_FILE), "w") as f:
-    json.dump({"model": json.loads(cfg.to_json()), "pde": pde_name}, f, indent=1)
+    json.dump({"model": json.loads(cfg.to_json()), "pde": pde_name, "kind": kind, **extra}, f,
+              indent=1)
 
 
 def read_model_info(workdir: str):
+  """(ModelConfig, the whole model.json dict)."""
   path = os.path.join(workdir, MODEL_FILE)
   try:
     with open(path) as f:
       info = json.load(f)
-    return ModelConfig.from_dict(info["model"]), info["pde"]
+    return ModelConfig.from_dict(info["model"]), info
   except FileNotFoundError:
     raise UserError(f"{workdir} is not an lrpinn_jax workdir (no {MODEL_FILE})") from None
   except (ValueError, KeyError, TypeError) as e:
     raise UserError(f"corrupted {path}: {e}") from None
 
 
+def save_phase2(workdir: str, cfg: ModelConfig, pde_name: str, mu, trainable: dict,
+                frozen: dict, step: int) -> None:
+  """Save a fine-tuned Phase-2 model so that ``load(workdir)`` returns a Solver for it."""
+  net, s = merge_net(trainable, frozen)
+  write_model_info(workdir, cfg, pde_name, "phase2", mu=[float(v) for v in mu],
+                   ranks=[int(v.shape[0]) for v in s])
+  with manager(workdir) as mngr:
+    mngr.save(step, args=ocp.args.Composite(params=ocp.args.StandardSave(
+        {"net": net, "s": list(s)})), force=True)
+    mngr.wait_until_finished()
+
+
+def _abstract_params(cfg: ModelConfig, info: dict):
+  if info.get("kind", "phase1") == "phase1":
+    return jax.eval_shape(lambda: init_params(cfg, jax.random.key(0)))
+  ranks = tuple(info["ranks"])
+  s = [jnp.ones(r) for r in ranks]
+  net = jax.eval_shape(lambda: net_module(cfg, ranks).init(
+      jax.random.key(0), jnp.zeros(cfg.n_in), s)["params"])
+  return {"net": net, "s": [jax.ShapeDtypeStruct((r,), jnp.float32) for r in ranks]}
+
+
 def load(workdir: str, step: Optional[int] = None) -> Solver:
-  """The Phase-1 model in an experiment's workdir (latest checkpoint by default) as a Solver."""
-  cfg, pde_name = read_model_info(workdir)
-  abstract = jax.eval_shape(lambda: init_params(cfg, jax.random.key(0)))
+  """The model in a workdir (latest checkpoint by default) as a Solver: the Phase-1 model of an
+  experiment, or a Phase-2 model saved by ``experiments.finetune``."""
+  cfg, info = read_model_info(workdir)
+  abstract = _abstract_params(cfg, info)
   with manager(workdir) as mngr:
     step = mngr.latest_step() if step is None else step
     if step is None:
@@ -83,4 +112,9 @@ def load(workdir: str, step: Optional[int] = None) -> Solver:
     except Exception as e:
       raise UserError(f"cannot restore checkpoint {workdir}/{CKPT_DIR}/{step}: "
                       f"{type(e).__name__}") from None
-  return Solver(out.params, cfg, (("pde", pde_name), ("step", int(step))))
+  params = dict(out.params)
+  meta = [("pde", info["pde"]), ("kind", info.get("kind", "phase1")), ("step", int(step))]
+  if "s" in params:
+    params["s"] = tuple(params["s"])
+    meta.append(("mu", tuple(info["mu"])))
+  return Solver(params, cfg, tuple(meta))

@@ -47,6 +47,7 @@ class ExperimentConfig:
   log_every: int = 500
   ckpt_every: int = 2000
   ortho: str = "paper"
+  phase2_optimizer: str = "adam"
   deriv_mode: str = "jvp"
   normalize_mu: bool = False
 
@@ -64,6 +65,8 @@ class ExperimentConfig:
       v = getattr(self, name)
       if v is not None and not (np.isfinite(v) and v > 0):
         raise UserError(f"--{name} must be a positive finite number, got {v}")
+    if self.phase2_optimizer not in train.PHASE2_OPTIMIZERS:
+      raise UserError(f"--phase2_optimizer must be one of {train.PHASE2_OPTIMIZERS}")
     if not self.train_mu:
       raise UserError("no training mu")
 
@@ -152,18 +155,16 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
     table.append((mu.tolist(), "zero-shot", zs))
     entry = {"mu": mu.tolist(), "zero_shot": zs, "phase2": {}}
     for mode in cfg.modes:
-      st, sec = train.fit_phase2(
+      trainable, frozen, info = train.fit_phase2(
           model_cfg, pde, params, mu, points, steps=cfg.phase2_steps,
-          lr=cfg.phase2_lr or cfg.lr, rank_mode=mode, loss_cfg=loss_cfg,
-          log_every=max(cfg.log_every, cfg.phase2_steps // 5 or 1),
-          test_x=x_test, test_t=t_test, test_u=test_targets.u[i], log=log)
-      u = phase2.predict(model_cfg, st.trainable, st.frozen, x_test, t_test)
+          lr=cfg.phase2_lr or cfg.lr, rank_mode=mode, optimizer=cfg.phase2_optimizer,
+          loss_cfg=loss_cfg, log_every=max(cfg.log_every, cfg.phase2_steps // 5 or 1), log=log)
+      u = phase2.predict(model_cfg, trainable, frozen, x_test, t_test)
       entry["phase2"][mode] = {
           **errors(u, test_targets.u[i]),
-          "ranks": [int(v.shape[0]) if mode == "adaptive" else int(jnp.sum(v != 0))
-                    for v in st.trainable["s"]],
-          "steps": cfg.phase2_steps, "seconds": sec,
-          "trainable_params": phase2.trainable_count(st.trainable)}
+          "ranks": [int(jnp.sum(v != 0)) for v in trainable["s"]],
+          "steps": info["steps"], "seconds": info["seconds"],
+          "trainable_params": phase2.trainable_count(trainable)}
       table.append((mu.tolist(), mode, entry["phase2"][mode]))
     results.append(entry)
 

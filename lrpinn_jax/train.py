@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax import checkpoint, phase1, phase2
+from lrpinn_jax import checkpoint, lm, phase1, phase2
 from lrpinn_jax.data import TestSet, TrainBatch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
@@ -104,28 +104,79 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points: TrainBatch, *, st
   return state, time.perf_counter() - t0
 
 
+PHASE2_OPTIMIZERS = ("adam", "lm")
+
+
 def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points: TrainBatch, *, steps: int,
-               lr: float, rank_mode: str, loss_cfg: phase1.LossConfig = phase1.LossConfig(),
-               log_every: int = 1000, test_x=None, test_t=None, test_u=None,
+               lr: float = 2.5e-4, rank_mode: str = "adaptive", optimizer: str = "adam",
+               loss_cfg: phase1.LossConfig = phase1.LossConfig(), max_seconds: float = None,
+               tol: float = 0.0, eval_every: int = 0, test=None, log_every: int = 1000,
                log: Callable = print):
-  """Adam Phase 2 for one mu (3,). Returns (state, seconds), seconds including compilation."""
-  optimizer = optax.adam(lr)
+  """Phase 2 for one mu (3,) with Adam or Levenberg-Marquardt (``optimizer``).
+
+  Stops after ``steps`` steps, after ``max_seconds`` of training, when the loss falls below
+  ``tol``, or (LM) when the damping saturates (no step can lower the loss any more).
+  test: optional (x, t, u_exact) arrays; every ``eval_every`` steps (0: never) the test errors go
+  into the trajectory. Seconds count from the start of Phase 2 with compilation, without the
+  test evaluations.
+  Returns (trainable, frozen, info) with info = {"steps", "seconds", "stopped", "trajectory"}.
+  """
+  if optimizer not in PHASE2_OPTIMIZERS:
+    raise UserError(f"Phase-2 optimizer must be one of {PHASE2_OPTIMIZERS}, got {optimizer!r}")
   mu = jnp.asarray(mu, jnp.float32)
-  state = phase2.init_phase2(cfg, params, mu, optimizer, rank_mode)
   batch = phase2.Phase2Batch(mu, TrainBatch(*(jnp.asarray(a) for a in points)))
   t0 = time.perf_counter()
-  step_fn = jax.jit(phase2.make_phase2_step(cfg, pde, optimizer, loss_cfg))
-  progress = Progress(f"phase2 {rank_mode} mu={tuple(float(v) for v in mu)}", steps, 0, log)
+  trainable, frozen, _ = phase2.split_params(cfg, params, mu, rank_mode)
+  if optimizer == "adam":
+    opt = optax.adam(lr)
+    state = phase2.Phase2State(trainable, frozen, opt.init(trainable), jnp.zeros((), jnp.int32))
+    step_fn = jax.jit(phase2.make_phase2_step(cfg, pde, opt, loss_cfg))
+  else:
+    state = lm.init_lm(trainable, frozen, jnp.inf)
+    step_fn = jax.jit(lm.make_lm_step(cfg, pde, loss_cfg))
+  if test is not None:
+    x_t, t_t = (jnp.asarray(a, jnp.float32) for a in test[:2])
+    predict = jax.jit(lambda tr: phase2.predict(cfg, tr, frozen, x_t, t_t))
+  trajectory, eval_seconds, stopped = [], 0.0, "steps"
+  progress = Progress(f"phase2 {optimizer} {rank_mode} mu={tuple(float(v) for v in mu)}",
+                      steps, 0, log)
+
+  def record(done):
+    nonlocal eval_seconds
+    jax.block_until_ready(state.trainable)  # the step's own time stays out of the eval time
+    e0 = time.perf_counter()
+    seconds = e0 - t0 - eval_seconds
+    m = errors(predict(state.trainable), test[2])
+    trajectory.append({"step": done, "seconds": seconds, "abs_err": m["abs_err"],
+                       "rel_err": m["rel_err"]})
+    eval_seconds += time.perf_counter() - e0
+
+  if test is not None and eval_every:
+    record(0)
+  done = 0
   for k in range(steps):
     state, metrics = step_fn(state, batch)
     done = k + 1
-    if done % log_every == 0 or done == steps:
-      m = {key: float(v) for key, v in metrics.items()}
-      if not np.all(np.isfinite(list(m.values()))):
-        raise Diverged(f"phase 2 loss became non-finite at step {done} for mu={list(map(float, mu))}")
-      if test_x is not None:
-        u = phase2.predict(cfg, state.trainable, state.frozen, test_x, test_t)
-        m["test_rel_err"] = errors(u, test_u)["rel_err"]
-      progress(done, m)
-  jax.block_until_ready(state)
-  return state, time.perf_counter() - t0
+    if test is not None and eval_every and done % eval_every == 0:
+      record(done)
+    check = done % log_every == 0 or done == steps or optimizer == "lm" or max_seconds or tol
+    if check:
+      loss = float(metrics["loss"])
+      if not np.isfinite(loss):
+        raise Diverged(f"phase 2 loss became non-finite at step {done} for mu={mu.tolist()}")
+      if done % log_every == 0 or done == steps:
+        progress(done, {key: float(v) for key, v in metrics.items()})
+      if loss < tol:
+        stopped = "tol"
+      elif optimizer == "lm" and float(metrics["damping"]) >= 0.99 * lm.LMConfig().max_damping:
+        stopped = "stalled"
+      elif max_seconds and time.perf_counter() - t0 - eval_seconds >= max_seconds:
+        stopped = "max_seconds"
+      if stopped != "steps":
+        break
+  jax.block_until_ready(state.trainable)
+  seconds = time.perf_counter() - t0 - eval_seconds
+  if test is not None and eval_every and (not trajectory or trajectory[-1]["step"] != done):
+    record(done)
+  info = {"steps": done, "seconds": seconds, "stopped": stopped, "trajectory": trajectory}
+  return state.trainable, state.frozen, info

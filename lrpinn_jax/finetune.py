@@ -1,0 +1,63 @@
+"""Fine-tune any Phase-1 model (ours or the official npz) for one mu, and save the result."""
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional
+
+import numpy as np
+
+from lrpinn_jax import checkpoint, interop, train
+from lrpinn_jax.data import DataConfig, test_set, train_batch
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.experiment import write_json_atomic
+from lrpinn_jax.metrics import errors
+from lrpinn_jax.pde import make_pde
+from lrpinn_jax.phase1 import LossConfig
+from lrpinn_jax.phase2 import predict, trainable_count
+from lrpinn_jax.solver import Solver
+
+RESULT_FILE = "finetune.json"
+
+
+def load_phase1(path: str) -> Solver:
+  """A Phase-1 Solver from an experiment workdir or an official .npz checkpoint."""
+  solver = interop.load_official(path) if str(path).endswith(".npz") else checkpoint.load(path)
+  if "hyper" not in solver.params:
+    raise UserError(f"{path} holds a fine-tuned (Phase-2) model; fine-tuning needs a Phase-1 model")
+  return solver
+
+
+def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10000,
+        max_seconds: Optional[float] = 60.0, lr: float = 2.5e-4, rank_mode: str = "adaptive",
+        data: DataConfig = DataConfig(), seed: int = 0, eval_every: int = 1, tol: float = 0.0,
+        deriv_mode: str = "jvp", log_every: int = 100, log: Callable = print) -> dict:
+  """Phase 2 at ``mu`` from the Phase-1 model ``source``; writes <workdir>/finetune.json and the
+  fine-tuned model (``lrpinn_jax.load(workdir)``). Returns the finetune.json dict."""
+  data.validate()
+  mu = np.asarray(mu, np.float32)
+  if mu.shape != (3,) or not np.all(np.isfinite(mu)):
+    raise UserError(f"--mu must be three finite numbers beta,nu,rho, got {mu.tolist()}")
+  if os.path.exists(os.path.join(workdir, checkpoint.CKPT_DIR)):
+    raise UserError(f"{workdir} already holds a model; choose another --workdir")
+  solver = load_phase1(source)
+  pde = make_pde(solver.info.get("pde", "convection"))
+  points = train_batch(pde, data, seed)
+  test = test_set(pde, data, mu[None], seed)
+  loss_cfg = LossConfig(deriv_mode=deriv_mode, need_xx=pde.needs_uxx(mu[None]))
+  log(f"[finetune] {source} at mu={mu.tolist()} with {optimizer}, rank mode {rank_mode}")
+  trainable, frozen, info = train.fit_phase2(
+      solver.config, pde, solver.params, mu, points, steps=steps, lr=lr, rank_mode=rank_mode,
+      optimizer=optimizer, loss_cfg=loss_cfg, max_seconds=max_seconds, tol=tol,
+      eval_every=eval_every, test=(test.x, test.t, test.u[0]), log_every=log_every, log=log)
+  u = predict(solver.config, trainable, frozen, test.x, test.t)
+  final = {**errors(u, test.u[0]), "ranks": [int(v.shape[0]) for v in trainable["s"]],
+           "trainable_params": trainable_count(trainable), "steps": info["steps"],
+           "seconds": info["seconds"], "stopped": info["stopped"]}
+  checkpoint.save_phase2(workdir, solver.config, pde.name, mu, trainable, frozen, info["steps"])
+  out = {"mu": mu.tolist(), "optimizer": optimizer, "source": str(source),
+         "rank_mode": rank_mode, "trajectory": info["trajectory"], "final": final}
+  write_json_atomic(os.path.join(workdir, RESULT_FILE), out)
+  log(f"[finetune] {info['steps']} steps in {info['seconds']:.2f} s ({info['stopped']}): "
+      f"abs_err {final['abs_err']:.5f} rel_err {final['rel_err']:.5f} ranks {final['ranks']} "
+      f"trainable {final['trainable_params']}")
+  return out
