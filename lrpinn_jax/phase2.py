@@ -60,8 +60,16 @@ def split_params(cfg: ModelConfig, params: dict, mu, rank_mode: str = "adaptive"
 
 
 def merge_net(trainable: dict, frozen: dict) -> Tuple[dict, tuple]:
-  """(network params, s) from the split pytrees."""
-  return {**frozen, "start": trainable["start"], "end": trainable["end"]}, trainable["s"]
+  """(network params, s) from the split pytrees.
+
+  An optional frozen["mask"] (tuple of 0/1 vectors like s) pins entries of s at zero: adaptive rank
+  expressed without changing shapes, which is what batching many mu with different ranks needs.
+  """
+  net = {k: v for k, v in frozen.items() if k != "mask"}
+  s = trainable["s"]
+  if "mask" in frozen:
+    s = tuple(v * m for v, m in zip(s, frozen["mask"]))
+  return {**net, "start": trainable["start"], "end": trainable["end"]}, s
 
 
 def init_phase2(cfg: ModelConfig, params: dict, mu, optimizer: optax.GradientTransformation,

@@ -77,3 +77,39 @@ def test_corrupted_checkpoint_on_resume(tmp_path):
   assert r.returncode != 0
   assert len(r.stderr.strip().splitlines()) == 1 and "cannot restore checkpoint" in r.stderr
   assert not (wd / "results.json").exists()
+
+
+def _finetune(*args):
+  return subprocess.run([sys.executable, "-m", "experiments.finetune", *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_finetune_official_npz_and_load(tmp_path):
+  from tests.conftest import ref_path
+  wd = tmp_path / "ft"
+  r = _finetune(f"--checkpoint={ref_path('phase1.npz')}", "--mu=40,0,0", "--optimizer=lm",
+                "--steps=5", f"--workdir={wd}", "--n_f=200", "--n_test=200")
+  assert r.returncode == 0, r.stderr
+  out = json.load(open(wd / "finetune.json"))
+  assert out["mu"] == [40.0, 0.0, 0.0] and out["optimizer"] == "lm"
+  assert [p["step"] for p in out["trajectory"]] == [0, 1, 2, 3, 4, 5]
+  assert out["final"]["ranks"] == [29, 30, 34] and out["final"]["trainable_params"] == 294
+  assert out["final"]["rel_err"] < out["trajectory"][0]["rel_err"]
+  solver = lrpinn_jax.load(str(wd))
+  assert solver.ranks([40.0, 0, 0]) == (29, 30, 34)
+  assert solver.info["kind"] == "phase2" and solver.info["mu"] == (40.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--checkpoint=/nonexistent/phase1.npz"], "checkpoint not found"),
+    (["--checkpoint=/nonexistent_dir"], "not an lrpinn_jax workdir"),
+    (["--mu=40,0"], "--mu must be three numbers"),
+    (["--max_seconds=-1"], "--max_seconds must be a positive finite number"),
+])
+def test_finetune_bad_input(tmp_path, args, message):
+  from tests.conftest import ref_path
+  r = _finetune(f"--checkpoint={ref_path('phase1.npz')}", f"--workdir={tmp_path / 'ft'}", *args)
+  assert r.returncode != 0
+  lines = r.stderr.strip().splitlines()
+  assert len(lines) == 1 and message in lines[0], r.stderr
+  assert not (tmp_path / "ft" / "finetune.json").exists()
