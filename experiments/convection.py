@@ -38,6 +38,13 @@ flags.DEFINE_enum("deriv_mode", derivatives.DEFAULT_MODE, list(derivatives.MODES
                   "PDE derivatives by forward (jvp) or reverse (grad) mode")
 flags.DEFINE_bool("normalize_mu", False, "feed the hypernetwork mu scaled to [-1, 1] over the "
                   "training range (the official model feeds raw beta)")
+flags.DEFINE_bool("periodic_x", False, "periodic input embedding (cos x, sin x, t): the periodic "
+                  "boundary condition holds exactly")
+flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine"],
+                  "Phase-1 learning rate: constant (paper) or cosine decay to lr/100")
+flags.DEFINE_float("causal_eps", 0.0, "causal residual weighting strength (0: off, paper)")
+flags.DEFINE_bool("resample", False, "fresh collocation points every Phase-1 step (deterministic "
+                  "from --seed and the step)")
 FLAGS = flags.FLAGS
 
 
@@ -54,7 +61,8 @@ def main(argv):
       n_f=FLAGS.n_f, n_0=FLAGS.n_0, n_b=FLAGS.n_b, n_test=FLAGS.n_test, log_every=FLAGS.log_every,
       ckpt_every=FLAGS.ckpt_every, ortho=FLAGS.ortho, phase2_optimizer=FLAGS.phase2_optimizer,
       deriv_mode=FLAGS.deriv_mode,
-      normalize_mu=FLAGS.normalize_mu)
+      normalize_mu=FLAGS.normalize_mu, periodic_x=FLAGS.periodic_x, lr_schedule=FLAGS.lr_schedule,
+      causal_eps=FLAGS.causal_eps, resample=FLAGS.resample)
   run(cfg, _cli.module_flags(FLAGS, __name__))
 
 

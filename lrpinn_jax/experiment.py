@@ -50,6 +50,10 @@ class ExperimentConfig:
   phase2_optimizer: str = "adam"
   deriv_mode: str = "jvp"
   normalize_mu: bool = False
+  periodic_x: bool = False
+  lr_schedule: str = "constant"
+  causal_eps: float = 0.0
+  resample: bool = False
 
   def validate(self):
     self.data.validate()
@@ -65,6 +69,10 @@ class ExperimentConfig:
       v = getattr(self, name)
       if v is not None and not (np.isfinite(v) and v > 0):
         raise UserError(f"--{name} must be a positive finite number, got {v}")
+    if self.lr_schedule not in train.LR_SCHEDULES:
+      raise UserError(f"--lr_schedule must be one of {train.LR_SCHEDULES}")
+    if not (np.isfinite(self.causal_eps) and self.causal_eps >= 0):
+      raise UserError(f"--causal_eps must be a finite number >= 0, got {self.causal_eps}")
     if self.phase2_optimizer not in train.PHASE2_OPTIMIZERS:
       raise UserError(f"--phase2_optimizer must be one of {train.PHASE2_OPTIMIZERS}")
     if not self.train_mu:
@@ -79,18 +87,22 @@ class ExperimentConfig:
     return RANK_MODES if self.rank_mode == "both" else (self.rank_mode,)
 
   def model_config(self) -> ModelConfig:
+    pde = make_pde(self.pde, self.init_cond)
+    period = float(pde.x_range[1] - pde.x_range[0]) if self.periodic_x else 0.0
     if not self.normalize_mu:
-      return ModelConfig()
+      return ModelConfig(x_period=period)
     mus = np.asarray(self.train_mu, np.float64)
     lo, hi = mus.min(0), mus.max(0)
     shift = (lo + hi) / 2
     scale = np.where(hi > lo, (hi - lo) / 2, 1.0)
-    return ModelConfig(mu_shift=tuple(map(float, shift)), mu_scale=tuple(map(float, scale)))
+    return ModelConfig(mu_shift=tuple(map(float, shift)), mu_scale=tuple(map(float, scale)),
+                       x_period=period)
 
   def loss_config(self) -> LossConfig:
     pde = make_pde(self.pde, self.init_cond)
     need_xx = pde.needs_uxx(np.asarray(self.train_mu + self.targets))
-    return LossConfig(deriv_mode=self.deriv_mode, need_xx=need_xx, ortho_form=self.ortho)
+    return LossConfig(deriv_mode=self.deriv_mode, need_xx=need_xx, ortho_form=self.ortho,
+                      causal_eps=self.causal_eps, resample=self.resample)
 
 
 def mu_grid(ranges: Sequence[Tuple[float, float]], steps: Sequence[float]) -> np.ndarray:
@@ -141,8 +153,8 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
 
   state, p1_seconds = train.fit_phase1(
       model_cfg, pde, train_mu, points, steps=cfg.phase1_steps, lr=cfg.lr, seed=cfg.seed,
-      workdir=cfg.workdir, resume=cfg.resume, loss_cfg=loss_cfg, log_every=cfg.log_every,
-      ckpt_every=cfg.ckpt_every, test=test_train, log=log)
+      workdir=cfg.workdir, resume=cfg.resume, lr_schedule=cfg.lr_schedule, loss_cfg=loss_cfg,
+      log_every=cfg.log_every, ckpt_every=cfg.ckpt_every, test=test_train, log=log)
   params = state.params
 
   x_test = jnp.asarray(test_targets.x, jnp.float32)

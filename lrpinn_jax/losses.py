@@ -33,9 +33,27 @@ def residuals(u_fn: Callable, pde, mu, batch: TrainBatch, mode: str = DEFAULT_MO
 
 
 def pinn_losses(u_fn: Callable, pde, mu, batch: TrainBatch, mode: str = DEFAULT_MODE,
-                need_xx: bool = True) -> Dict[str, jnp.ndarray]:
-  """Mean squares of each residual vector: {"f", "ic", "bc"} scalars for ONE mu."""
-  return {k: jnp.mean(r ** 2) for k, r in residuals(u_fn, pde, mu, batch, mode, need_xx).items()}
+                need_xx: bool = True, causal_eps: float = 0.0,
+                causal_bins: int = 16) -> Dict[str, jnp.ndarray]:
+  """Mean squares of each residual vector: {"f", "ic", "bc"} scalars for ONE mu.
+
+  causal_eps > 0: causal weighting of the PDE residual (Wang, Sankaran & Perdikaris 2022): the
+  collocation points are binned by t into ``causal_bins`` slabs with mean squares L_1..L_M, and
+  f = mean_m w_m L_m, w_m = exp(-eps sum_{k<m} L_k) (no gradient through w): later times count
+  only once earlier times are solved.
+  """
+  res = residuals(u_fn, pde, mu, batch, mode, need_xx)
+  out = {k: jnp.mean(r ** 2) for k, r in res.items()}
+  if causal_eps > 0:
+    t_lo, t_hi = pde.t_range
+    bins = jnp.clip(((batch.t_f - t_lo) / (t_hi - t_lo) * causal_bins).astype(jnp.int32), 0,
+                    causal_bins - 1)
+    sums = jax.ops.segment_sum(res["f"] ** 2, bins, causal_bins)
+    counts = jax.ops.segment_sum(jnp.ones_like(batch.t_f), bins, causal_bins)
+    per_bin = sums / jnp.maximum(counts, 1.0)
+    w = jax.lax.stop_gradient(jnp.exp(-causal_eps * (jnp.cumsum(per_bin) - per_bin)))
+    out["f"] = jnp.mean(w * per_bin)
+  return out
 
 
 def orthogonality(net_params: dict, n_lowrank: int, form: str = DEFAULT_ORTHO,

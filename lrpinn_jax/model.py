@@ -35,6 +35,9 @@ class ModelConfig:
     mu_shift, mu_scale: the hypernetwork sees (mu - shift) / scale. Identity = the official model.
     lowrank_bias: bias b_l in the low-rank layers (the official model has none).
     merge: None = choose factored or merged low-rank products by FLOP count.
+    x_period: 0 = the network sees (x, t), as in the paper; P > 0 = it sees
+      (cos(2 pi x / P), sin(2 pi x / P), t), so u is exactly P-periodic in x (the periodic
+      boundary condition holds by construction).
   """
   width: int = 50
   n_lowrank: int = 3
@@ -46,6 +49,7 @@ class ModelConfig:
   mu_scale: Tuple[float, float, float] = (1.0, 1.0, 1.0)
   lowrank_bias: bool = True
   merge: Optional[bool] = None
+  x_period: float = 0.0
 
   @property
   def full_ranks(self) -> Ranks:
@@ -71,9 +75,13 @@ class LRPINN(nn.Module):
   ranks: Ranks
   lowrank_bias: bool = True
   merge: Optional[bool] = None
+  x_period: float = 0.0
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, s: Sequence[jnp.ndarray]) -> jnp.ndarray:
+    if self.x_period:
+      w = 2.0 * jnp.pi / self.x_period
+      z = jnp.concatenate([jnp.cos(w * z[:1]), jnp.sin(w * z[:1]), z[1:]])
     h = jnp.tanh(nn.Dense(self.width, kernel_init=default_kernel_init, name="start")(z))
     for l, r in enumerate(self.ranks):
       layer = LowRankDense(self.width, r, use_bias=self.lowrank_bias, merge=self.merge,
@@ -97,7 +105,8 @@ class HyperNetwork(nn.Module):
 
 
 def net_module(cfg: ModelConfig, ranks: Optional[Ranks] = None) -> LRPINN:
-  return LRPINN(cfg.width, tuple(ranks or cfg.full_ranks), cfg.lowrank_bias, cfg.merge)
+  return LRPINN(cfg.width, tuple(ranks or cfg.full_ranks), cfg.lowrank_bias, cfg.merge,
+                cfg.x_period)
 
 
 def hyper_module(cfg: ModelConfig) -> HyperNetwork:

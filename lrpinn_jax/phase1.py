@@ -23,6 +23,9 @@ class LossConfig:
   ortho_form: str = losses.DEFAULT_ORTHO
   ortho_w_u: float = 1.0
   ortho_w_v: float = 1.0
+  causal_eps: float = 0.0  # 0: off (paper); see losses.pinn_losses
+  causal_bins: int = 16
+  resample: bool = False  # fresh collocation points every Phase-1 step (see resample_points)
 
 
 class Phase1State(NamedTuple):
@@ -48,7 +51,8 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
   def per_mu(mu):
     s = hyper_s(cfg, params["hyper"], mu)  # once per mu
     u = point_fn(cfg, params["net"], s)
-    return losses.pinn_losses(u, pde, mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)
+    return losses.pinn_losses(u, pde, mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx,
+                              loss_cfg.causal_eps, loss_cfg.causal_bins)
 
   per = jax.vmap(per_mu)(batch.mus)  # each (n_mu,)
   terms = {k: jnp.mean(v) for k, v in per.items()}
@@ -58,10 +62,27 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
   return total, {"loss": total, **terms}
 
 
+def resample_points(pde, points: TrainBatch, key: jax.Array, step) -> TrainBatch:
+  """Fresh uniform collocation points for this step, drawn from fold_in(key, step): a pure
+  function of the step count, so a resumed run draws the same points as an uninterrupted one."""
+  kx, kt = jax.random.split(jax.random.fold_in(key, step))
+  n = points.x_f.shape
+  (x_lo, x_hi), (t_lo, t_hi) = pde.x_range, pde.t_range
+  return points._replace(x_f=jax.random.uniform(kx, n, points.x_f.dtype, x_lo, x_hi),
+                         t_f=jax.random.uniform(kt, n, points.t_f.dtype, t_lo, t_hi))
+
+
 def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformation,
-                     loss_cfg: LossConfig = LossConfig()) -> Callable:
-  """Returns the pure step(state, batch) -> (state, metrics); jit it once at the call site."""
+                     loss_cfg: LossConfig = LossConfig(), seed: int = 0) -> Callable:
+  """Returns the pure step(state, batch) -> (state, metrics); jit it once at the call site.
+
+  seed: only used with loss_cfg.resample (the key of the collocation draws).
+  """
+  key = jax.random.key(seed)
+
   def step(state: Phase1State, batch: Phase1Batch):
+    if loss_cfg.resample:
+      batch = batch._replace(points=resample_points(pde, batch.points, key, state.step))
     grads, metrics = jax.grad(phase1_loss, has_aux=True)(state.params, cfg, pde, loss_cfg, batch)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)

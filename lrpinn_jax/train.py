@@ -1,6 +1,7 @@
 """Training loops around the pure steps: progress with ETA, checkpoints, resume, NaN guard."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Callable, Optional
@@ -15,6 +16,27 @@ from lrpinn_jax.data import TestSet, TrainBatch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
 from lrpinn_jax.model import ModelConfig
+
+
+HISTORY_FILE = "phase1_history.jsonl"
+
+
+class _History:
+  """<workdir>/phase1_history.jsonl: one JSON line per progress line (for the loss curves). On
+  resume the lines past the checkpoint's step are dropped, so the file matches the run."""
+
+  def __init__(self, path: str, start: int):
+    self.path = path
+    kept = []
+    if start > 0 and os.path.exists(path):
+      with open(path) as f:
+        kept = [l for l in f if l.strip() and json.loads(l)["step"] <= start]
+    with open(path, "w") as f:
+      f.writelines(kept)
+
+  def append(self, step: int, values: dict):
+    with open(self.path, "a") as f:
+      f.write(json.dumps({"step": step, **values}) + "\n")
 
 
 class Diverged(UserError):
@@ -48,8 +70,25 @@ class Progress:
              f"ETA {eta_s}")
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def make_optimizer(lr: float, schedule: str = "constant", steps: int = 1):
+  """Adam with a constant learning rate (paper) or cosine decay to lr/100 over ``steps``.
+
+  The schedule reads the step count kept in the optimizer state, so resuming stays bit-for-bit
+  as long as ``steps`` (the total budget) is unchanged.
+  """
+  if schedule == "constant":
+    return optax.adam(lr)
+  if schedule == "cosine":
+    return optax.adam(optax.cosine_decay_schedule(lr, max(steps, 1), alpha=0.01))
+  raise UserError(f"learning-rate schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+
+
 def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points: TrainBatch, *, steps: int,
                lr: float, seed: int, workdir: str, resume: bool = False,
+               lr_schedule: str = "constant",
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), log_every: int = 500,
                ckpt_every: int = 2000, test: Optional[TestSet] = None,
                log: Callable = print):
@@ -58,10 +97,10 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points: TrainBatch, *, st
   Checkpoints every ``ckpt_every`` steps and at the end in <workdir>/checkpoints; with ``resume``
   continues from the latest one bit-for-bit (the step is deterministic given state and data).
   """
-  optimizer = optax.adam(lr)
+  optimizer = make_optimizer(lr, lr_schedule, steps)
   state = phase1.init_phase1(cfg, optimizer, jax.random.key(seed))
   batch = phase1.make_batch(mus, points)
-  step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg))
+  step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed))
   predict = jax.jit(lambda params, x, t: phase1.predict(cfg, params, batch.mus, x, t))
   checkpoint.write_model_info(workdir, cfg, pde.name)
   with checkpoint.manager(workdir) as mngr:
@@ -78,6 +117,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points: TrainBatch, *, st
     if start > steps:
       raise UserError(f"checkpoint is at step {start}, beyond --phase1_steps={steps}")
     progress = Progress("phase1", steps, start, log)
+    history = _History(os.path.join(workdir, HISTORY_FILE), start)
     t0 = time.perf_counter()
     last_saved = start if resume else None
     for k in range(start, steps):
@@ -95,6 +135,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points: TrainBatch, *, st
             m["test_rel_err"] = float(np.mean([errors(u[i], test.u[i])["rel_err"]
                                                for i in range(u.shape[0])]))
           progress(done, m)
+          history.append(done, m)
         if done % ckpt_every == 0 or done == steps:
           checkpoint.save_state(mngr, state)
           last_saved = done

@@ -1,0 +1,157 @@
+"""Figures as PNG (paper Figs. 2-5) from runs on disk.
+
+  python -m experiments.plots --workdir=<phase-1 workdir> [--finetune=<finetune dir>] \
+      [--many_query=<many_query.json>] [--out=<folder>]
+
+fig2_solution_beta<B>.png  exact / predicted / |error| over (x, t) (the fine-tuned model if
+                           --finetune is given, else the Phase-1 model zero-shot)
+fig3_phase1_curves.png     Phase-1 loss and mean test error over the steps (phase1_history.jsonl)
+fig4_ranks.png             ranks per layer vs beta, and sorted |s_2(beta)| as a heat map
+fig5_many_query.png        zero-shot and Phase-2 errors and trainable parameters vs beta
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from absl import flags
+
+from experiments import _cli
+from lrpinn_jax import checkpoint
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.finetune import load_phase1
+from lrpinn_jax.train import HISTORY_FILE
+
+flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir, or an official .npz")
+flags.DEFINE_string("finetune", None, "finetune output folder (for Fig. 2)")
+flags.DEFINE_string("many_query", None, "many_query.json (for Fig. 5)")
+flags.DEFINE_string("out", None, "folder for the PNGs (default: --workdir, or the folder of "
+                    "--many_query)")
+flags.DEFINE_float("beta", 40.0, "beta of the solution snapshot")
+flags.DEFINE_string("beta_range", "20,50", "beta range of Fig. 4")
+FLAGS = flags.FLAGS
+
+
+def _plt():
+  try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+  except ImportError:
+    raise UserError("plots need matplotlib: pip install '.[plots]'") from None
+
+
+def fig_solution(plt, solver, beta, title, path):
+  from lrpinn_jax.pde import make_pde
+  pde = make_pde(solver.info.get("pde", "convection"))
+  x = np.linspace(*pde.x_range, 256)
+  t = np.linspace(*pde.t_range, 100)
+  xx, tt = np.meshgrid(x, t)
+  mu = np.array([beta, 0.0, 0.0], np.float32)
+  exact = pde.reference(xx, tt, mu)
+  pred = np.asarray(solver(xx, tt, mu))
+  fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
+  for ax, z, name in zip(axes, (exact, pred, np.abs(pred - exact)),
+                         ("exact", f"predicted ({title})", "|error|")):
+    im = ax.pcolormesh(tt, xx, z, shading="auto", cmap="rainbow")
+    ax.set(xlabel="t", ylabel="x", title=f"{name}, beta = {beta:g}")
+    fig.colorbar(im, ax=ax)
+  rel = np.linalg.norm(pred - exact) / np.linalg.norm(exact)
+  fig.suptitle(f"relative L2 error {rel:.4f} on the 256 x 100 grid")
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def fig_curves(plt, history_path, path):
+  rows = [json.loads(l) for l in open(history_path) if l.strip()]
+  step = [r["step"] for r in rows]
+  fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+  for key in ("loss", "f", "ic", "bc", "ortho"):
+    if key in rows[0]:
+      a.semilogy(step, [r[key] for r in rows], label=key)
+  a.set(xlabel="Phase-1 step", ylabel="loss", title="Phase-1 training loss")
+  a.legend()
+  if "test_rel_err" in rows[0]:
+    b.plot(step, [r["test_rel_err"] for r in rows])
+  b.set(xlabel="Phase-1 step", ylabel="mean rel. L2 error", title="zero-shot test error, training mu")
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def fig_ranks(plt, solver, lo, hi, path):
+  import jax
+  import jax.numpy as jnp
+  betas = np.linspace(lo, hi, 121)
+  mus = jnp.asarray(np.stack([betas, 0 * betas, 0 * betas], 1), jnp.float32)
+  s = jax.vmap(solver.s)(mus)
+  fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+  for l, v in enumerate(s):
+    a.plot(betas, np.sum(np.asarray(v) > 0, axis=1), label=f"layer {l + 1}")
+  a.set(xlabel="beta", ylabel="rank (nonzero entries of s_l)", title="adaptive rank vs beta")
+  a.legend()
+  layer = min(1, len(s) - 1)
+  mags = -np.sort(-np.abs(np.asarray(s[layer])), axis=1)
+  im = b.imshow(mags.T, aspect="auto", origin="upper", cmap="viridis",
+                extent=[betas[0], betas[-1], mags.shape[1], 0])
+  b.set(xlabel="beta", ylabel="sorted index", title=f"sorted |s_{layer + 1}(beta)|")
+  fig.colorbar(im, ax=b)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def fig_many_query(plt, mq_path, path):
+  d = json.load(open(mq_path))
+  rows = d["betas"]
+  beta = [r["beta"] for r in rows]
+  fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+  a.semilogy(beta, [r["zero_shot_rel_err"] for r in rows], ".", label="zero-shot (Phase 1)")
+  a.semilogy(beta, [r["phase2_rel_err"] for r in rows], ".", label=f"Phase 2 ({d['phase2_steps']} LM steps)")
+  a.axvspan(30, 40, color="grey", alpha=0.15, label="training range")
+  a.set(xlabel="beta", ylabel="relative L2 error",
+        title=f"{len(rows)} betas, batched Phase 2 in {d['seconds']:.0f} s")
+  a.legend()
+  b.plot(beta, [r["trainable_params"] for r in rows], ".")
+  b.set(xlabel="beta", ylabel="trainable parameters", title="Phase-2 trainable parameters")
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def main(argv):
+  del argv
+  plt = _plt()
+  out = FLAGS.out or (FLAGS.workdir if FLAGS.workdir and not FLAGS.workdir.endswith(".npz")
+                      else os.path.dirname(FLAGS.many_query or "") or ".")
+  os.makedirs(out, exist_ok=True)
+  made = []
+  if FLAGS.workdir:
+    solver = load_phase1(FLAGS.workdir)
+    lo, hi = _cli.parse_range("beta_range", FLAGS.beta_range)
+    fig_ranks(plt, solver, lo, hi, os.path.join(out, "fig4_ranks.png"))
+    made.append("fig4_ranks.png")
+    history = os.path.join(FLAGS.workdir, HISTORY_FILE)
+    if os.path.exists(history):
+      fig_curves(plt, history, os.path.join(out, "fig3_phase1_curves.png"))
+      made.append("fig3_phase1_curves.png")
+    if not FLAGS.finetune:
+      name = f"fig2_solution_beta{FLAGS.beta:g}.png"
+      fig_solution(plt, solver, FLAGS.beta, "Phase 1, zero-shot", os.path.join(out, name))
+      made.append(name)
+  if FLAGS.finetune:
+    name = f"fig2_solution_beta{FLAGS.beta:g}.png"
+    fig_solution(plt, checkpoint.load(FLAGS.finetune), FLAGS.beta, "after Phase 2",
+                 os.path.join(out, name))
+    made.append(name)
+  if FLAGS.many_query:
+    if not os.path.exists(FLAGS.many_query):
+      raise UserError(f"--many_query: {FLAGS.many_query} not found")
+    fig_many_query(plt, FLAGS.many_query, os.path.join(out, "fig5_many_query.png"))
+    made.append("fig5_many_query.png")
+  if not made:
+    raise UserError("nothing to plot: give --workdir, --finetune and/or --many_query")
+  print(f"[plots] wrote {', '.join(made)} to {out}")
+
+
+if __name__ == "__main__":
+  _cli.run_main(main)
