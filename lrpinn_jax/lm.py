@@ -7,6 +7,7 @@ its cost is a small multiple of one loss evaluation, not one pass per parameter.
 
 Step (Nielsen's damping rule, Marquardt's diagonal scaling):
   (J^T J + lam * D) delta = -J^T r,   D = diag(J^T J) floored at ``diag_floor`` * max,
+  solved in the column-scaled variables (see lm_update),
   rho = (L(theta) - L(theta + delta)) / (predicted decrease);
   rho > 0: accept, lam *= max(1/3, 1 - (2 rho - 1)^3), nu = 2;  else: reject, lam *= nu, nu *= 2.
 """
@@ -93,15 +94,24 @@ def init_lm(trainable: dict, frozen: dict, loss0, lm_cfg: LMConfig = LMConfig())
 
 def lm_update(theta, r, jac, loss_at: Callable, damping, nu, lm_cfg: LMConfig = LMConfig()):
   """One damped Gauss-Newton step for min_theta ||r(theta)||^2, given r (m,) and J (m, n) at theta
-  (n,) and loss_at(theta') = ||r(theta')||^2. Returns (theta, loss, damping, nu, accepted, grad)."""
+  (n,) and loss_at(theta') = ||r(theta')||^2. Returns (theta, loss, damping, nu, accepted, grad).
+
+  The columns of J are scaled to unit norm before the normal equations are formed (Marquardt's
+  D = diag(J^T J) applied as a change of variables): in float32 this keeps the solve far better
+  conditioned than forming J^T J first. An all-zero column (an s entry pinned by a rank mask) gets
+  update exactly 0, so a masked system solves the truncated one.
+  """
+  col = jnp.sqrt(jnp.sum(jac ** 2, axis=0))
+  dead = col == 0
+  scale = jnp.where(dead, 0.0, 1.0 / jnp.maximum(col, jnp.sqrt(lm_cfg.diag_floor) * jnp.max(col)))
+  js = jac * scale
   g = jac.T @ r
-  jtj = jac.T @ jac
-  d = jnp.diag(jtj)
-  d = jnp.maximum(d, lm_cfg.diag_floor * jnp.max(d))
-  delta = jnp.linalg.solve(jtj + damping * jnp.diag(d), -g)
+  a = js.T @ js + jnp.diag(jnp.where(dead, 1.0, damping))
+  delta = scale * jnp.linalg.solve(a, -(js.T @ r))
   loss = jnp.sum(r ** 2)
   new_loss = loss_at(theta + delta)
-  predicted = -(2.0 * g @ delta + delta @ (jtj @ delta))  # L(theta) - model(theta + delta)
+  jd = jac @ delta
+  predicted = -(2.0 * r @ jd + jd @ jd)  # L(theta) - ||r + J delta||^2
   rho = (loss - new_loss) / jnp.maximum(predicted, 1e-30)
   ok = jnp.isfinite(new_loss) & jnp.all(jnp.isfinite(delta)) & (rho > 0) & (new_loss < loss)
   lam_ok = damping * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
