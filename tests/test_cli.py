@@ -113,3 +113,21 @@ def test_finetune_bad_input(tmp_path, args, message):
   lines = r.stderr.strip().splitlines()
   assert len(lines) == 1 and message in lines[0], r.stderr
   assert not (tmp_path / "ft" / "finetune.json").exists()
+
+
+def test_plots_command_on_tiny_workdir(tmp_path):
+  pytest.importorskip("matplotlib")
+  wd = tmp_path / "run"
+  assert _run(f"--workdir={wd}", *TINY, "--phase2_steps=0").returncode == 0
+  mq = tmp_path / "mq.json"
+  mq.write_text(json.dumps({"seconds": 1.0, "phase2_steps": 2, "betas": [
+      {"beta": b, "zero_shot_rel_err": 0.3, "phase2_rel_err": 0.01, "ranks": [3, 4],
+       "trainable_params": 208} for b in (20.0, 35.0, 50.0)]}))
+  r = subprocess.run([sys.executable, "-m", "experiments.plots", f"--workdir={wd}",
+                      f"--many_query={mq}", f"--out={tmp_path / 'figs'}", "--beta=2"],
+                     cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert r.returncode == 0, r.stderr
+  for name in ("fig2_solution_beta2.png", "fig3_phase1_curves.png", "fig4_ranks.png",
+               "fig5_many_query.png"):
+    data = (tmp_path / "figs" / name).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
