@@ -7,9 +7,13 @@ its cost is a small multiple of one loss evaluation, not one pass per parameter.
 
 Step (Nielsen's damping rule, Marquardt's diagonal scaling):
   (J^T J + lam * D) delta = -J^T r,   D = diag(J^T J) floored at ``diag_floor`` * max,
-  solved in the column-scaled variables (see lm_update),
+  solved in the column-scaled variables (see ``propose``),
   rho = (L(theta) - L(theta + delta)) / (predicted decrease);
   rho > 0: accept, lam *= max(1/3, 1 - (2 rho - 1)^3), nu = 2;  else: reject, lam *= nu, nu *= 2.
+
+One network pass per step: the state keeps r and J at the accepted point, and each step evaluates
+r and J at the candidate only (used as the new base if accepted). So the step compiles to a single
+Jacobian program, and the first step just evaluates the starting point (it starts with loss = inf).
 """
 from __future__ import annotations
 
@@ -35,11 +39,13 @@ class LMConfig:
 
 
 class LMState(NamedTuple):
-  trainable: dict  # same pytree as Phase2State.trainable
+  trainable: dict  # accepted point, same pytree as Phase2State.trainable
   frozen: dict
+  r: jnp.ndarray  # (m,) residuals at ``trainable``
+  jac: jnp.ndarray  # (m, n) Jacobian at ``trainable``
   damping: jnp.ndarray  # lam
   nu: jnp.ndarray  # growth factor after a rejection
-  loss: jnp.ndarray  # loss at ``trainable``
+  loss: jnp.ndarray  # ||r||^2 at ``trainable`` (inf before the first step)
   step: jnp.ndarray
 
 
@@ -86,45 +92,50 @@ def jacobian(cfg, pde, loss_cfg: LossConfig, trainable: dict, frozen: dict, batc
   return r, jac
 
 
-def init_lm(trainable: dict, frozen: dict, loss0, lm_cfg: LMConfig = LMConfig()) -> LMState:
-  return LMState(trainable, frozen, jnp.asarray(lm_cfg.init_damping, jnp.float32),
-                 jnp.asarray(2.0, jnp.float32), jnp.asarray(loss0, jnp.float32),
-                 jnp.zeros((), jnp.int32))
+def init_lm(trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMConfig()) -> LMState:
+  """Start state; r and J are filled in by the first step (which accepts the starting point)."""
+  m = points.x_f.shape[0] + points.x_0.shape[0] + points.t_b.shape[0]
+  n = ravel_pytree(trainable)[0].shape[0]
+  return LMState(trainable, frozen, jnp.zeros((m,)), jnp.zeros((m, n)),
+                 jnp.asarray(lm_cfg.init_damping, jnp.float32), jnp.asarray(2.0, jnp.float32),
+                 jnp.asarray(jnp.inf, jnp.float32), jnp.zeros((), jnp.int32))
 
 
-def lm_update(theta, r, jac, loss_at: Callable, damping, nu, lm_cfg: LMConfig = LMConfig()):
-  """One damped Gauss-Newton step for min_theta ||r(theta)||^2, given r (m,) and J (m, n) at theta
-  (n,) and loss_at(theta') = ||r(theta')||^2. Returns (theta, loss, damping, nu, accepted, grad).
+def propose(r, jac, damping, lm_cfg: LMConfig = LMConfig()):
+  """The damped Gauss-Newton step delta (n,) for r (m,), J (m, n).
 
   The columns of J are scaled to unit norm before the normal equations are formed (Marquardt's
   D = diag(J^T J) applied as a change of variables): in float32 this keeps the solve far better
-  conditioned than forming J^T J first. An all-zero column (an s entry pinned by a rank mask) gets
-  update exactly 0, so a masked system solves the truncated one.
+  conditioned than forming J^T J first. An all-zero column (an s entry pinned by a rank mask, or
+  J = 0 before the first evaluation) gets update exactly 0.
   """
   col = jnp.sqrt(jnp.sum(jac ** 2, axis=0))
   dead = col == 0
   scale = jnp.where(dead, 0.0, 1.0 / jnp.maximum(col, jnp.sqrt(lm_cfg.diag_floor) * jnp.max(col)))
   js = jac * scale
-  g = jac.T @ r
   a = js.T @ js + jnp.diag(jnp.where(dead, 1.0, damping))
-  delta = scale * jnp.linalg.solve(a, -(js.T @ r))
-  loss = jnp.sum(r ** 2)
-  new_loss = loss_at(theta + delta)
-  jd = jac @ delta
-  predicted = -(2.0 * r @ jd + jd @ jd)  # L(theta) - ||r + J delta||^2
-  rho = (loss - new_loss) / jnp.maximum(predicted, 1e-30)
-  ok = jnp.isfinite(new_loss) & jnp.all(jnp.isfinite(delta)) & (rho > 0) & (new_loss < loss)
+  return scale * jnp.linalg.solve(a, -(js.T @ r))
+
+
+def judge(loss, new_loss, model_loss, damping, nu, lm_cfg: LMConfig = LMConfig()):
+  """Accept or reject a step: (accepted, damping, nu). model_loss = ||r + J delta||^2.
+  A non-finite current loss (the first evaluation) always accepts and keeps the damping."""
+  first = ~jnp.isfinite(loss)
+  rho = (loss - new_loss) / jnp.maximum(loss - model_loss, 1e-30)
+  better = jnp.isfinite(new_loss) & (rho > 0) & (new_loss < loss)
+  ok = first | better
   lam_ok = damping * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-  damping = jnp.clip(jnp.where(ok, lam_ok, damping * nu), lm_cfg.min_damping, lm_cfg.max_damping)
-  nu = jnp.where(ok, 2.0, 2.0 * nu)
-  return (jnp.where(ok, theta + delta, theta), jnp.where(ok, new_loss, loss), damping, nu, ok, g)
+  damping = jnp.where(first, damping, jnp.where(ok, lam_ok, damping * nu))
+  damping = jnp.clip(damping, lm_cfg.min_damping, lm_cfg.max_damping)
+  return ok, damping, jnp.where(ok, 2.0, 2.0 * nu)
 
 
 def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
                  lm_cfg: LMConfig = LMConfig()) -> Callable:
   """Returns the pure Phase-2 step(state, batch) -> (state, metrics); jit it once at the call site.
 
-  metrics: loss (after the step), accepted (bool), damping, grad_norm (||J^T r|| before the step).
+  metrics: loss (at the accepted point after the step), accepted (bool), damping,
+  grad_norm (||J^T r|| at the accepted point).
   """
   # Per-point gradients w.r.t. s through a merged W = V diag(s) U^T would materialise a d x d
   # outer product per point; the factored form gives d/ds = (V^T h) * (U^T delta) in O(r d).
@@ -133,11 +144,17 @@ def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
 
   def step(state: LMState, batch: Phase2Batch):
     flat, unravel = ravel_pytree(state.trainable)
-    r, jac = jacobian(cfg, pde, loss_cfg, state.trainable, state.frozen, batch)
-    res = residual_fn(cfg, pde, loss_cfg, state.frozen, batch)
-    loss_at = lambda theta: jnp.sum(res(unravel(theta)) ** 2)
-    theta, loss, lam, nu, ok, g = lm_update(flat, r, jac, loss_at, state.damping, state.nu, lm_cfg)
-    out = LMState(unravel(theta), state.frozen, lam, nu, loss, state.step + 1)
-    return out, {"loss": loss, "accepted": ok, "damping": lam, "grad_norm": jnp.linalg.norm(g)}
+    delta = propose(state.r, state.jac, state.damping, lm_cfg)
+    candidate = unravel(flat + delta)
+    r, jac = jacobian(cfg, pde, loss_cfg, candidate, state.frozen, batch)
+    new_loss = jnp.sum(r ** 2)
+    model_loss = jnp.sum((state.r + state.jac @ delta) ** 2)
+    ok, lam, nu = judge(state.loss, new_loss, model_loss, state.damping, state.nu, lm_cfg)
+    pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(ok, x, y), a, b)
+    out = LMState(pick(candidate, state.trainable), state.frozen, pick(r, state.r),
+                  pick(jac, state.jac), lam, nu, jnp.where(ok, new_loss, state.loss),
+                  state.step + 1)
+    return out, {"loss": out.loss, "accepted": ok, "damping": lam,
+                 "grad_norm": jnp.linalg.norm(out.jac.T @ out.r)}
 
   return step

@@ -52,10 +52,9 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int):
   step = lm.make_lm_step(cfg, pde, loss_cfg)
 
   def solve(trainable, frozen, mus, points: TrainBatch):
-    n = mus.shape[0]
-    state = lm.LMState(trainable, frozen, jnp.full((n,), lm.LMConfig().init_damping),
-                       jnp.full((n,), 2.0), jnp.full((n,), jnp.inf), jnp.zeros((n,), jnp.int32))
-    axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0)
+    axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0, 0, 0)
+    state = jax.vmap(lambda tr, fr: lm.init_lm(tr, fr, points), in_axes=(0, _in_axes(frozen)),
+                     out_axes=axes)(trainable, frozen)
     vstep = jax.vmap(lambda st, mu: step(st, Phase2Batch(mu, points))[0], in_axes=(axes, 0),
                      out_axes=axes)
     state = jax.lax.fori_loop(0, steps, lambda _, st: vstep(st, mus), state)

@@ -167,14 +167,14 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points: TrainBatch, *, s
   mu = jnp.asarray(mu, jnp.float32)
   batch = phase2.Phase2Batch(mu, TrainBatch(*(jnp.asarray(a) for a in points)))
   t0 = time.perf_counter()
-  trainable, frozen, _ = phase2.split_params(cfg, params, mu, rank_mode)
   if optimizer == "adam":
     opt = optax.adam(lr)
-    state = phase2.Phase2State(trainable, frozen, opt.init(trainable), jnp.zeros((), jnp.int32))
+    state = phase2.init_phase2(cfg, params, mu, opt, rank_mode)
     step_fn = jax.jit(phase2.make_phase2_step(cfg, pde, opt, loss_cfg))
   else:
-    state = lm.init_lm(trainable, frozen, jnp.inf)
+    state = lm.init_lm(*phase2.split_params(cfg, params, mu, rank_mode)[:2], batch.points)
     step_fn = jax.jit(lm.make_lm_step(cfg, pde, loss_cfg))
+  frozen = state.frozen
   if test is not None:
     x_t, t_t = (jnp.asarray(a, jnp.float32) for a in test[:2])
     predict = jax.jit(lambda tr: phase2.predict(cfg, tr, frozen, x_t, t_t))

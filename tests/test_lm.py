@@ -13,13 +13,22 @@ from tests.conftest import TINY_DATA
 
 
 def _solve(residual, theta0, steps):
-  step = jax.jit(lambda th, lam, nu: lm.lm_update(
-      th, residual(th), jax.jacfwd(residual)(th), lambda t: jnp.sum(residual(t) ** 2), lam, nu))
-  lam, nu = jnp.float32(1e-3), jnp.float32(2.0)
-  th = theta0
+  """LM on a generic residual with the library's propose/judge (one evaluation per step)."""
+  @jax.jit
+  def step(th, r, jac, loss, lam, nu):
+    delta = lm.propose(r, jac, lam)
+    cand = th + delta
+    r_c, j_c = residual(cand), jax.jacfwd(residual)(cand)
+    ok, lam, nu = lm.judge(loss, jnp.sum(r_c ** 2), jnp.sum((r + jac @ delta) ** 2), lam, nu)
+    pick = lambda a, b: jnp.where(ok, a, b)
+    return pick(cand, th), pick(r_c, r), pick(j_c, jac), pick(jnp.sum(r_c ** 2), loss), lam, nu
+
+  m = residual(theta0).shape[0]
+  state = (theta0, jnp.zeros(m), jnp.zeros((m, theta0.shape[0])), jnp.float32(jnp.inf),
+           jnp.float32(1e-3), jnp.float32(2.0))
   for _ in range(steps):
-    th, loss, lam, nu, ok, _ = step(th, lam, nu)
-  return th, loss
+    state = step(*state)
+  return state[0], state[3]
 
 
 def test_linear_least_squares_reaches_lstsq_solution(rng):
