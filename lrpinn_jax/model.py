@@ -142,7 +142,3 @@ def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
 def ranks_of(s: Sequence[jnp.ndarray]) -> Ranks:
   """Adaptive ranks: number of strictly positive entries of each s_l (concrete arrays only)."""
   return tuple(int(jnp.sum(v > 0)) for v in s)
-
-
-def count_params(tree) -> int:
-  return int(sum(x.size for x in jax.tree.leaves(tree)))
