@@ -1,7 +1,8 @@
 """Checkpoints with orbax: Phase-1 training state, the model config beside it, and ``load``.
 
 Workdir layout:
-  <workdir>/model.json          ModelConfig + PDE name (what ``load`` needs to rebuild the model)
+  <workdir>/model.json          ModelConfig + PDE name and initial condition (what ``load`` and
+                                ``experiments.finetune`` need to rebuild the model and its PDE)
   <workdir>/checkpoints/<step>/  orbax items "params" and "train" ({"opt_state", "step"})
 """
 from __future__ import annotations
@@ -54,13 +55,12 @@ def restore_state(mngr: ocp.CheckpointManager, target, step: Optional[int] = Non
   return type(target)(out.params, out.train["opt_state"], out.train["step"])
 
 
-def write_model_info(workdir: str, cfg: ModelConfig, pde_name: str, kind: str = "phase1",
-                     **extra) -> None:
+def write_model_info(workdir: str, cfg: ModelConfig, pde, kind: str = "phase1", **extra) -> None:
   """model.json: kind "phase1" (hypernetwork model) or "phase2" (fine-tuned; extra: mu, ranks)."""
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, MODEL_FILE), "w") as f:
-    json.dump({"model": json.loads(cfg.to_json()), "pde": pde_name, "kind": kind, **extra}, f,
-              indent=1)
+    json.dump({"model": json.loads(cfg.to_json()), "pde": pde.name, "init_cond": pde.init_cond,
+               "kind": kind, **extra}, f, indent=1)
 
 
 def read_model_info(workdir: str):
@@ -76,11 +76,11 @@ def read_model_info(workdir: str):
     raise UserError(f"corrupted {path}: {e}") from None
 
 
-def save_phase2(workdir: str, cfg: ModelConfig, pde_name: str, mu, trainable: dict,
+def save_phase2(workdir: str, cfg: ModelConfig, pde, mu, trainable: dict,
                 frozen: dict, step: int) -> None:
   """Save a fine-tuned Phase-2 model so that ``load(workdir)`` returns a Solver for it."""
   net, s = merge_net(trainable, frozen)
-  write_model_info(workdir, cfg, pde_name, "phase2", mu=[float(v) for v in mu],
+  write_model_info(workdir, cfg, pde, "phase2", mu=[float(v) for v in mu],
                    ranks=[int(v.shape[0]) for v in s])
   with manager(workdir) as mngr:
     mngr.save(step, args=ocp.args.Composite(params=ocp.args.StandardSave(
@@ -113,7 +113,7 @@ def load(workdir: str, step: Optional[int] = None) -> Solver:
       raise UserError(f"cannot restore checkpoint {workdir}/{CKPT_DIR}/{step}: "
                       f"{type(e).__name__}") from None
   params = dict(out.params)
-  meta = [("pde", info["pde"]), ("kind", info.get("kind", "phase1")), ("step", int(step))]
+  meta = [("pde", info["pde"]), ("init_cond", info.get("init_cond", "sin_1")), ("kind", info.get("kind", "phase1")), ("step", int(step))]
   if "s" in params:
     params["s"] = tuple(params["s"])
     meta.append(("mu", tuple(info["mu"])))

@@ -1,5 +1,6 @@
-"""The end-to-end experiment behind `python -m experiments.convection`: Phase 1 over a grid of mu,
-zero-shot evaluation and Phase 2 (adaptive and/or full rank) for each target, results.json."""
+"""The end-to-end experiment behind `python -m experiments.convection` (and .cdr, .helmholtz):
+Phase 1 over a grid of mu, zero-shot evaluation and Phase 2 (adaptive and/or full rank) for each
+target, results.json. Any PDE of lrpinn_jax.pde."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax import phase2, train
+from lrpinn_jax import many_query, phase2, train
 from lrpinn_jax.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
@@ -29,8 +30,8 @@ RESULTS_FILE = "results.json"
 class ExperimentConfig:
   """Everything a run depends on; written verbatim under "config" in results.json."""
   workdir: str
-  train_mu: Tuple[Tuple[float, float, float], ...]
-  targets: Tuple[Tuple[float, float, float], ...]
+  train_mu: Tuple[Tuple[float, ...], ...]  # (n_train, pde.n_mu)
+  targets: Tuple[Tuple[float, ...], ...]  # (n_targets, pde.n_mu)
   pde: str = "convection"
   init_cond: str = "sin_1"
   phase1_steps: int = 20000
@@ -54,9 +55,30 @@ class ExperimentConfig:
   lr_schedule: str = "constant"
   causal_eps: float = 0.0
   resample: bool = False
+  mu_batch: int = 0
+  phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.many_query)
 
   def validate(self):
     self.data.validate()
+    pde = make_pde(self.pde, self.init_cond)
+    if not self.train_mu:
+      raise UserError("no training mu")
+    for name in ("train_mu", "targets"):
+      mus = np.asarray(getattr(self, name), np.float64)
+      if mus.size and (mus.ndim != 2 or mus.shape[1] != pde.n_mu):
+        raise UserError(f"{name}: each mu needs {pde.n_mu} numbers {pde.mu_names}")
+      if mus.size and not np.all(np.isfinite(mus)):
+        raise UserError(f"{name}: mu must be finite")
+      pde.check_mu(mus)
+    if pde.coords[1] != "t":
+      if self.periodic_x:
+        raise UserError(f"--periodic_x applies to periodic-in-x PDEs, not {self.pde!r}")
+      if self.causal_eps:
+        raise UserError(f"--causal_eps needs a time coordinate; {self.pde!r} has none")
+    if self.mu_batch < 0:
+      raise UserError(f"--mu_batch must be >= 0, got {self.mu_batch}")
+    if self.phase2_batched and self.phase2_optimizer != "lm":
+      raise UserError("--phase2_batched needs --phase2_optimizer=lm")
     if self.rank_mode not in RANK_MODES + ("both",):
       raise UserError(f"--rank_mode must be adaptive, full or both, got {self.rank_mode!r}")
     for name in ("phase1_steps", "phase2_steps"):
@@ -75,8 +97,6 @@ class ExperimentConfig:
       raise UserError(f"--causal_eps must be a finite number >= 0, got {self.causal_eps}")
     if self.phase2_optimizer not in train.PHASE2_OPTIMIZERS:
       raise UserError(f"--phase2_optimizer must be one of {train.PHASE2_OPTIMIZERS}")
-    if not self.train_mu:
-      raise UserError("no training mu")
 
   @property
   def data(self) -> DataConfig:
@@ -88,30 +108,33 @@ class ExperimentConfig:
 
   def model_config(self) -> ModelConfig:
     pde = make_pde(self.pde, self.init_cond)
-    period = float(pde.x_range[1] - pde.x_range[0]) if self.periodic_x else 0.0
+    (x_lo, x_hi), _ = pde.domain
+    period = float(x_hi - x_lo) if self.periodic_x else 0.0
+    n = pde.n_mu
     if not self.normalize_mu:
-      return ModelConfig(x_period=period)
+      return ModelConfig(x_period=period, n_mu=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n)
     mus = np.asarray(self.train_mu, np.float64)
     lo, hi = mus.min(0), mus.max(0)
     shift = (lo + hi) / 2
     scale = np.where(hi > lo, (hi - lo) / 2, 1.0)
     return ModelConfig(mu_shift=tuple(map(float, shift)), mu_scale=tuple(map(float, scale)),
-                       x_period=period)
+                       x_period=period, n_mu=n)
 
   def loss_config(self) -> LossConfig:
     pde = make_pde(self.pde, self.init_cond)
     need_xx = pde.needs_uxx(np.asarray(self.train_mu + self.targets))
     return LossConfig(deriv_mode=self.deriv_mode, need_xx=need_xx, ortho_form=self.ortho,
-                      causal_eps=self.causal_eps, resample=self.resample)
+                      causal_eps=self.causal_eps, resample=self.resample,
+                      mu_batch=self.mu_batch)
 
 
 def mu_grid(ranges: Sequence[Tuple[float, float]], steps: Sequence[float]) -> np.ndarray:
-  """Cartesian grid over (beta, nu, rho) ranges, inclusive ends: (n, 3)."""
+  """Cartesian grid over per-coordinate ranges of mu, inclusive ends: (n, len(ranges))."""
   axes = []
   for (lo, hi), st in zip(ranges, steps):
     n = int(np.floor((hi - lo) / st + 1e-9)) + 1 if hi > lo else 1
     axes.append(lo + st * np.arange(n))
-  g = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+  g = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
   return np.round(g, 10)
 
 
@@ -133,6 +156,51 @@ def _table(rows) -> str:
                  f"{r[2]['rel_err']:9.5f} | {str(tuple(r[2]['ranks'])):>14} | "
                  f"{r[2].get('trainable_params', '')}")
   return "\n".join(lines)
+
+
+def _phase2_one(cfg, model_cfg, pde, params, mu, points, loss_cfg, mode, test, log) -> dict:
+  """Phase 2 for one target: errors on the test set, ranks, steps, seconds, trainable count."""
+  x_test, t_test, u_true = test
+  trainable, frozen, info = train.fit_phase2(
+      model_cfg, pde, params, mu, points, steps=cfg.phase2_steps,
+      lr=cfg.phase2_lr or cfg.lr, rank_mode=mode, optimizer=cfg.phase2_optimizer,
+      loss_cfg=loss_cfg, log_every=max(cfg.log_every, cfg.phase2_steps // 5 or 1), log=log)
+  u = phase2.predict(model_cfg, trainable, frozen, x_test, t_test)
+  return {**errors(u, u_true), "ranks": [int(jnp.sum(v != 0)) for v in trainable["s"]],
+          "steps": info["steps"], "seconds": info["seconds"],
+          "trainable_params": phase2.trainable_count(trainable)}
+
+
+def _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode, test,
+                    log) -> list:
+  """LM Phase 2 for all targets in one vmapped call; "seconds" is the batch's wall time shared
+  equally (also stored whole as "batch_seconds")."""
+  res = many_query.run_many(model_cfg, pde, params, targets, points, steps=cfg.phase2_steps,
+                            rank_mode=mode, loss_cfg=loss_cfg)
+  x, t = (jnp.asarray(a, jnp.float32) for a in (test.x, test.t))
+  u = np.asarray(many_query.predict_many(model_cfg, res.trainable, res.frozen, x, t))
+  counts = many_query.trainable_counts(res.trainable, res.frozen)
+  log(f"[phase2 lm {mode}] {len(targets)} targets in one batched call: {res.seconds:.1f} s")
+  return [{**errors(u[i], test.u[i]),
+           "ranks": [int(np.asarray(m[i]).sum()) for m in res.frozen["mask"]],
+           "steps": cfg.phase2_steps, "seconds": res.seconds / len(targets),
+           "batch_seconds": res.seconds, "trainable_params": int(counts[i])}
+          for i in range(len(targets))]
+
+
+def summarize(results: list) -> dict:
+  """Mean and worst (max) relative L2 error over all targets, zero-shot and per Phase-2 mode."""
+  def stats(rows):
+    rel = np.array([r["rel_err"] for r in rows])
+    worst = int(np.argmax(rel))
+    return {"mean_rel_err": float(rel.mean()), "max_rel_err": float(rel[worst]),
+            "worst_mu": results[worst]["mu"],
+            "mean_abs_err": float(np.mean([r["abs_err"] for r in rows]))}
+
+  out = {"zero_shot": stats([e["zero_shot"] for e in results])}
+  for mode in results[0]["phase2"] if results else ():
+    out[mode] = stats([e["phase2"][mode] for e in results])
+  return out
 
 
 def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable = print) -> dict:
@@ -164,26 +232,25 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
   for i, mu in enumerate(targets):
     s = hyper_s(model_cfg, params["hyper"], jnp.asarray(mu))
     zs = {**errors(zero[i], test_targets.u[i]), "ranks": list(ranks_of(s))}
-    table.append((mu.tolist(), "zero-shot", zs))
-    entry = {"mu": mu.tolist(), "zero_shot": zs, "phase2": {}}
-    for mode in cfg.modes:
-      trainable, frozen, info = train.fit_phase2(
-          model_cfg, pde, params, mu, points, steps=cfg.phase2_steps,
-          lr=cfg.phase2_lr or cfg.lr, rank_mode=mode, optimizer=cfg.phase2_optimizer,
-          loss_cfg=loss_cfg, log_every=max(cfg.log_every, cfg.phase2_steps // 5 or 1), log=log)
-      u = phase2.predict(model_cfg, trainable, frozen, x_test, t_test)
-      entry["phase2"][mode] = {
-          **errors(u, test_targets.u[i]),
-          "ranks": [int(jnp.sum(v != 0)) for v in trainable["s"]],
-          "steps": info["steps"], "seconds": info["seconds"],
-          "trainable_params": phase2.trainable_count(trainable)}
-      table.append((mu.tolist(), mode, entry["phase2"][mode]))
-    results.append(entry)
+    results.append({"mu": [float(v) for v in cfg.targets[i]], "zero_shot": zs, "phase2": {}})
+  for mode in cfg.modes:
+    if cfg.phase2_batched:
+      rows = _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode,
+                             test_targets, log)
+    else:
+      rows = [_phase2_one(cfg, model_cfg, pde, params, mu, points, loss_cfg, mode,
+                          (x_test, t_test, test_targets.u[i]), log)
+              for i, mu in enumerate(targets)]
+    for entry, row in zip(results, rows):
+      entry["phase2"][mode] = row
+  for entry in results:
+    table.append((entry["mu"], "zero-shot", entry["zero_shot"]))
+    table.extend((entry["mu"], mode, row) for mode, row in entry["phase2"].items())
 
   out = {"config": {**(flag_values or {}), **dataclasses.asdict(cfg)},
          "phase1": {"steps": int(state.step), "seconds": p1_seconds,
-                    "train_mu": train_mu.tolist()},
-         "results": results}
+                    "train_mu": [list(map(float, m)) for m in cfg.train_mu]},
+         "results": results, "summary": summarize(results)}
   write_json_atomic(os.path.join(cfg.workdir, RESULTS_FILE), out)
   log(_table(table))
   log(f"[done] wrote {os.path.join(cfg.workdir, RESULTS_FILE)}")

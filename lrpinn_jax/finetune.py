@@ -34,13 +34,15 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
   """Phase 2 at ``mu`` from the Phase-1 model ``source``; writes <workdir>/finetune.json and the
   fine-tuned model (``lrpinn_jax.load(workdir)``). Returns the finetune.json dict."""
   data.validate()
-  mu = np.asarray(mu, np.float32)
-  if mu.shape != (3,) or not np.all(np.isfinite(mu)):
-    raise UserError(f"--mu must be three finite numbers beta,nu,rho, got {mu.tolist()}")
   if os.path.exists(os.path.join(workdir, checkpoint.CKPT_DIR)):
     raise UserError(f"{workdir} already holds a model; choose another --workdir")
   solver = load_phase1(source)
-  pde = make_pde(solver.info.get("pde", "convection"))
+  pde = make_pde(solver.info.get("pde", "convection"), solver.info.get("init_cond", "sin_1"))
+  mu = np.asarray(mu, np.float32)
+  if mu.shape != (pde.n_mu,) or not np.all(np.isfinite(mu)):
+    raise UserError(f"--mu must be {pde.n_mu} finite numbers {','.join(pde.mu_names)} for "
+                    f"{pde.name}, got {mu.tolist()}")
+  pde.check_mu(mu[None])
   points = train_batch(pde, data, seed)
   test = test_set(pde, data, mu[None], seed)
   loss_cfg = LossConfig(deriv_mode=deriv_mode, need_xx=pde.needs_uxx(mu[None]))
@@ -53,7 +55,7 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
   final = {**errors(u, test.u[0]), "ranks": [int(v.shape[0]) for v in trainable["s"]],
            "trainable_params": trainable_count(trainable), "steps": info["steps"],
            "seconds": info["seconds"], "stopped": info["stopped"]}
-  checkpoint.save_phase2(workdir, solver.config, pde.name, mu, trainable, frozen, info["steps"])
+  checkpoint.save_phase2(workdir, solver.config, pde, mu, trainable, frozen, info["steps"])
   out = {"mu": mu.tolist(), "optimizer": optimizer, "source": str(source),
          "rank_mode": rank_mode, "trajectory": info["trajectory"], "final": final}
   write_json_atomic(os.path.join(workdir, RESULT_FILE), out)

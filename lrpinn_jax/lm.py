@@ -1,7 +1,8 @@
 """Levenberg-Marquardt for Phase 2: a few hundred trainable numbers make second order cheap.
 
-The residual vector stacks the collocation residuals, the initial misfits and the periodic-boundary
-misfits, each block scaled by 1/sqrt(count), so ||r||^2 is exactly the Phase-2 loss. Each residual
+The residual vector stacks the PDE's residual blocks (CDR: collocation residuals, initial misfits,
+periodic-boundary misfits; Helmholtz: collocation residuals, Dirichlet misfits), each block scaled
+by 1/sqrt(count), so ||r||^2 is exactly the Phase-2 loss. Each residual
 depends on ONE point, so the Jacobian is built row by row with vmap(grad) (per-point reverse mode):
 its cost is a small multiple of one loss evaluation, not one pass per parameter.
 
@@ -26,6 +27,7 @@ from jax.flatten_util import ravel_pytree
 
 from lrpinn_jax import losses
 from lrpinn_jax.model import point_fn
+from lrpinn_jax.pde import n_residuals
 from lrpinn_jax.phase1 import LossConfig
 from lrpinn_jax.phase2 import Phase2Batch, merge_net
 
@@ -50,7 +52,7 @@ class LMState(NamedTuple):
 
 
 def residual_fn(cfg, pde, loss_cfg: LossConfig, frozen: dict, batch: Phase2Batch):
-  """theta-pytree -> scaled residual vector (n_f + n_0 + n_b,)."""
+  """theta-pytree -> scaled residual vector (all blocks stacked,)."""
   def r(trainable):
     net, s = merge_net(trainable, frozen)
     res = losses.residuals(point_fn(cfg, net, s), pde, batch.mu, batch.points,
@@ -62,39 +64,27 @@ def residual_fn(cfg, pde, loss_cfg: LossConfig, frozen: dict, batch: Phase2Batch
 def jacobian(cfg, pde, loss_cfg: LossConfig, trainable: dict, frozen: dict, batch: Phase2Batch):
   """(r, J): r (m,), J (m, n) with n = number of trainable numbers, one row per point by vmap(grad)."""
   flat, unravel = ravel_pytree(trainable)
-  pts = batch.points
-  n_f, n_0, n_b = pts.x_f.shape[0], pts.x_0.shape[0], pts.t_b.shape[0]
-  x_lo, x_hi = pde.x_range
-  t_lo = pde.t_range[0]
 
   def u_of(theta):
     net, s = merge_net(unravel(theta), frozen)
     return point_fn(cfg, net, s)
 
-  def res_f(theta, x, t):
-    return pde.residual(u_of(theta), x, t, batch.mu, loss_cfg.deriv_mode, loss_cfg.need_xx)
-
-  def res_ic(theta, x, u0):
-    return u_of(theta)(x, jnp.asarray(t_lo, x.dtype)) - u0
-
-  def res_bc(theta, t):
-    u = u_of(theta)
-    return u(jnp.asarray(x_lo, t.dtype), t) - u(jnp.asarray(x_hi, t.dtype), t)
-
-  def rows(fn, *cols):
-    vg = jax.vmap(jax.value_and_grad(fn), in_axes=(None,) + (0,) * len(cols))
+  def rows(fn, cols):
+    point = lambda theta, *c: fn(u_of(theta), batch.mu, *c)
+    vg = jax.vmap(jax.value_and_grad(point), in_axes=(None,) + (0,) * len(cols))
     return vg(flat, *cols)
 
-  blocks = [(rows(res_f, pts.x_f, pts.t_f), n_f), (rows(res_ic, pts.x_0, pts.u_0), n_0),
-            (rows(res_bc, pts.t_b), n_b)]
+  blocks = [(rows(fn, cols), cols[0].shape[0])
+            for _, fn, cols in pde.blocks(batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)]
   r = jnp.concatenate([v / jnp.sqrt(n) for (v, _), n in blocks])
   jac = jnp.concatenate([g / jnp.sqrt(n) for (_, g), n in blocks])
   return r, jac
 
 
-def init_lm(trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMConfig()) -> LMState:
+def init_lm(pde, trainable: dict, frozen: dict, points,
+            lm_cfg: LMConfig = LMConfig()) -> LMState:
   """Start state; r and J are filled in by the first step (which accepts the starting point)."""
-  m = points.x_f.shape[0] + points.x_0.shape[0] + points.t_b.shape[0]
+  m = n_residuals(pde, points)
   n = ravel_pytree(trainable)[0].shape[0]
   return LMState(trainable, frozen, jnp.zeros((m,)), jnp.zeros((m, n)),
                  jnp.asarray(lm_cfg.init_damping, jnp.float32), jnp.asarray(2.0, jnp.float32),

@@ -6,36 +6,25 @@ from typing import Callable, Dict
 import jax
 import jax.numpy as jnp
 
-from lrpinn_jax.data import TrainBatch
 from lrpinn_jax.derivatives import DEFAULT_MODE
+from lrpinn_jax.pde import block_vectors
 
 ORTHO_FORMS = ("paper", "official")
 DEFAULT_ORTHO = "paper"
 _SQRT_FLOOR = 1e-20
 
 
-def residuals(u_fn: Callable, pde, mu, batch: TrainBatch, mode: str = DEFAULT_MODE,
+def residuals(u_fn: Callable, pde, mu, batch, mode: str = DEFAULT_MODE,
               need_xx: bool = True) -> Dict[str, jnp.ndarray]:
-  """The three residual vectors for ONE mu: PDE residual at collocation points (n_f,), initial
-  misfit (n_0,), periodic-boundary misfit (n_b,)."""
-  def point_res(x, t):
-    return pde.residual(u_fn, x, t, mu, mode, need_xx)
-
-  u_vec = jax.vmap(u_fn)
-  x_lo, x_hi = pde.x_range
-  t_lo = pde.t_range[0]
-  return {
-      "f": jax.vmap(point_res)(batch.x_f, batch.t_f),
-      "ic": u_vec(batch.x_0, jnp.full_like(batch.x_0, t_lo)) - batch.u_0,
-      "bc": u_vec(jnp.full_like(batch.t_b, x_lo), batch.t_b)
-            - u_vec(jnp.full_like(batch.t_b, x_hi), batch.t_b),
-  }
+  """The PDE's residual vectors for ONE mu, e.g. for CDR: PDE residual at collocation points
+  (n_f,), initial misfit (n_0,), periodic-boundary misfit (n_b,)."""
+  return block_vectors(pde, u_fn, mu, batch, mode, need_xx)
 
 
-def pinn_losses(u_fn: Callable, pde, mu, batch: TrainBatch, mode: str = DEFAULT_MODE,
+def pinn_losses(u_fn: Callable, pde, mu, batch, mode: str = DEFAULT_MODE,
                 need_xx: bool = True, causal_eps: float = 0.0,
                 causal_bins: int = 16) -> Dict[str, jnp.ndarray]:
-  """Mean squares of each residual vector: {"f", "ic", "bc"} scalars for ONE mu.
+  """Mean squares of each residual vector (CDR: {"f", "ic", "bc"}) as scalars for ONE mu.
 
   causal_eps > 0: causal weighting of the PDE residual (Wang, Sankaran & Perdikaris 2022): the
   collocation points are binned by t into ``causal_bins`` slabs with mean squares L_1..L_M, and
@@ -45,7 +34,7 @@ def pinn_losses(u_fn: Callable, pde, mu, batch: TrainBatch, mode: str = DEFAULT_
   res = residuals(u_fn, pde, mu, batch, mode, need_xx)
   out = {k: jnp.mean(r ** 2) for k, r in res.items()}
   if causal_eps > 0:
-    t_lo, t_hi = pde.t_range
+    t_lo, t_hi = pde.domain[1]
     bins = jnp.clip(((batch.t_f - t_lo) / (t_hi - t_lo) * causal_bins).astype(jnp.int32), 0,
                     causal_bins - 1)
     sums = jax.ops.segment_sum(res["f"] ** 2, bins, causal_bins)

@@ -15,7 +15,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrpinn_jax import lm
-from lrpinn_jax.data import TrainBatch
 from lrpinn_jax.model import ModelConfig, hyper_s
 from lrpinn_jax.phase1 import LossConfig
 from lrpinn_jax.phase2 import Phase2Batch, RANK_MODES
@@ -29,7 +28,7 @@ class ManyQueryResult(NamedTuple):
 
 
 def init_many(cfg: ModelConfig, params: dict, mus, rank_mode: str = "adaptive"):
-  """Stacked trainable pytree and frozen pytree (with per-mu masks) for mus (n_mu, 3)."""
+  """Stacked trainable pytree and frozen pytree (with per-mu masks) for mus (n_mu, pde.n_mu)."""
   assert rank_mode in RANK_MODES
   s = jax.vmap(lambda m: hyper_s(cfg, params["hyper"], m))(jnp.asarray(mus, jnp.float32))
   n = s[0].shape[0]
@@ -51,9 +50,9 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int):
   """Returns solve(trainable, frozen, mus, points) -> (trainable, loss (n_mu,)), to jit once."""
   step = lm.make_lm_step(cfg, pde, loss_cfg)
 
-  def solve(trainable, frozen, mus, points: TrainBatch):
+  def solve(trainable, frozen, mus, points):
     axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0, 0, 0)
-    state = jax.vmap(lambda tr, fr: lm.init_lm(tr, fr, points), in_axes=(0, _in_axes(frozen)),
+    state = jax.vmap(lambda tr, fr: lm.init_lm(pde, tr, fr, points), in_axes=(0, _in_axes(frozen)),
                      out_axes=axes)(trainable, frozen)
     vstep = jax.vmap(lambda st, mu: step(st, Phase2Batch(mu, points))[0], in_axes=(axes, 0),
                      out_axes=axes)
@@ -63,13 +62,13 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int):
   return solve
 
 
-def run_many(cfg: ModelConfig, pde, params: dict, mus, points: TrainBatch, *, steps: int,
+def run_many(cfg: ModelConfig, pde, params: dict, mus, points, *, steps: int,
              rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig()) -> ManyQueryResult:
-  """Batched LM Phase 2 for all ``mus`` (n_mu, 3); seconds include compilation."""
+  """Batched LM Phase 2 for all ``mus`` (n_mu, pde.n_mu); seconds include compilation."""
   t0 = time.perf_counter()
   trainable, frozen = init_many(cfg, params, mus, rank_mode)
   solve = jax.jit(make_many_lm(cfg, pde, loss_cfg, steps))
-  pts = TrainBatch(*(jnp.asarray(a) for a in points))
+  pts = jax.tree.map(jnp.asarray, points)
   trainable, loss = solve(trainable, frozen, jnp.asarray(mus, jnp.float32), pts)
   jax.block_until_ready(trainable)
   return ManyQueryResult(trainable, frozen, np.asarray(loss), time.perf_counter() - t0)

@@ -31,8 +31,10 @@ class ModelConfig:
     n_lowrank: number L of low-rank hidden layers (official: 3).
     rank: full rank r of U_l (d, r), V_l (d, r) (official: 50).
     hyper_width, hyper_depth: hypernetwork tanh layers (official: 50, 3).
-    n_in: inputs of the main network ((x, t) -> 2).
-    mu_shift, mu_scale: the hypernetwork sees (mu - shift) / scale. Identity = the official model.
+    n_in: inputs of the main network ((x, t) or (x, y) -> 2).
+    n_mu: length of mu, the hypernetwork's input ((beta, nu, rho) -> 3; Helmholtz (a1, a2) -> 2).
+    mu_shift, mu_scale: the hypernetwork sees (mu - shift) / scale (n_mu entries each).
+      Identity = the official model.
     lowrank_bias: bias b_l in the low-rank layers (the official model has none).
     merge: None = choose factored or merged low-rank products by FLOP count.
     x_period: 0 = the network sees (x, t), as in the paper; P > 0 = it sees
@@ -45,11 +47,17 @@ class ModelConfig:
   hyper_width: int = 50
   hyper_depth: int = 3
   n_in: int = 2
-  mu_shift: Tuple[float, float, float] = (0.0, 0.0, 0.0)
-  mu_scale: Tuple[float, float, float] = (1.0, 1.0, 1.0)
+  mu_shift: Tuple[float, ...] = (0.0, 0.0, 0.0)
+  mu_scale: Tuple[float, ...] = (1.0, 1.0, 1.0)
   lowrank_bias: bool = True
   merge: Optional[bool] = None
   x_period: float = 0.0
+  n_mu: int = 3
+
+  def __post_init__(self):
+    if len(self.mu_shift) != self.n_mu or len(self.mu_scale) != self.n_mu:
+      raise ValueError(f"mu_shift and mu_scale need n_mu={self.n_mu} entries, got "
+                       f"{self.mu_shift} and {self.mu_scale}")
 
   @property
   def full_ranks(self) -> Ranks:
@@ -91,7 +99,10 @@ class LRPINN(nn.Module):
 
 
 class HyperNetwork(nn.Module):
-  """s_l(mu) = ReLU(W_l e + c_l), e = tanh-MLP(mu). Call with one mu (3,); returns L vectors (r,)."""
+  """s_l(mu) = ReLU(W_l e + c_l), e = tanh-MLP(mu).
+
+  Call with one mu (n_mu,); returns L vectors (r,).
+  """
   width: int
   depth: int
   ranks: Ranks
@@ -118,12 +129,12 @@ def init_params(cfg: ModelConfig, key: jax.Array) -> dict:
   k_net, k_hyper = jax.random.split(key)
   s = tuple(jnp.ones(r) for r in cfg.full_ranks)
   net = net_module(cfg).init(k_net, jnp.zeros(cfg.n_in), s)["params"]
-  hyper = hyper_module(cfg).init(k_hyper, jnp.zeros(3))["params"]
+  hyper = hyper_module(cfg).init(k_hyper, jnp.zeros(cfg.n_mu))["params"]
   return {"net": net, "hyper": hyper}
 
 
 def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
-  """The diagonals s_l(mu) for ONE mu (3,): a tuple of L arrays (rank,)."""
+  """The diagonals s_l(mu) for ONE mu (n_mu,): a tuple of L arrays (rank,)."""
   mu_n = (mu - jnp.asarray(cfg.mu_shift, mu.dtype)) / jnp.asarray(cfg.mu_scale, mu.dtype)
   return hyper_module(cfg).apply({"params": hyper_params}, mu_n)
 

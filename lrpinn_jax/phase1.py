@@ -10,7 +10,6 @@ import numpy as np
 import optax
 
 from lrpinn_jax import losses
-from lrpinn_jax.data import TrainBatch
 from lrpinn_jax.derivatives import DEFAULT_MODE
 from lrpinn_jax.model import ModelConfig, hyper_s, init_params, point_fn
 
@@ -26,6 +25,7 @@ class LossConfig:
   causal_eps: float = 0.0  # 0: off (paper); see losses.pinn_losses
   causal_bins: int = 16
   resample: bool = False  # fresh collocation points every Phase-1 step (see resample_points)
+  mu_batch: int = 0  # > 0: each Phase-1 step uses this many training mu drawn without replacement
 
 
 class Phase1State(NamedTuple):
@@ -35,8 +35,8 @@ class Phase1State(NamedTuple):
 
 
 class Phase1Batch(NamedTuple):
-  mus: jnp.ndarray  # (n_mu, 3)
-  points: TrainBatch
+  mus: jnp.ndarray  # (n_mu, pde.n_mu)
+  points: Any  # the PDE's training points, e.g. pde.TrainBatch
 
 
 def init_phase1(cfg: ModelConfig, optimizer: optax.GradientTransformation,
@@ -58,31 +58,34 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
   terms = {k: jnp.mean(v) for k, v in per.items()}
   terms["ortho"] = losses.orthogonality(params["net"], cfg.n_lowrank, loss_cfg.ortho_form,
                                         loss_cfg.ortho_w_u, loss_cfg.ortho_w_v)
-  total = terms["f"] + terms["ic"] + terms["bc"] + terms["ortho"]
+  total = sum(terms.values())
   return total, {"loss": total, **terms}
 
 
-def resample_points(pde, points: TrainBatch, key: jax.Array, step) -> TrainBatch:
+def resample_points(pde, points, key: jax.Array, step):
   """Fresh uniform collocation points for this step, drawn from fold_in(key, step): a pure
   function of the step count, so a resumed run draws the same points as an uninterrupted one."""
-  kx, kt = jax.random.split(jax.random.fold_in(key, step))
-  n = points.x_f.shape
-  (x_lo, x_hi), (t_lo, t_hi) = pde.x_range, pde.t_range
-  return points._replace(x_f=jax.random.uniform(kx, n, points.x_f.dtype, x_lo, x_hi),
-                         t_f=jax.random.uniform(kt, n, points.t_f.dtype, t_lo, t_hi))
+  return pde.resample(points, jax.random.fold_in(key, step))
 
 
 def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformation,
                      loss_cfg: LossConfig = LossConfig(), seed: int = 0) -> Callable:
   """Returns the pure step(state, batch) -> (state, metrics); jit it once at the call site.
 
-  seed: only used with loss_cfg.resample (the key of the collocation draws).
+  seed: the key of the collocation draws (loss_cfg.resample) and of the mu draws
+  (loss_cfg.mu_batch); both are pure functions of (seed, step), so resuming is exact.
   """
   key = jax.random.key(seed)
+  key_mu = jax.random.fold_in(key, 1 << 30)  # a stream apart from the per-step point draws
 
   def step(state: Phase1State, batch: Phase1Batch):
     if loss_cfg.resample:
       batch = batch._replace(points=resample_points(pde, batch.points, key, state.step))
+    n_mu = batch.mus.shape[0]
+    if 0 < loss_cfg.mu_batch < n_mu:
+      pick = jax.random.choice(jax.random.fold_in(key_mu, state.step), n_mu,
+                               (loss_cfg.mu_batch,), replace=False)
+      batch = batch._replace(mus=batch.mus[pick])
     grads, metrics = jax.grad(phase1_loss, has_aux=True)(state.params, cfg, pde, loss_cfg, batch)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -92,7 +95,7 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
 
 
 def predict(cfg: ModelConfig, params: dict, mus, x, t) -> jnp.ndarray:
-  """u at points x, t (n,) for each mu (n_mu, 3): (n_mu, n). Zero-shot, hypernetwork only."""
+  """u at points x, t (n,) for each mu (n_mu, n_mu_dim): (n_mu, n). Zero-shot, hypernetwork only."""
   def per_mu(mu):
     u = point_fn(cfg, params["net"], hyper_s(cfg, params["hyper"], mu))
     return jax.vmap(u)(x, t)
@@ -100,6 +103,5 @@ def predict(cfg: ModelConfig, params: dict, mus, x, t) -> jnp.ndarray:
   return jax.vmap(per_mu)(jnp.asarray(mus, jnp.float32))
 
 
-def make_batch(mus, points: TrainBatch) -> Phase1Batch:
-  return Phase1Batch(jnp.asarray(np.asarray(mus), jnp.float32),
-                     TrainBatch(*(jnp.asarray(a) for a in points)))
+def make_batch(mus, points) -> Phase1Batch:
+  return Phase1Batch(jnp.asarray(np.asarray(mus), jnp.float32), jax.tree.map(jnp.asarray, points))

@@ -19,7 +19,6 @@ import numpy as np
 import optax
 
 from lrpinn_jax import losses
-from lrpinn_jax.data import TrainBatch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.model import ModelConfig, Ranks, hyper_s, point_fn
 from lrpinn_jax.phase1 import LossConfig
@@ -35,13 +34,13 @@ class Phase2State(NamedTuple):
 
 
 class Phase2Batch(NamedTuple):
-  mu: jnp.ndarray  # (3,)
-  points: TrainBatch
+  mu: jnp.ndarray  # (pde.n_mu,)
+  points: Any  # the PDE's training points
 
 
 def split_params(cfg: ModelConfig, params: dict, mu, rank_mode: str = "adaptive"
                  ) -> Tuple[dict, dict, Ranks]:
-  """Phase-1 params -> (trainable, frozen, ranks) for ``mu`` (3,), s initialised by the hypernetwork."""
+  """Phase-1 params -> (trainable, frozen, ranks) for one ``mu``, s initialised by the hypernetwork."""
   if rank_mode not in RANK_MODES:
     raise UserError(f"rank mode must be one of {RANK_MODES}, got {rank_mode!r}")
   s_all = [np.asarray(v) for v in hyper_s(cfg, params["hyper"], jnp.asarray(mu, jnp.float32))]
@@ -83,7 +82,7 @@ def phase2_loss(trainable: dict, frozen: dict, cfg: ModelConfig, pde, loss_cfg: 
   net, s = merge_net(trainable, frozen)
   u = point_fn(cfg, net, s)
   terms = losses.pinn_losses(u, pde, batch.mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)
-  total = terms["f"] + terms["ic"] + terms["bc"]
+  total = sum(terms.values())
   return total, {"loss": total, **terms}
 
 

@@ -32,13 +32,14 @@ class Solver:
   __eq__ = object.__eq__
 
   def s(self, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
-    """The diagonals s_l for mu (3,)."""
+    """The diagonals s_l for one mu (config.n_mu,)."""
     if "hyper" in self.params:
       return hyper_s(self.config, self.params["hyper"], jnp.asarray(mu, jnp.float32))
     return tuple(self.params["s"])
 
   def __call__(self, x, t, mu) -> jnp.ndarray:
-    """u at points x, t (equal shapes, any shape) for one mu (3,); returns x's shape."""
+    """u at points x, t (equal shapes, any shape; t is y for Helmholtz) for one mu (n_mu,);
+    returns x's shape."""
     x = jnp.asarray(x, jnp.float32)
     t = jnp.asarray(t, jnp.float32)
     if x.shape != t.shape:
@@ -47,7 +48,7 @@ class Solver:
     return jax.vmap(u)(x.ravel(), t.ravel()).reshape(x.shape)
 
   def ranks(self, mu) -> Tuple[int, ...]:
-    """Per-layer ranks (number of nonzero entries of s_l) at mu (3,); concrete ints."""
+    """Per-layer ranks (number of nonzero entries of s_l) at one mu; concrete ints."""
     return tuple(int(jnp.sum(v != 0)) for v in self.s(jnp.asarray(mu, jnp.float32)))
 
   @property

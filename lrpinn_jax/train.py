@@ -12,7 +12,7 @@ import numpy as np
 import optax
 
 from lrpinn_jax import checkpoint, lm, phase1, phase2
-from lrpinn_jax.data import TestSet, TrainBatch
+from lrpinn_jax.data import TestSet
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
 from lrpinn_jax.model import ModelConfig
@@ -86,13 +86,13 @@ def make_optimizer(lr: float, schedule: str = "constant", steps: int = 1):
   raise UserError(f"learning-rate schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
 
 
-def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points: TrainBatch, *, steps: int,
+def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
                lr: float, seed: int, workdir: str, resume: bool = False,
                lr_schedule: str = "constant",
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), log_every: int = 500,
                ckpt_every: int = 2000, test: Optional[TestSet] = None,
                log: Callable = print):
-  """Phase 1 over all ``mus`` (n_mu, 3) at once. Returns (state, seconds of this run).
+  """Phase 1 over all ``mus`` (n_mu, pde.n_mu) at once (or loss_cfg.mu_batch of them per step). Returns (state, seconds of this run).
 
   Checkpoints every ``ckpt_every`` steps and at the end in <workdir>/checkpoints; with ``resume``
   continues from the latest one bit-for-bit (the step is deterministic given state and data).
@@ -102,7 +102,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points: TrainBatch, *, st
   batch = phase1.make_batch(mus, points)
   step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed))
   predict = jax.jit(lambda params, x, t: phase1.predict(cfg, params, batch.mus, x, t))
-  checkpoint.write_model_info(workdir, cfg, pde.name)
+  checkpoint.write_model_info(workdir, cfg, pde)
   with checkpoint.manager(workdir) as mngr:
     latest = mngr.latest_step()
     if resume:
@@ -148,12 +148,12 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points: TrainBatch, *, st
 PHASE2_OPTIMIZERS = ("adam", "lm")
 
 
-def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points: TrainBatch, *, steps: int,
+def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
                lr: float = 2.5e-4, rank_mode: str = "adaptive", optimizer: str = "adam",
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), max_seconds: float = None,
                tol: float = 0.0, eval_every: int = 0, test=None, log_every: int = 1000,
                log: Callable = print):
-  """Phase 2 for one mu (3,) with Adam or Levenberg-Marquardt (``optimizer``).
+  """Phase 2 for one mu (pde.n_mu,) with Adam or Levenberg-Marquardt (``optimizer``).
 
   Stops after ``steps`` steps, after ``max_seconds`` of training, when the loss falls below
   ``tol``, or (LM) when the damping saturates (no step can lower the loss any more).
@@ -165,14 +165,14 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points: TrainBatch, *, s
   if optimizer not in PHASE2_OPTIMIZERS:
     raise UserError(f"Phase-2 optimizer must be one of {PHASE2_OPTIMIZERS}, got {optimizer!r}")
   mu = jnp.asarray(mu, jnp.float32)
-  batch = phase2.Phase2Batch(mu, TrainBatch(*(jnp.asarray(a) for a in points)))
+  batch = phase2.Phase2Batch(mu, jax.tree.map(jnp.asarray, points))
   t0 = time.perf_counter()
   if optimizer == "adam":
     opt = optax.adam(lr)
     state = phase2.init_phase2(cfg, params, mu, opt, rank_mode)
     step_fn = jax.jit(phase2.make_phase2_step(cfg, pde, opt, loss_cfg))
   else:
-    state = lm.init_lm(*phase2.split_params(cfg, params, mu, rank_mode)[:2], batch.points)
+    state = lm.init_lm(pde, *phase2.split_params(cfg, params, mu, rank_mode)[:2], batch.points)
     step_fn = jax.jit(lm.make_lm_step(cfg, pde, loss_cfg))
   frozen = state.frozen
   if test is not None:

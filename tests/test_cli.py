@@ -103,7 +103,7 @@ def test_finetune_official_npz_and_load(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--checkpoint=/nonexistent/phase1.npz"], "checkpoint not found"),
     (["--checkpoint=/nonexistent_dir"], "not an lrpinn_jax workdir"),
-    (["--mu=40,0"], "--mu must be three numbers"),
+    (["--mu=40,0"], "--mu must be 3 finite numbers beta,nu,rho"),
     (["--max_seconds=-1"], "--max_seconds must be a positive finite number"),
 ])
 def test_finetune_bad_input(tmp_path, args, message):

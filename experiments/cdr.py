@@ -1,0 +1,66 @@
+"""Hyper-LR-PINN on any member of the 1D convection-diffusion-reaction family.
+
+  python -m experiments.cdr --pde=cdr --init_cond=gauss_pi_2 --beta_range=1,5 --nu_range=1,5 \
+      --rho_range=1,5 [--targets=all | 'b,n,r;b,n,r'] [--workdir=runs/cdr]
+
+Integer grids by default (--beta_step etc.); the range of a coefficient the preset does not use may
+be omitted (it is 0). Same flags, progress output, checkpoints and results.json as
+experiments.convection; results.json also holds "summary" (mean and worst error over the targets).
+"""
+from __future__ import annotations
+
+import numpy as np
+from absl import flags
+
+from experiments import _cli, _flags
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.experiment import ExperimentConfig, mu_grid, run
+from lrpinn_jax.pde import CDR_PRESETS, INIT_CONDS
+
+flags.adopt_module_key_flags(_flags)
+flags.DEFINE_enum("pde", "cdr", list(CDR_PRESETS), "member of the CDR family")
+flags.DEFINE_enum("init_cond", "sin_1", list(INIT_CONDS),
+                  "initial condition: 1 + sin x, or a Gaussian with sigma = pi/4 or pi/2")
+for _name in ("beta", "nu", "rho"):
+  flags.DEFINE_string(f"{_name}_range", None, f"training {_name} range 'lo,hi' (inclusive); "
+                      "omit for a coefficient the preset does not use")
+  flags.DEFINE_float(f"{_name}_step", 1.0, f"step of the training {_name} grid")
+flags.DEFINE_string("targets", "all", "'all' (the training grid) or mu triples 'b,n,r;b,n,r'")
+flags.DEFINE_string("workdir", "runs/cdr", "output directory (checkpoints, results.json)")
+FLAGS = flags.FLAGS
+
+
+def parse_targets(text: str):
+  """'1,2,3;4,5,6' -> [(1, 2, 3), (4, 5, 6)]."""
+  out = []
+  for part in str(text).split(";"):
+    vals = _cli.parse_floats("targets", part)
+    if len(vals) != 3:
+      raise UserError(f"--targets: each target is three numbers beta,nu,rho, got {part!r}")
+    out.append(tuple(vals))
+  return out
+
+
+def main(argv):
+  del argv
+  used = CDR_PRESETS[FLAGS.pde]
+  ranges, steps = [], []
+  for name, on in zip(("beta", "nu", "rho"), used):
+    text = getattr(FLAGS, f"{name}_range")
+    if text is None:
+      if on:
+        raise UserError(f"--pde={FLAGS.pde} uses {name}: pass --{name}_range=lo,hi")
+      ranges.append((0.0, 0.0))
+    else:
+      ranges.append(_cli.parse_range(f"{name}_range", text))
+    steps.append(_cli.positive(f"{name}_step", getattr(FLAGS, f"{name}_step")))
+  train_mu = mu_grid(ranges, steps)
+  targets = train_mu if FLAGS.targets == "all" else np.asarray(parse_targets(FLAGS.targets))
+  cfg = ExperimentConfig(workdir=FLAGS.workdir, train_mu=tuple(map(tuple, train_mu.tolist())),
+                         targets=tuple(map(tuple, np.asarray(targets).tolist())), pde=FLAGS.pde,
+                         init_cond=FLAGS.init_cond, **_flags.experiment_kwargs())
+  run(cfg, _cli.module_flags(FLAGS, __name__))
+
+
+if __name__ == "__main__":
+  _cli.run_main(main)

@@ -1,0 +1,91 @@
+"""experiments.cdr and experiments.helmholtz end to end on a tiny budget, finetune from their
+checkpoints (the checkpoint records its PDE), and their bad inputs."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lrpinn_jax
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--phase1_steps=4", "--phase2_steps=3", "--n_f=32", "--n_0=16", "--n_b=8",
+        "--n_test=32", "--log_every=2", "--ckpt_every=2"]
+
+
+def _run(module, *args):
+  return subprocess.run([sys.executable, "-m", f"experiments.{module}", *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_cdr_end_to_end_batched_then_finetune(tmp_path):
+  wd = tmp_path / "rd"
+  r = _run("cdr", "--pde=reaction_diffusion", "--init_cond=gauss_pi_2", "--nu_range=1,2",
+           "--rho_range=4,5", "--phase2_optimizer=lm", "--phase2_batched", "--mu_batch=2",
+           "--rank_mode=adaptive", f"--workdir={wd}", *TINY)
+  assert r.returncode == 0, r.stderr
+  assert "ETA" in r.stdout and "one batched call" in r.stdout
+  res = json.load(open(wd / "results.json"))
+  assert res["phase1"]["train_mu"] == [[0.0, 1.0, 4.0], [0.0, 1.0, 5.0], [0.0, 2.0, 4.0],
+                                       [0.0, 2.0, 5.0]]
+  assert [e["mu"] for e in res["results"]] == res["phase1"]["train_mu"]
+  assert res["config"]["init_cond"] == "gauss_pi_2" and res["config"]["pde"] == "reaction_diffusion"
+  rel = [e["phase2"]["adaptive"]["rel_err"] for e in res["results"]]
+  assert res["summary"]["adaptive"]["mean_rel_err"] == pytest.approx(np.mean(rel))
+  assert res["summary"]["adaptive"]["max_rel_err"] == pytest.approx(max(rel))
+  info = json.load(open(wd / "model.json"))
+  assert info["pde"] == "reaction_diffusion" and info["init_cond"] == "gauss_pi_2"
+  solver = lrpinn_jax.load(str(wd))
+  assert solver.info["pde"] == "reaction_diffusion" and solver.info["init_cond"] == "gauss_pi_2"
+  ft = tmp_path / "ft"
+  r = _run("finetune", f"--checkpoint={wd}", "--mu=0,1.5,4.5", "--steps=3", f"--workdir={ft}",
+           "--n_f=32", "--n_test=32")
+  assert r.returncode == 0, r.stderr
+  out = json.load(open(ft / "finetune.json"))
+  assert out["mu"] == [0.0, 1.5, 4.5] and len(out["trajectory"]) == 4
+  assert lrpinn_jax.load(str(ft)).info["pde"] == "reaction_diffusion"
+  r = _run("finetune", f"--checkpoint={wd}", "--mu=1,1.5,4.5", f"--workdir={tmp_path / 'x'}")
+  assert r.returncode != 0 and "no beta term" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_helmholtz_end_to_end_then_finetune(tmp_path):
+  wd = tmp_path / "hh"
+  no_p2 = [a for a in TINY if not a.startswith("--phase2_steps")]  # the default (10) applies
+  r = _run("helmholtz", "--a_range=2,2.2", "--a_step=0.1", "--heldout=2.05", f"--workdir={wd}",
+           *no_p2)
+  assert r.returncode == 0, r.stderr
+  res = json.load(open(wd / "results.json"))
+  assert [e["mu"] for e in res["results"]] == [[2.0, 2.0], [2.1, 2.1], [2.2, 2.2], [2.05, 2.05]]
+  assert res["config"]["phase2_optimizer"] == "lm" and res["config"]["phase2_steps"] == 10
+  for e in res["results"]:
+    assert e["phase2"]["full"]["steps"] == 10 and e["phase2"]["full"]["trainable_params"] == 351
+  solver = lrpinn_jax.load(str(wd))
+  assert solver.config.n_mu == 2 and solver.info["pde"] == "helmholtz"
+  assert solver(np.zeros(3), np.zeros(3), [2.0, 2.0]).shape == (3,)
+  ft = tmp_path / "ft"
+  r = _run("finetune", f"--checkpoint={wd}", "--mu=2.3,2.3", "--steps=2", f"--workdir={ft}",
+           "--n_f=32", "--n_b=8", "--n_test=32")
+  assert r.returncode == 0, r.stderr
+  assert json.load(open(ft / "finetune.json"))["mu"] == pytest.approx([2.3, 2.3])
+  r = _run("finetune", f"--checkpoint={wd}", "--mu=2,2,0", f"--workdir={tmp_path / 'x'}")
+  assert r.returncode != 0 and "--mu must be 2 finite numbers a1,a2" in r.stderr
+
+
+@pytest.mark.parametrize("module,args,message", [
+    ("cdr", ["--pde=reaction", "--rho_range=1,5", "--beta_range=1,2"], "no beta term"),
+    ("cdr", ["--pde=cdr", "--beta_range=1,2", "--nu_range=1,2"], "pass --rho_range"),
+    ("cdr", ["--pde=diffusion", "--nu_range=-1,2"], "nu must be >= 0"),
+    ("cdr", ["--pde=reaction", "--rho_range=1,2", "--targets=0,0"], "three numbers"),
+    ("cdr", ["--pde=reaction", "--rho_range=1,2", "--phase2_batched"], "--phase2_optimizer=lm"),
+    ("helmholtz", ["--a_range=3,2"], "--a_range must be 'lo,hi'"),
+    ("helmholtz", ["--periodic_x"], "--periodic_x applies to periodic-in-x PDEs"),
+])
+def test_bad_input_one_line_error(tmp_path, module, args, message):
+  wd = tmp_path / "run"
+  r = _run(module, f"--workdir={wd}", *TINY, *args)
+  assert r.returncode != 0
+  lines = r.stderr.strip().splitlines()
+  assert len(lines) == 1 and message in lines[0], r.stderr
+  assert not (wd / "results.json").exists()
