@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 import tempfile
-import time
 from typing import Callable, Optional, Sequence, Tuple
 
 import jax

@@ -1,7 +1,6 @@
 """Orbax checkpoints: round trip, bit-for-bit resume, load(workdir), NaN guard, bad checkpoints."""
 import dataclasses
 import os
-import shutil
 
 import jax
 import jax.numpy as jnp

@@ -1,10 +1,8 @@
 """Batched many-query Phase 2 equals the per-mu Phase 2; options of Phase 1 behave as stated."""
-import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from lrpinn_jax import many_query, train
 from lrpinn_jax.data import train_batch

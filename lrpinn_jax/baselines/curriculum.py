@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from lrpinn_jax.baselines.fit import fit, pinn_loss
