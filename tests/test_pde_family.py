@@ -1,5 +1,6 @@
 """The CDR family and Helmholtz: presets, initial conditions, reference solutions against closed forms,
 Strang splitting's second-order convergence, and residuals of exact / reference solutions."""
+import dataclasses
 import math
 
 import jax
@@ -136,8 +137,17 @@ def test_helmholtz_exact_solution_has_zero_residual(rng, mode):
   x, y = rng.uniform(-1, 1, 100), rng.uniform(-1, 1, 100)
   u = lambda a, b: jnp.sin(a1 * jnp.pi * a) * jnp.sin(a2 * jnp.pi * b)
   res = _res(pde, u, x, y, (a1, a2), mode)
-  assert np.max(np.abs(res)) < 1e-3  # float32 with |q| ~ 100
-  assert np.max(np.abs(_res(pde, u, x, y, (a1, 2.2), mode))) > 1.0
+  assert np.max(np.abs(res)) < 1e-5  # scaled by c = 1 + (a1 pi)^2 + (a2 pi)^2 ~ 102
+  assert np.max(np.abs(_res(pde, u, x, y, (a1, 2.2), mode))) > 0.05
+  # unscaled, the residual of a hand-picked point: u = x y -> u_xx + u_yy + k^2 u - q
+  raw = dataclasses.replace(pde, scale_residual=False)
+  mu = jnp.array([a1, a2])
+  val = raw.residual(lambda a, b: a * b, jnp.float32(0.3), jnp.float32(0.2), mu, mode)
+  q = (1 - (a1 * np.pi) ** 2 - (a2 * np.pi) ** 2) * np.sin(a1 * np.pi * 0.3) * np.sin(a2 * np.pi * 0.2)
+  np.testing.assert_allclose(float(val), 0.06 - q, rtol=1e-5)
+  c = 1 + (a1 * np.pi) ** 2 + (a2 * np.pi) ** 2
+  scaled = pde.residual(lambda a, b: a * b, jnp.float32(0.3), jnp.float32(0.2), mu, mode)
+  np.testing.assert_allclose(float(scaled), (0.06 - q) / c, rtol=1e-5)
   np.testing.assert_allclose(pde.reference(x, y, (a1, a2)),
                              np.sin(a1 * np.pi * x) * np.sin(a2 * np.pi * y))
 
