@@ -56,6 +56,7 @@ class ExperimentConfig:
   resample: bool = False
   mu_batch: int = 0
   phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.many_query)
+  hard_ic: bool = False  # u = u0(x) + t N(x, t): exact initial condition (ModelConfig.hard_ic)
 
   def validate(self):
     self.data.validate()
@@ -70,6 +71,8 @@ class ExperimentConfig:
         raise UserError(f"{name}: mu must be finite")
       pde.check_mu(mus)
     if pde.coords[1] != "t":
+      if self.hard_ic:
+        raise UserError(f"--hard_ic needs an initial condition; {self.pde!r} has none")
       if self.periodic_x:
         raise UserError(f"--periodic_x applies to periodic-in-x PDEs, not {self.pde!r}")
       if self.causal_eps:
@@ -110,14 +113,16 @@ class ExperimentConfig:
     (x_lo, x_hi), _ = pde.domain
     period = float(x_hi - x_lo) if self.periodic_x else 0.0
     n = pde.n_mu
+    extra = {"hard_ic": pde.init_cond, "t0": float(pde.domain[1][0])} if self.hard_ic else {}
     if not self.normalize_mu:
-      return ModelConfig(x_period=period, n_mu=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n)
+      return ModelConfig(x_period=period, n_mu=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,
+                         **extra)
     mus = np.asarray(self.train_mu, np.float64)
     lo, hi = mus.min(0), mus.max(0)
     shift = (lo + hi) / 2
     scale = np.where(hi > lo, (hi - lo) / 2, 1.0)
     return ModelConfig(mu_shift=tuple(map(float, shift)), mu_scale=tuple(map(float, scale)),
-                       x_period=period, n_mu=n)
+                       x_period=period, n_mu=n, **extra)
 
   def loss_config(self) -> LossConfig:
     pde = make_pde(self.pde, self.init_cond)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from lrpinn_jax.layers import LowRankDense
+from lrpinn_jax.pde import initial_value
 
 default_kernel_init = nn.initializers.xavier_normal()
 
@@ -40,6 +41,10 @@ class ModelConfig:
     x_period: 0 = the network sees (x, t), as in the paper; P > 0 = it sees
       (cos(2 pi x / P), sin(2 pi x / P), t), so u is exactly P-periodic in x (the periodic
       boundary condition holds by construction).
+    hard_ic: "" = u is the network output N(x, t) (paper); an initial-condition name (e.g.
+      "gauss_pi_4") = u(x, t) = u0(x) + (t - t0) N(x, t): the initial condition holds exactly, so
+      the trivial solutions u = 0 or 1 of a reaction term are no longer minima of the loss.
+    t0: start time for ``hard_ic``.
   """
   width: int = 50
   n_lowrank: int = 3
@@ -53,6 +58,8 @@ class ModelConfig:
   merge: Optional[bool] = None
   x_period: float = 0.0
   n_mu: int = 3
+  hard_ic: str = ""
+  t0: float = 0.0
 
   def __post_init__(self):
     if len(self.mu_shift) != self.n_mu or len(self.mu_scale) != self.n_mu:
@@ -147,7 +154,9 @@ def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
   def u(x, t):
     return module.apply({"params": net_params}, jnp.stack([x, t]), s)
 
-  return u
+  if not cfg.hard_ic:
+    return u
+  return lambda x, t: initial_value(cfg.hard_ic, x, jnp) + (t - cfg.t0) * u(x, t)
 
 
 def ranks_of(s: Sequence[jnp.ndarray]) -> Ranks:

@@ -27,6 +27,16 @@ from lrpinn_jax.errors import UserError
 # Initial conditions of the CDR family: name -> Gaussian sigma (None: 1 + sin x).
 INIT_CONDS = {"sin_1": None, "gauss_pi_4": math.pi / 4, "gauss_pi_2": math.pi / 2}
 
+
+
+def initial_value(name: str, x, xp=np):
+  """The CDR initial condition ``name`` at x (any shape); xp is numpy or jax.numpy."""
+  sigma = INIT_CONDS[name]
+  if sigma is None:
+    return 1.0 + xp.sin(x)
+  return xp.exp(-(x - math.pi) ** 2 / (2.0 * sigma ** 2))
+
+
 # CDR presets: which of (beta, nu, rho) each one uses; the others are fixed to 0.
 CDR_PRESETS = {
     "convection": (True, False, False),
@@ -98,10 +108,7 @@ class CDR1D:
 
   def u0(self, x, xp=np):
     """Initial condition at x (any shape); xp is numpy or jax.numpy."""
-    sigma = INIT_CONDS[self.init_cond]
-    if sigma is None:
-      return 1.0 + xp.sin(x)
-    return xp.exp(-(x - math.pi) ** 2 / (2.0 * sigma ** 2))
+    return initial_value(self.init_cond, x, xp)
 
   def residual(self, u_fn, x, t, mu, mode: str = derivatives.DEFAULT_MODE, need_xx: bool = True):
     """Residual at ONE point (x, t) for one mu (3,) of the scalar function u_fn(x, t).

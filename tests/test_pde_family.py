@@ -166,3 +166,20 @@ def test_helmholtz_points_and_blocks():
   u = lambda a, b: jnp.sin(2.3 * jnp.pi * a) * jnp.sin(2.3 * jnp.pi * b)
   bc = block_vectors(pde, u, mu, jax.tree.map(jnp.asarray, pts))["bc"]
   assert np.max(np.abs(np.asarray(bc))) < 1e-6
+
+
+def test_hard_initial_condition_holds_exactly():
+  from lrpinn_jax.model import ModelConfig, hyper_s, init_params, point_fn
+  cfg = ModelConfig(hard_ic="gauss_pi_4")
+  assert ModelConfig.from_dict(__import__("json").loads(cfg.to_json())) == cfg
+  p = init_params(cfg, jax.random.key(0))
+  u = point_fn(cfg, p["net"], hyper_s(cfg, p["hyper"], jnp.array([0.0, 0.0, 5.0])))
+  x = jnp.linspace(0, 2 * np.pi, 7)
+  np.testing.assert_allclose(jax.vmap(u)(x, jnp.zeros(7)),
+                             np.exp(-(np.asarray(x) - np.pi) ** 2 / (2 * (np.pi / 4) ** 2)),
+                             atol=1e-6)
+  pde = make_pde("reaction", "gauss_pi_4")
+  pts = jax.tree.map(jnp.asarray, train_batch(pde, DataConfig(n_f=8, n_0=16, n_b=4), 0))
+  from lrpinn_jax.pde import block_vectors
+  ic = block_vectors(pde, u, jnp.array([0.0, 0.0, 5.0]), pts)["ic"]
+  assert float(jnp.max(jnp.abs(ic))) < 1e-6
