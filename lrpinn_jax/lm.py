@@ -81,10 +81,11 @@ def jacobian(cfg, pde, loss_cfg: LossConfig, trainable: dict, frozen: dict, batc
   return r, jac
 
 
-def init_lm(pde, trainable: dict, frozen: dict, points,
-            lm_cfg: LMConfig = LMConfig()) -> LMState:
-  """Start state; r and J are filled in by the first step (which accepts the starting point)."""
-  m = n_residuals(pde, points)
+def init_lm(pde, trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMConfig(),
+            need_xx: bool = True) -> LMState:
+  """Start state; r and J are filled in by the first step (which accepts the starting point).
+  need_xx must match the step's LossConfig.need_xx (it decides the CDR "bc_x" block)."""
+  m = n_residuals(pde, points, need_xx)
   n = ravel_pytree(trainable)[0].shape[0]
   return LMState(trainable, frozen, jnp.zeros((m,)), jnp.zeros((m, n)),
                  jnp.asarray(lm_cfg.init_damping, jnp.float32), jnp.asarray(2.0, jnp.float32),

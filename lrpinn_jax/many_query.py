@@ -52,7 +52,8 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int):
 
   def solve(trainable, frozen, mus, points):
     axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0, 0, 0)
-    state = jax.vmap(lambda tr, fr: lm.init_lm(pde, tr, fr, points), in_axes=(0, _in_axes(frozen)),
+    init = lambda tr, fr: lm.init_lm(pde, tr, fr, points, need_xx=loss_cfg.need_xx)
+    state = jax.vmap(init, in_axes=(0, _in_axes(frozen)),
                      out_axes=axes)(trainable, frozen)
     vstep = jax.vmap(lambda st, mu: step(st, Phase2Batch(mu, points))[0], in_axes=(axes, 0),
                      out_axes=axes)

@@ -139,7 +139,9 @@ class CDR1D:
 
   def blocks(self, points: TrainBatch, mode: str = derivatives.DEFAULT_MODE,
              need_xx: bool = True):
-    """PDE residual at collocation points, initial misfit, periodic-boundary misfit."""
+    """PDE residual at collocation points, initial misfit, periodic-boundary misfit of u and,
+    when u_xx is needed (diffusion: second order in x), of u_x too ("bc_x"): matching values
+    alone leave a second-order problem free to have a kink at the boundary."""
     (x_lo, x_hi), (t_lo, _) = self.domain
 
     def f(u, mu, x, t):
@@ -151,8 +153,13 @@ class CDR1D:
     def bc(u, mu, t):
       return u(jnp.asarray(x_lo, t.dtype), t) - u(jnp.asarray(x_hi, t.dtype), t)
 
-    return (("f", f, (points.x_f, points.t_f)), ("ic", ic, (points.x_0, points.u_0)),
-            ("bc", bc, (points.t_b,)))
+    def bc_x(u, mu, t):
+      u_x = lambda x: derivatives.directional(u, x, t, 1.0, 0.0, mode)[1]
+      return u_x(jnp.asarray(x_lo, t.dtype)) - u_x(jnp.asarray(x_hi, t.dtype))
+
+    out = (("f", f, (points.x_f, points.t_f)), ("ic", ic, (points.x_0, points.u_0)),
+           ("bc", bc, (points.t_b,)))
+    return out + ((("bc_x", bc_x, (points.t_b,)),) if need_xx else ())
 
   @staticmethod
   def needs_uxx(mus) -> bool:
@@ -277,9 +284,9 @@ def make_pde(name: str = "convection", init_cond: str = "sin_1"):
   return CDR1D(name=name, init_cond=init_cond, active=CDR_PRESETS[name])
 
 
-def n_residuals(pde, points) -> int:
+def n_residuals(pde, points, need_xx: bool = True) -> int:
   """Length of the stacked residual vector (all blocks)."""
-  return int(sum(cols[0].shape[0] for _, _, cols in pde.blocks(points)))
+  return int(sum(cols[0].shape[0] for _, _, cols in pde.blocks(points, need_xx=need_xx)))
 
 
 def block_vectors(pde, u_fn: Callable, mu, points, mode: str = derivatives.DEFAULT_MODE,

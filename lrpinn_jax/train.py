@@ -172,7 +172,8 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     state = phase2.init_phase2(cfg, params, mu, opt, rank_mode)
     step_fn = jax.jit(phase2.make_phase2_step(cfg, pde, opt, loss_cfg))
   else:
-    state = lm.init_lm(pde, *phase2.split_params(cfg, params, mu, rank_mode)[:2], batch.points)
+    state = lm.init_lm(pde, *phase2.split_params(cfg, params, mu, rank_mode)[:2], batch.points,
+                       need_xx=loss_cfg.need_xx)
     step_fn = jax.jit(lm.make_lm_step(cfg, pde, loss_cfg))
   frozen = state.frozen
   if test is not None:

@@ -183,3 +183,16 @@ def test_hard_initial_condition_holds_exactly():
   from lrpinn_jax.pde import block_vectors
   ic = block_vectors(pde, u, jnp.array([0.0, 0.0, 5.0]), pts)["ic"]
   assert float(jnp.max(jnp.abs(ic))) < 1e-6
+
+
+def test_periodic_derivative_block_only_with_diffusion():
+  # u = (x - pi)^2 matches in value at 0 and 2 pi but not in slope: u_x = -2 pi vs 2 pi
+  from lrpinn_jax.pde import block_vectors, n_residuals
+  pde = make_pde("cdr")
+  pts = jax.tree.map(jnp.asarray, train_batch(pde, DataConfig(n_f=8, n_0=8, n_b=5), 0))
+  u = lambda x, t: (x - jnp.pi) ** 2 + 0.0 * t
+  res = block_vectors(pde, u, jnp.array([1.0, 1.0, 0.0]), pts, need_xx=True)
+  np.testing.assert_allclose(res["bc"], 0.0, atol=1e-5)
+  np.testing.assert_allclose(res["bc_x"], -4 * np.pi, rtol=1e-5)
+  assert "bc_x" not in block_vectors(pde, u, jnp.array([1.0, 0.0, 0.0]), pts, need_xx=False)
+  assert n_residuals(pde, pts, True) == n_residuals(pde, pts, False) + 5
