@@ -21,7 +21,7 @@ import numpy as np
 
 from lrpinn_jax import phase1, phase2, train
 from lrpinn_jax.baselines import curriculum, meta, nets, s2s
-from lrpinn_jax.baselines.fit import abs_error_fn, fit, pinn_loss
+from lrpinn_jax.baselines.fit import TARGET_ABS_ERR, abs_error_fn, fit, pinn_loss
 from lrpinn_jax.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import write_json_atomic
@@ -32,7 +32,6 @@ from lrpinn_jax.pde import make_pde
 from lrpinn_jax.phase1 import LossConfig
 
 METHODS = ("pinn", "pinn_p", "s2s", "curriculum", "naive_lr", "maml", "reptile", "hyper_lr")
-TARGET_ABS_ERR = 0.05  # the paper's Figure 6 threshold
 RESULT_JSON, RESULT_MD = "compare.json", "compare.md"
 
 
@@ -94,10 +93,6 @@ class CompareConfig:
     return DataConfig(self.n_f, self.n_0, self.n_b, self.n_test)
 
 
-def _steps_to(curve) -> Optional[int]:
-  return next((s for s, e in curve if e <= TARGET_ABS_ERR), None)
-
-
 class _Ctx:
   """What every method shares: the PDE, points, test sets, normalisation of mu."""
 
@@ -136,7 +131,7 @@ def _per_target(ctx: _Ctx, net, log) -> dict:
     params, info = fit(loss, net.init(jax.random.key(cfg.seed)), mu, steps=cfg.steps, lr=cfg.lr,
                        eval_fn=ctx.eval_fn(net, i), eval_every=cfg.eval_every)
     rows.append(ctx.row(i, ctx.predict(net, params, i), net.paper_count(params), info["seconds"],
-                        _steps_to(info["curve"]), total_params=nets.count(params)))
+                        info["steps_to_target"], total_params=nets.count(params)))
     log(f"[{net.name}] mu={mu.tolist()} rel_err {rows[-1]['rel_err']:.4f} "
         f"({info['seconds']:.1f} s)")
   return {"targets": rows}
@@ -151,7 +146,7 @@ def _finetune_rows(ctx: _Ctx, net, params0, name, log, pretrain_seconds) -> dict
     params, info = fit(loss, params0, mu, steps=cfg.finetune_steps, lr=cfg.lr,
                        eval_fn=ctx.eval_fn(net, i), eval_every=cfg.eval_every)
     rows.append(ctx.row(i, ctx.predict(net, params, i), net.paper_count(params), info["seconds"],
-                        _steps_to(info["curve"]), zero_shot_rel_err=zero["rel_err"],
+                        info["steps_to_target"], zero_shot_rel_err=zero["rel_err"],
                         total_params=nets.count(params)))
     log(f"[{name}] mu={mu.tolist()} zero-shot {zero['rel_err']:.4f} -> fine-tuned "
         f"{rows[-1]['rel_err']:.4f}")
@@ -184,7 +179,7 @@ def _s2s(ctx: _Ctx, log) -> dict:
                             eval_every=cfg.eval_every)
     u = s2s.predict(net, plist, bounds, mu, x, t)
     rows.append(ctx.row(i, u, sum(nets.count(p) for p in plist), info["seconds"],
-                        _steps_to(info["curve"]), segments=cfg.s2s_segments))
+                        info["steps_to_target"], segments=cfg.s2s_segments))
     log(f"[s2s] mu={mu.tolist()} rel_err {rows[-1]['rel_err']:.4f}")
   return {"targets": rows}
 
@@ -198,7 +193,7 @@ def _curriculum(ctx: _Ctx, log) -> dict:
                                     need_xx=ctx.need_xx, eval_fn=ctx.eval_fn(net, i),
                                     eval_every=cfg.eval_every)
     rows.append(ctx.row(i, ctx.predict(net, params, i), nets.count(params), info["seconds"],
-                        _steps_to(info["curve"]), stages=cfg.curriculum_stages))
+                        info["steps_to_target"], stages=cfg.curriculum_stages))
     log(f"[curriculum] mu={mu.tolist()} rel_err {rows[-1]['rel_err']:.4f}")
   return {"targets": rows}
 
@@ -233,8 +228,8 @@ def _hyper_lr(ctx: _Ctx, log) -> dict:
                                   log=log)
     params = state.params
   rows = []
+  x, t = (jnp.asarray(a, jnp.float32) for a in (ctx.test.x, ctx.test.t))
   for i, mu in enumerate(ctx.targets):
-    x, t = (jnp.asarray(a, jnp.float32) for a in (ctx.test.x, ctx.test.t))
     zero = errors(np.asarray(phase1.predict(model_cfg, params, mu[None], x, t)[0]), ctx.test.u[i])
     trainable, frozen, info = train.fit_phase2(
         model_cfg, ctx.pde, params, mu, ctx.points_np, steps=cfg.finetune_steps, lr=cfg.lr,

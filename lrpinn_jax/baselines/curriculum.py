@@ -8,7 +8,7 @@ from typing import Callable, Optional
 import jax
 import numpy as np
 
-from lrpinn_jax.baselines.fit import fit, pinn_loss
+from lrpinn_jax.baselines.fit import TARGET_ABS_ERR, fit, pinn_loss
 
 
 def stages(mu_target, n_stages: int, mu_start=None) -> np.ndarray:
@@ -21,7 +21,7 @@ def stages(mu_target, n_stages: int, mu_start=None) -> np.ndarray:
 
 def train(net, pde, mu, points, seed: int, *, n_stages: int, steps: int, lr: float,
           need_xx: bool = True, eval_fn: Optional[Callable] = None, eval_every: int = 100,
-          target: float = 0.05, mu_start=None):
+          target: float = TARGET_ABS_ERR, mu_start=None):
   """Returns (params, info); ``steps`` is the total budget split evenly over the stages;
   ``eval_fn`` is checked in the last stage (the target coefficients) only."""
   per = max(steps // n_stages, 1)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax.baselines.fit import fit, pinn_loss
+from lrpinn_jax.baselines.fit import TARGET_ABS_ERR, fit, pinn_loss
 
 
 def segment_bounds(pde, k: int) -> np.ndarray:
@@ -20,7 +20,7 @@ def segment_bounds(pde, k: int) -> np.ndarray:
 
 def train(net, pde, mu, data_cfg, seed: int, *, segments: int, steps: int, lr: float,
           need_xx: bool = True, eval_fn: Optional[Callable] = None, eval_every: int = 100,
-          target: float = 0.05):
+          target: float = TARGET_ABS_ERR):
   """Returns (list of K params, info). ``steps`` is the total budget, split evenly; ``eval_fn``
   (on the joined solution, see ``predict``) is checked during the last segment only, and
   steps_to_target counts the steps of all segments."""
