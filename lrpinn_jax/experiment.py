@@ -57,6 +57,7 @@ class ExperimentConfig:
   mu_batch: int = 0
   phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.many_query)
   hard_ic: bool = False  # u = u0(x) + t N(x, t): exact initial condition (ModelConfig.hard_ic)
+  sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
 
   def validate(self):
     self.data.validate()
@@ -77,6 +78,8 @@ class ExperimentConfig:
         raise UserError(f"--periodic_x applies to periodic-in-x PDEs, not {self.pde!r}")
       if self.causal_eps:
         raise UserError(f"--causal_eps needs a time coordinate; {self.pde!r} has none")
+    if not (np.isfinite(self.sine_start) and self.sine_start >= 0):
+      raise UserError(f"--sine_start must be a finite number >= 0, got {self.sine_start}")
     if self.mu_batch < 0:
       raise UserError(f"--mu_batch must be >= 0, got {self.mu_batch}")
     if self.phase2_batched and self.phase2_optimizer != "lm":
@@ -114,6 +117,7 @@ class ExperimentConfig:
     period = float(x_hi - x_lo) if self.periodic_x else 0.0
     n = pde.n_mu
     extra = {"hard_ic": pde.init_cond, "t0": float(pde.domain[1][0])} if self.hard_ic else {}
+    extra["sine_start"] = float(self.sine_start)
     if not self.normalize_mu:
       return ModelConfig(x_period=period, n_mu=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,
                          **extra)

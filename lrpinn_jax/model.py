@@ -45,6 +45,9 @@ class ModelConfig:
       "gauss_pi_4") = u(x, t) = u0(x) + (t - t0) N(x, t): the initial condition holds exactly, so
       the trivial solutions u = 0 or 1 of a reaction term are no longer minima of the loss.
     t0: start time for ``hard_ic``.
+    sine_start: 0 = first layer h_0 = tanh(W0 z + b0) (paper); omega > 0 = h_0 = sin(omega (W0 z +
+      b0)) (SIREN-style first layer): the network starts with oscillations of frequency ~omega |W0|
+      instead of having to learn them against tanh's spectral bias (Helmholtz with a >= 2).
   """
   width: int = 50
   n_lowrank: int = 3
@@ -60,6 +63,7 @@ class ModelConfig:
   n_mu: int = 3
   hard_ic: str = ""
   t0: float = 0.0
+  sine_start: float = 0.0
 
   def __post_init__(self):
     if len(self.mu_shift) != self.n_mu or len(self.mu_scale) != self.n_mu:
@@ -82,7 +86,8 @@ class ModelConfig:
 
 
 class LRPINN(nn.Module):
-  """u(z) = W_out h_L + b_out, h_{l+1} = tanh(U_l diag(s_l) V_l^T h_l + b_l), h_0 = tanh(W0 z + b0).
+  """u(z) = W_out h_L + b_out, h_{l+1} = tanh(U_l diag(s_l) V_l^T h_l + b_l), h_0 = tanh(W0 z + b0)
+  (or sin(sine_start (W0 z + b0)), see ModelConfig).
 
   Call with z (n_in,) and s, a sequence of L vectors (r_l,). Returns a scalar.
   """
@@ -91,13 +96,15 @@ class LRPINN(nn.Module):
   lowrank_bias: bool = True
   merge: Optional[bool] = None
   x_period: float = 0.0
+  sine_start: float = 0.0
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, s: Sequence[jnp.ndarray]) -> jnp.ndarray:
     if self.x_period:
       w = 2.0 * jnp.pi / self.x_period
       z = jnp.concatenate([jnp.cos(w * z[:1]), jnp.sin(w * z[:1]), z[1:]])
-    h = jnp.tanh(nn.Dense(self.width, kernel_init=default_kernel_init, name="start")(z))
+    h = nn.Dense(self.width, kernel_init=default_kernel_init, name="start")(z)
+    h = jnp.sin(self.sine_start * h) if self.sine_start else jnp.tanh(h)
     for l, r in enumerate(self.ranks):
       layer = LowRankDense(self.width, r, use_bias=self.lowrank_bias, merge=self.merge,
                            name=f"lowrank_{l}")
@@ -124,7 +131,7 @@ class HyperNetwork(nn.Module):
 
 def net_module(cfg: ModelConfig, ranks: Optional[Ranks] = None) -> LRPINN:
   return LRPINN(cfg.width, tuple(ranks or cfg.full_ranks), cfg.lowrank_bias, cfg.merge,
-                cfg.x_period)
+                cfg.x_period, cfg.sine_start)
 
 
 def hyper_module(cfg: ModelConfig) -> HyperNetwork:

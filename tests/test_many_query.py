@@ -44,6 +44,20 @@ def test_periodic_embedding_is_exactly_periodic():
   assert params["net"]["start"]["kernel"].shape == (3, 8)
 
 
+def test_sine_start_layer_by_hand():
+  """sine_start = omega: h_0 = sin(omega (W0 z + b0)), then the low-rank tanh layers as before."""
+  cfg = ModelConfig(width=6, n_lowrank=1, rank=4, hyper_width=8, hyper_depth=2, sine_start=7.0)
+  assert ModelConfig.from_dict(__import__("json").loads(cfg.to_json())) == cfg
+  p = init_params(cfg, jax.random.key(3))["net"]
+  s = (jnp.array([1.0, 0.5, 0.0, 2.0]),)
+  z = np.array([0.3, -0.8])
+  h0 = np.sin(7.0 * (z @ p["start"]["kernel"] + p["start"]["bias"]))
+  lr = p["lowrank_0"]
+  h1 = np.tanh(h0 @ np.asarray(lr["V"]) * np.asarray(s[0]) @ np.asarray(lr["U"]).T + lr["b"])
+  want = h1 @ p["end"]["kernel"][:, 0] + p["end"]["bias"][0]
+  np.testing.assert_allclose(point_fn(cfg, p, s)(*map(jnp.float32, z)), want, rtol=1e-5, atol=1e-6)
+
+
 def test_resampling_is_a_pure_function_of_the_step():
   pde = make_pde("convection")
   pts = make_batch(np.zeros((1, 3)), train_batch(pde, TINY_DATA, 0)).points
