@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from typing import Callable, Optional
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from lrpinn_jax import checkpoint, interop, train
@@ -11,9 +13,10 @@ from lrpinn_jax.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import write_json_atomic
 from lrpinn_jax.metrics import errors
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.model import point_fn
+from lrpinn_jax.pde import block_vectors, make_pde
 from lrpinn_jax.phase1 import LossConfig
-from lrpinn_jax.phase2 import predict, trainable_count
+from lrpinn_jax.phase2 import merge_net, predict, trainable_count
 from lrpinn_jax.solver import Solver
 
 RESULT_FILE = "finetune.json"
@@ -25,6 +28,16 @@ def load_phase1(path: str) -> Solver:
   if "hyper" not in solver.params:
     raise UserError(f"{path} holds a fine-tuned (Phase-2) model; fine-tuning needs a Phase-1 model")
   return solver
+
+
+def residual_rms(cfg, pde, trainable: dict, frozen: dict, mu, points, loss_cfg: LossConfig
+                 ) -> float:
+  """Root mean square of the PDE residual (block "f") of a fine-tuned model at ``points``."""
+  net, s = merge_net(trainable, frozen)
+  pts = jax.tree.map(jnp.asarray, points)
+  f = block_vectors(pde, point_fn(cfg, net, s), jnp.asarray(mu), pts, loss_cfg.deriv_mode,
+                    loss_cfg.need_xx)["f"]
+  return float(jnp.sqrt(jnp.mean(f ** 2)))
 
 
 def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10000,
@@ -54,12 +67,18 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
   u = predict(solver.config, trainable, frozen, test.x, test.t)
   final = {**errors(u, test.u[0]), "ranks": [int(v.shape[0]) for v in trainable["s"]],
            "trainable_params": trainable_count(trainable), "steps": info["steps"],
-           "seconds": info["seconds"], "stopped": info["stopped"]}
+           "seconds": info["seconds"], "stopped": info["stopped"],
+           # PDE residual at the training collocation points and at as many fresh ones: a fresh
+           # value far above the training one means Phase 2 fitted the points, not the PDE.
+           "residual_rms": {k: residual_rms(solver.config, pde, trainable, frozen, mu, p, loss_cfg)
+                            for k, p in (("train", points),
+                                         ("fresh", train_batch(pde, data, seed + 1)))}}
   checkpoint.save_phase2(workdir, solver.config, pde, mu, trainable, frozen, info["steps"])
   out = {"mu": mu.tolist(), "optimizer": optimizer, "source": str(source),
          "rank_mode": rank_mode, "trajectory": info["trajectory"], "final": final}
   write_json_atomic(os.path.join(workdir, RESULT_FILE), out)
   log(f"[finetune] {info['steps']} steps in {info['seconds']:.2f} s ({info['stopped']}): "
       f"abs_err {final['abs_err']:.5f} rel_err {final['rel_err']:.5f} ranks {final['ranks']} "
-      f"trainable {final['trainable_params']}")
+      f"trainable {final['trainable_params']} residual rms train "
+      f"{final['residual_rms']['train']:.3g} fresh {final['residual_rms']['fresh']:.3g}")
   return out

@@ -95,6 +95,8 @@ def test_finetune_official_npz_and_load(tmp_path):
   assert [p["step"] for p in out["trajectory"]] == [0, 1, 2, 3, 4, 5]
   assert out["final"]["ranks"] == [29, 30, 34] and out["final"]["trainable_params"] == 294
   assert out["final"]["rel_err"] < out["trajectory"][0]["rel_err"]
+  rms = out["final"]["residual_rms"]
+  assert set(rms) == {"train", "fresh"} and all(0 < v < 10 for v in rms.values())
   solver = lrpinn_jax.load(str(wd))
   assert solver.ranks([40.0, 0, 0]) == (29, 30, 34)
   assert solver.info["kind"] == "phase2" and solver.info["mu"] == (40.0, 0.0, 0.0)
