@@ -25,6 +25,10 @@ from lrpinn_jax.phase2 import RANK_MODES
 RESULTS_FILE = "results.json"
 
 
+# Largest jump of u0' across the periodic boundary that --hard_ic --periodic_x accept with diffusion.
+KINK_TOL = 1e-2
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
   """Everything a run depends on; written verbatim under "config" in results.json."""
@@ -78,6 +82,12 @@ class ExperimentConfig:
         raise UserError(f"--periodic_x applies to periodic-in-x PDEs, not {self.pde!r}")
       if self.causal_eps:
         raise UserError(f"--causal_eps needs a time coordinate; {self.pde!r} has none")
+    if self.hard_ic and self.periodic_x and pde.needs_uxx(np.asarray(self.train_mu + self.targets)):
+      jump = pde.u0_slope_jump()
+      if abs(jump) > KINK_TOL:
+        raise UserError(f"--hard_ic with --periodic_x cannot fit diffusion from {self.init_cond!r}: "
+                        f"u0' jumps by {jump:.3g} across the periodic boundary and u = u0 + t N "
+                        f"keeps that kink for all t; drop one of the two flags")
     if not (np.isfinite(self.sine_start) and self.sine_start >= 0):
       raise UserError(f"--sine_start must be a finite number >= 0, got {self.sine_start}")
     if self.mu_batch < 0:

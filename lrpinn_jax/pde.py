@@ -110,6 +110,13 @@ class CDR1D:
     """Initial condition at x (any shape); xp is numpy or jax.numpy."""
     return initial_value(self.init_cond, x, xp)
 
+  def u0_slope_jump(self) -> float:
+    """u0'(x_lo) - u0'(x_hi): the kink of u0's periodic extension (0 for 1 + sin x; for a Gaussian
+    2 (pi / sigma^2) exp(-pi^2 / (2 sigma^2)): 0.345 for sigma = pi/2, 3.4e-3 for sigma = pi/4)."""
+    du0 = jax.grad(lambda x: self.u0(x, jnp))
+    lo, hi = self.x_range
+    return float(du0(jnp.float32(lo)) - du0(jnp.float32(hi)))
+
   def residual(self, u_fn, x, t, mu, mode: str = derivatives.DEFAULT_MODE, need_xx: bool = True):
     """Residual at ONE point (x, t) for one mu (3,) of the scalar function u_fn(x, t).
 

@@ -81,6 +81,9 @@ def test_helmholtz_end_to_end_then_finetune(tmp_path):
     ("cdr", ["--pde=reaction", "--rho_range=1,2", "--phase2_batched"], "--phase2_optimizer=lm"),
     ("helmholtz", ["--a_range=3,2"], "--a_range must be 'lo,hi'"),
     ("helmholtz", ["--periodic_x"], "--periodic_x applies to periodic-in-x PDEs"),
+    ("cdr", ["--pde=diffusion", "--nu_range=1,2", "--init_cond=gauss_pi_2", "--hard_ic",
+             "--periodic_x"], "u0' jumps by 0.345"),
+    ("helmholtz", ["--sine_start=-1"], "--sine_start must be a finite number >= 0"),
 ])
 def test_bad_input_one_line_error(tmp_path, module, args, message):
   wd = tmp_path / "run"

@@ -185,6 +185,14 @@ def test_hard_initial_condition_holds_exactly():
   assert float(jnp.max(jnp.abs(ic))) < 1e-6
 
 
+def test_initial_slope_jump_by_hand():
+  # Gaussian: u0'(0) - u0'(2 pi) = 2 (pi / sigma^2) exp(-pi^2 / (2 sigma^2))
+  for name, sigma in (("gauss_pi_2", np.pi / 2), ("gauss_pi_4", np.pi / 4)):
+    want = 2 * np.pi / sigma ** 2 * np.exp(-np.pi ** 2 / (2 * sigma ** 2))
+    np.testing.assert_allclose(make_pde("cdr", name).u0_slope_jump(), want, rtol=1e-4)
+  assert abs(make_pde("cdr", "sin_1").u0_slope_jump()) < 1e-6
+
+
 def test_periodic_derivative_block_only_with_diffusion():
   # u = (x - pi)^2 matches in value at 0 and 2 pi but not in slope: u_x = -2 pi vs 2 pi
   from lrpinn_jax.pde import block_vectors, n_residuals
