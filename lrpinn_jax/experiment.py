@@ -62,6 +62,7 @@ class ExperimentConfig:
   phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.many_query)
   hard_ic: bool = False  # u = u0(x) + t N(x, t): exact initial condition (ModelConfig.hard_ic)
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
+  loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
 
   def validate(self):
     self.data.validate()
@@ -90,6 +91,7 @@ class ExperimentConfig:
                         f"keeps that kink for all t; drop one of the two flags")
     if not (np.isfinite(self.sine_start) and self.sine_start >= 0):
       raise UserError(f"--sine_start must be a finite number >= 0, got {self.sine_start}")
+    parse_weights(self.loss_weights, pde)
     if self.mu_batch < 0:
       raise UserError(f"--mu_batch must be >= 0, got {self.mu_batch}")
     if self.phase2_batched and self.phase2_optimizer != "lm":
@@ -143,7 +145,24 @@ class ExperimentConfig:
     need_xx = pde.needs_uxx(np.asarray(self.train_mu + self.targets))
     return LossConfig(deriv_mode=self.deriv_mode, need_xx=need_xx, ortho_form=self.ortho,
                       causal_eps=self.causal_eps, resample=self.resample,
-                      mu_batch=self.mu_batch)
+                      mu_batch=self.mu_batch, weights=parse_weights(self.loss_weights, pde))
+
+
+def parse_weights(text: str, pde) -> Tuple[Tuple[str, float], ...]:
+  """'bc=10,ic=2' -> (("bc", 10.0), ("ic", 2.0)); names are the PDE's loss terms or "ortho"."""
+  names = tuple(name for name, _, _ in pde.blocks(pde.sample_points(DataConfig(1, 1, 1, 1), 0))) + ("ortho",)
+  out = []
+  for item in filter(None, (v.strip() for v in text.split(","))):
+    name, sep, value = item.partition("=")
+    try:
+      w = float(value) if sep else float("nan")
+    except ValueError:
+      w = float("nan")
+    if name not in names or not (np.isfinite(w) and w >= 0):
+      raise UserError(f"--loss_weights: expected name=weight pairs with name in {names} and a "
+                      f"finite weight >= 0, got {item!r}")
+    out.append((name, w))
+  return tuple(out)
 
 
 def mu_grid(ranges: Sequence[Tuple[float, float]], steps: Sequence[float]) -> np.ndarray:

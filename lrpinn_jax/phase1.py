@@ -26,6 +26,9 @@ class LossConfig:
   causal_bins: int = 16
   resample: bool = False  # fresh collocation points every Phase-1 step (see resample_points)
   mu_batch: int = 0  # > 0: each Phase-1 step uses this many training mu drawn without replacement
+  # Phase-1 weights of the loss terms, e.g. (("bc", 10.0),); unnamed terms weigh 1 (paper).
+  # Phase 2 keeps the unweighted loss. Metrics report the unweighted terms.
+  weights: Tuple[Tuple[str, float], ...] = ()
 
 
 class Phase1State(NamedTuple):
@@ -47,7 +50,8 @@ def init_phase1(cfg: ModelConfig, optimizer: optax.GradientTransformation,
 
 def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
                 batch: Phase1Batch) -> Tuple[jnp.ndarray, dict]:
-  """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty."""
+  """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty, each term
+  times its loss_cfg.weights entry (default 1)."""
   def per_mu(mu):
     s = hyper_s(cfg, params["hyper"], mu)  # once per mu
     u = point_fn(cfg, params["net"], s)
@@ -58,7 +62,8 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
   terms = {k: jnp.mean(v) for k, v in per.items()}
   terms["ortho"] = losses.orthogonality(params["net"], cfg.n_lowrank, loss_cfg.ortho_form,
                                         loss_cfg.ortho_w_u, loss_cfg.ortho_w_v)
-  total = sum(terms.values())
+  w = dict(loss_cfg.weights)
+  total = sum(w.get(k, 1.0) * v for k, v in terms.items())
   return total, {"loss": total, **terms}
 
 

@@ -84,6 +84,7 @@ def test_helmholtz_end_to_end_then_finetune(tmp_path):
     ("cdr", ["--pde=diffusion", "--nu_range=1,2", "--init_cond=gauss_pi_2", "--hard_ic",
              "--periodic_x"], "u0' jumps by 0.345"),
     ("helmholtz", ["--sine_start=-1"], "--sine_start must be a finite number >= 0"),
+    ("helmholtz", ["--loss_weights=ic=2"], "--loss_weights: expected name=weight pairs"),
 ])
 def test_bad_input_one_line_error(tmp_path, module, args, message):
   wd = tmp_path / "run"

@@ -64,3 +64,16 @@ def test_orthogonality_forms_hand_computed():
   g = jax.grad(lambda p: losses.orthogonality(p, 1, "official"))(
       {"lowrank_0": {"U": v, "V": v}})
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(g))
+
+
+def test_loss_weights_scale_only_their_term():
+  """weights (("bc", 10), ("ic", 0)): total = f + 10 bc + 0 ic + ortho, terms reported unweighted."""
+  from lrpinn_jax.phase1 import phase1_loss
+  state, batch, _ = _setup()
+  pde = make_pde()
+  plain = phase1_loss(state.params, TINY_MODEL, pde, LossConfig(need_xx=False), batch)[1]
+  cfg = LossConfig(need_xx=False, weights=(("bc", 10.0), ("ic", 0.0)))
+  total, m = phase1_loss(state.params, TINY_MODEL, pde, cfg, batch)
+  for k in ("f", "ic", "bc", "ortho"):
+    np.testing.assert_allclose(m[k], plain[k], rtol=1e-6)
+  np.testing.assert_allclose(total, plain["f"] + 10 * plain["bc"] + plain["ortho"], rtol=1e-5)
