@@ -27,8 +27,9 @@ flags.DEFINE_integer("log_every", 500, "progress line every N steps", lower_boun
 flags.DEFINE_integer("ckpt_every", 2000, "Phase-1 checkpoint every N steps", lower_bound=1)
 flags.DEFINE_enum("ortho", losses.DEFAULT_ORTHO, list(losses.ORTHO_FORMS),
                   "orthogonality penalty: paper (squared Frobenius) or official (unsquared / r^2)")
-flags.DEFINE_enum("phase2_optimizer", "adam", ["adam", "lm"],
-                  "Phase-2 optimizer: Adam (paper) or Levenberg-Marquardt")
+flags.DEFINE_enum("phase2_optimizer", "adam", ["adam", "lm", "lm_geodesic"],
+                  "Phase-2 optimizer: Adam (paper), Levenberg-Marquardt, or LM with geodesic "
+                  "acceleration")
 flags.DEFINE_enum("deriv_mode", derivatives.DEFAULT_MODE, list(derivatives.MODES),
                   "PDE derivatives by forward (jvp) or reverse (grad) mode")
 flags.DEFINE_bool("normalize_mu", False, "feed the hypernetwork mu scaled to [-1, 1] over the "

@@ -16,7 +16,8 @@ from lrpinn_jax.data import DataConfig
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("mu", "40,0,0", "target mu: beta,nu,rho (CDR family) or a1,a2 (Helmholtz)")
-flags.DEFINE_enum("optimizer", "lm", ["lm", "adam"], "Levenberg-Marquardt or Adam")
+flags.DEFINE_enum("optimizer", "lm", ["lm", "lm_geodesic", "adam"],
+                  "Levenberg-Marquardt (plain or with geodesic acceleration) or Adam")
 flags.DEFINE_integer("steps", 10000, "maximum Phase-2 steps", lower_bound=0)
 flags.DEFINE_float("max_seconds", 60.0, "stop after this many seconds of training (0: no limit)")
 flags.DEFINE_float("tol", 0.0, "stop when the loss falls below this")

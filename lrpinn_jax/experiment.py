@@ -94,8 +94,8 @@ class ExperimentConfig:
     parse_weights(self.loss_weights, pde)
     if self.mu_batch < 0:
       raise UserError(f"--mu_batch must be >= 0, got {self.mu_batch}")
-    if self.phase2_batched and self.phase2_optimizer != "lm":
-      raise UserError("--phase2_batched needs --phase2_optimizer=lm")
+    if self.phase2_batched and self.phase2_optimizer not in train.LM_OPTIMIZERS:
+      raise UserError("--phase2_batched needs --phase2_optimizer=lm or lm_geodesic")
     if self.rank_mode not in RANK_MODES + ("both",):
       raise UserError(f"--rank_mode must be adaptive, full or both, got {self.rank_mode!r}")
     for name in ("phase1_steps", "phase2_steps"):
@@ -213,11 +213,12 @@ def _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode
   """LM Phase 2 for all targets in one vmapped call; "seconds" is the batch's wall time shared
   equally (also stored whole as "batch_seconds")."""
   res = many_query.run_many(model_cfg, pde, params, targets, points, steps=cfg.phase2_steps,
-                            rank_mode=mode, loss_cfg=loss_cfg)
+                            rank_mode=mode, loss_cfg=loss_cfg,
+                            lm_cfg=train.LM_OPTIMIZERS[cfg.phase2_optimizer])
   x, t = (jnp.asarray(a, jnp.float32) for a in (test.x, test.t))
   u = np.asarray(many_query.predict_many(model_cfg, res.trainable, res.frozen, x, t))
   counts = many_query.trainable_counts(res.trainable, res.frozen)
-  log(f"[phase2 lm {mode}] {len(targets)} targets in one batched call: {res.seconds:.1f} s")
+  log(f"[phase2 {cfg.phase2_optimizer} {mode}] {len(targets)} targets in one batched call: {res.seconds:.1f} s")
   return [{**errors(u[i], test.u[i]),
            "ranks": [int(np.asarray(m[i]).sum()) for m in res.frozen["mask"]],
            "steps": cfg.phase2_steps, "seconds": res.seconds / len(targets),

@@ -12,6 +12,14 @@ Step (Nielsen's damping rule, Marquardt's diagonal scaling):
   rho = (L(theta) - L(theta + delta)) / (predicted decrease);
   rho > 0: accept, lam *= max(1/3, 1 - (2 rho - 1)^3), nu = 2;  else: reject, lam *= nu, nu *= 2.
 
+Geodesic acceleration (``LMConfig.geodesic``; Transtrum & Sethna 2012, arXiv:1201.5885): the step
+is delta = v + a / 2 with v the step above and a = -(J^T J + lam D)^{-1} J^T r_vv, where
+r_vv = (2/h) ((r(theta + h v) - r) / h - J v) is the second directional derivative of r along v by
+a finite difference (one residual evaluation, no Jacobian). Steps with 2 |a| / |v| > alpha are
+rejected like a failed step. The correction follows the curvature of the residual map, so the
+damping can stay smaller and the poorly weighted directions move further per step (measured on
+Helmholtz, BUILD_NOTES.md). Off by default (the paper's plain LM).
+
 One network pass per step: the state keeps r and J at the accepted point, and each step evaluates
 r and J at the candidate only (used as the new base if accepted). So the step compiles to a single
 Jacobian program, and the first step just evaluates the starting point (it starts with loss = inf).
@@ -38,6 +46,9 @@ class LMConfig:
   diag_floor: float = 1e-6
   min_damping: float = 1e-12
   max_damping: float = 1e12
+  geodesic: bool = False  # geodesic acceleration (module docstring)
+  geodesic_h: float = 0.1  # finite-difference step along v (Transtrum & Sethna's value)
+  geodesic_alpha: float = 0.75  # largest accepted 2 |a| / |v| (their value)
 
 
 class LMState(NamedTuple):
@@ -108,6 +119,15 @@ def propose(r, jac, damping, lm_cfg: LMConfig = LMConfig()):
   return scale * jnp.linalg.solve(a, -(js.T @ r))
 
 
+def accelerate(r, jac, v, r_h, damping, lm_cfg: LMConfig = LMConfig()):
+  """Geodesic acceleration of the LM step v (n,): returns (v + a / 2, reject) where r_h (m,) is
+  the residual at theta + h v, r_vv = (2/h) ((r_h - r)/h - J v) (exact for quadratic residuals),
+  a = propose(r_vv, J, damping), and reject = 2 |a| > alpha |v|."""
+  h = lm_cfg.geodesic_h
+  acc = propose((2.0 / h) * ((r_h - r) / h - jac @ v), jac, damping, lm_cfg)
+  return v + 0.5 * acc, 2.0 * jnp.linalg.norm(acc) > lm_cfg.geodesic_alpha * jnp.linalg.norm(v)
+
+
 def judge(loss, new_loss, model_loss, damping, nu, lm_cfg: LMConfig = LMConfig()):
   """Accept or reject a step: (accepted, damping, nu). model_loss = ||r + J delta||^2.
   A non-finite current loss (the first evaluation) always accepts and keeps the damping."""
@@ -135,11 +155,16 @@ def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
 
   def step(state: LMState, batch: Phase2Batch):
     flat, unravel = ravel_pytree(state.trainable)
-    delta = propose(state.r, state.jac, state.damping, lm_cfg)
+    v = propose(state.r, state.jac, state.damping, lm_cfg)
+    delta, too_curved = v, jnp.asarray(False)
+    if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluation
+      r_h = residual_fn(cfg, pde, loss_cfg, state.frozen, batch)(
+          unravel(flat + lm_cfg.geodesic_h * v))
+      delta, too_curved = accelerate(state.r, state.jac, v, r_h, state.damping, lm_cfg)
     candidate = unravel(flat + delta)
     r, jac = jacobian(cfg, pde, loss_cfg, candidate, state.frozen, batch)
-    new_loss = jnp.sum(r ** 2)
-    model_loss = jnp.sum((state.r + state.jac @ delta) ** 2)
+    new_loss = jnp.where(too_curved, jnp.inf, jnp.sum(r ** 2))
+    model_loss = jnp.sum((state.r + state.jac @ v) ** 2)
     ok, lam, nu = judge(state.loss, new_loss, model_loss, state.damping, state.nu, lm_cfg)
     pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(ok, x, y), a, b)
     out = LMState(pick(candidate, state.trainable), state.frozen, pick(r, state.r),

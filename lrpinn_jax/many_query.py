@@ -46,13 +46,14 @@ def _in_axes(frozen: dict) -> dict:
   return {k: (0 if k == "mask" else None) for k in frozen}
 
 
-def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int):
+def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int,
+                 lm_cfg: lm.LMConfig = lm.LMConfig()):
   """Returns solve(trainable, frozen, mus, points) -> (trainable, loss (n_mu,)), to jit once."""
-  step = lm.make_lm_step(cfg, pde, loss_cfg)
+  step = lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg)
 
   def solve(trainable, frozen, mus, points):
     axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0, 0, 0)
-    init = lambda tr, fr: lm.init_lm(pde, tr, fr, points, need_xx=loss_cfg.need_xx)
+    init = lambda tr, fr: lm.init_lm(pde, tr, fr, points, lm_cfg, need_xx=loss_cfg.need_xx)
     state = jax.vmap(init, in_axes=(0, _in_axes(frozen)),
                      out_axes=axes)(trainable, frozen)
     vstep = jax.vmap(lambda st, mu: step(st, Phase2Batch(mu, points))[0], in_axes=(axes, 0),
@@ -64,11 +65,12 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int):
 
 
 def run_many(cfg: ModelConfig, pde, params: dict, mus, points, *, steps: int,
-             rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig()) -> ManyQueryResult:
+             rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
+             lm_cfg: lm.LMConfig = lm.LMConfig()) -> ManyQueryResult:
   """Batched LM Phase 2 for all ``mus`` (n_mu, pde.n_mu); seconds include compilation."""
   t0 = time.perf_counter()
   trainable, frozen = init_many(cfg, params, mus, rank_mode)
-  solve = jax.jit(make_many_lm(cfg, pde, loss_cfg, steps))
+  solve = jax.jit(make_many_lm(cfg, pde, loss_cfg, steps, lm_cfg))
   pts = jax.tree.map(jnp.asarray, points)
   trainable, loss = solve(trainable, frozen, jnp.asarray(mus, jnp.float32), pts)
   jax.block_until_ready(trainable)

@@ -145,7 +145,9 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
   return state, time.perf_counter() - t0
 
 
-PHASE2_OPTIMIZERS = ("adam", "lm")
+# Levenberg-Marquardt variants by name: plain (Nielsen damping) and with geodesic acceleration.
+LM_OPTIMIZERS = {"lm": lm.LMConfig(), "lm_geodesic": lm.LMConfig(geodesic=True)}
+PHASE2_OPTIMIZERS = ("adam",) + tuple(LM_OPTIMIZERS)
 
 
 def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
@@ -172,9 +174,10 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     state = phase2.init_phase2(cfg, params, mu, opt, rank_mode)
     step_fn = jax.jit(phase2.make_phase2_step(cfg, pde, opt, loss_cfg))
   else:
+    lm_cfg = LM_OPTIMIZERS[optimizer]
     state = lm.init_lm(pde, *phase2.split_params(cfg, params, mu, rank_mode)[:2], batch.points,
-                       need_xx=loss_cfg.need_xx)
-    step_fn = jax.jit(lm.make_lm_step(cfg, pde, loss_cfg))
+                       lm_cfg, need_xx=loss_cfg.need_xx)
+    step_fn = jax.jit(lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg))
   frozen = state.frozen
   if test is not None:
     x_t, t_t = (jnp.asarray(a, jnp.float32) for a in test[:2])
@@ -201,7 +204,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     done = k + 1
     if test is not None and eval_every and done % eval_every == 0:
       record(done)
-    check = done % log_every == 0 or done == steps or optimizer == "lm" or max_seconds or tol
+    check = done % log_every == 0 or done == steps or optimizer != "adam" or max_seconds or tol
     if check:
       loss = float(metrics["loss"])
       if not np.isfinite(loss):
@@ -210,7 +213,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
         progress(done, {key: float(v) for key, v in metrics.items()})
       if loss < tol:
         stopped = "tol"
-      elif optimizer == "lm" and float(metrics["damping"]) >= 0.99 * lm.LMConfig().max_damping:
+      elif optimizer != "adam" and float(metrics["damping"]) >= 0.99 * lm_cfg.max_damping:
         stopped = "stalled"
       elif max_seconds and time.perf_counter() - t0 - eval_seconds >= max_seconds:
         stopped = "max_seconds"

@@ -66,9 +66,10 @@ def test_helmholtz_end_to_end_then_finetune(tmp_path):
   assert solver(np.zeros(3), np.zeros(3), [2.0, 2.0]).shape == (3,)
   ft = tmp_path / "ft"
   r = _run("finetune", f"--checkpoint={wd}", "--mu=2.3,2.3", "--steps=2", f"--workdir={ft}",
-           "--n_f=32", "--n_b=8", "--n_test=32")
+           "--n_f=32", "--n_b=8", "--n_test=32", "--optimizer=lm_geodesic")
   assert r.returncode == 0, r.stderr
-  assert json.load(open(ft / "finetune.json"))["mu"] == pytest.approx([2.3, 2.3])
+  out = json.load(open(ft / "finetune.json"))
+  assert out["mu"] == pytest.approx([2.3, 2.3]) and out["optimizer"] == "lm_geodesic"
   r = _run("finetune", f"--checkpoint={wd}", "--mu=2,2,0", f"--workdir={tmp_path / 'x'}")
   assert r.returncode != 0 and "--mu must be 2 finite numbers a1,a2" in r.stderr
 
