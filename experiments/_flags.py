@@ -48,6 +48,8 @@ flags.DEFINE_float("sine_start", 0.0, "first layer sin(omega (W0 z + b0)) with t
                    "instead of tanh (0: tanh, paper); helps oscillatory solutions (Helmholtz)")
 flags.DEFINE_string("loss_weights", "", "Phase-1 weights of loss terms, e.g. 'bc=10' (terms: "
                     "f, ic, bc, bc_x, ortho; unnamed ones weigh 1, paper)")
+flags.DEFINE_float("curriculum", 0.0, "curriculum over mu: the included part of the training range "
+                   "grows from its low end to all of it over this fraction of Phase-1 steps (0: off)")
 flags.DEFINE_bool("phase2_batched", False, "with --phase2_optimizer=lm: Phase 2 for all targets "
                   "in one jit-compiled call vmapped over mu (seconds are then per batch)")
 
@@ -56,7 +58,7 @@ FLAGS = flags.FLAGS
 _SHARED = ("phase1_steps", "phase2_steps", "lr", "phase2_lr", "seed", "rank_mode", "resume",
            "n_f", "n_0", "n_b", "n_test", "log_every", "ckpt_every", "ortho", "phase2_optimizer",
            "deriv_mode", "normalize_mu", "periodic_x", "lr_schedule", "causal_eps", "resample",
-           "mu_batch", "phase2_batched", "hard_ic", "sine_start", "loss_weights")
+           "mu_batch", "phase2_batched", "hard_ic", "sine_start", "loss_weights", "curriculum")
 
 
 def experiment_kwargs() -> dict:

@@ -62,6 +62,7 @@ class ExperimentConfig:
   phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.many_query)
   hard_ic: bool = False  # u = u0(x) + t N(x, t): exact initial condition (ModelConfig.hard_ic)
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
+  curriculum: float = 0.0  # fraction of Phase-1 steps over which the mu range grows (0: off)
   loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
 
   def validate(self):
@@ -92,6 +93,8 @@ class ExperimentConfig:
     if not (np.isfinite(self.sine_start) and self.sine_start >= 0):
       raise UserError(f"--sine_start must be a finite number >= 0, got {self.sine_start}")
     parse_weights(self.loss_weights, pde)
+    if not (np.isfinite(self.curriculum) and 0 <= self.curriculum <= 1):
+      raise UserError(f"--curriculum must be a fraction in [0, 1], got {self.curriculum}")
     if self.mu_batch < 0:
       raise UserError(f"--mu_batch must be >= 0, got {self.mu_batch}")
     if self.phase2_batched and self.phase2_optimizer not in train.LM_OPTIMIZERS:
@@ -145,7 +148,8 @@ class ExperimentConfig:
     need_xx = pde.needs_uxx(np.asarray(self.train_mu + self.targets))
     return LossConfig(deriv_mode=self.deriv_mode, need_xx=need_xx, ortho_form=self.ortho,
                       causal_eps=self.causal_eps, resample=self.resample,
-                      mu_batch=self.mu_batch, weights=parse_weights(self.loss_weights, pde))
+                      mu_batch=self.mu_batch, weights=parse_weights(self.loss_weights, pde),
+                      curriculum_steps=int(round(self.curriculum * self.phase1_steps)))
 
 
 def parse_weights(text: str, pde) -> Tuple[Tuple[str, float], ...]:

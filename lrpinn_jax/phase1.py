@@ -29,6 +29,9 @@ class LossConfig:
   # Phase-1 weights of the loss terms, e.g. (("bc", 10.0),); unnamed terms weigh 1 (paper).
   # Phase 2 keeps the unweighted loss. Metrics report the unweighted terms.
   weights: Tuple[Tuple[str, float], ...] = ()
+  # > 0: curriculum over mu (see curriculum_weights): the included part of the training range
+  # grows from its low end to all of it over this many Phase-1 steps.
+  curriculum_steps: int = 0
 
 
 class Phase1State(NamedTuple):
@@ -40,6 +43,7 @@ class Phase1State(NamedTuple):
 class Phase1Batch(NamedTuple):
   mus: jnp.ndarray  # (n_mu, pde.n_mu)
   points: Any  # the PDE's training points, e.g. pde.TrainBatch
+  mu_weights: Any = None  # optional (n_mu,) 0/1: which mu count this step (curriculum)
 
 
 def init_phase1(cfg: ModelConfig, optimizer: optax.GradientTransformation,
@@ -59,12 +63,28 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
                               loss_cfg.causal_eps, loss_cfg.causal_bins)
 
   per = jax.vmap(per_mu)(batch.mus)  # each (n_mu,)
-  terms = {k: jnp.mean(v) for k, v in per.items()}
+  if batch.mu_weights is None:
+    terms = {k: jnp.mean(v) for k, v in per.items()}
+  else:
+    w = batch.mu_weights / jnp.maximum(jnp.sum(batch.mu_weights), 1.0)
+    terms = {k: jnp.sum(w * v) for k, v in per.items()}
   terms["ortho"] = losses.orthogonality(params["net"], cfg.n_lowrank, loss_cfg.ortho_form,
                                         loss_cfg.ortho_w_u, loss_cfg.ortho_w_v)
   w = dict(loss_cfg.weights)
   total = sum(w.get(k, 1.0) * v for k, v in terms.items())
   return total, {"loss": total, **terms}
+
+
+def curriculum_weights(mus: jnp.ndarray, step, curriculum_steps: int) -> jnp.ndarray:
+  """(n_mu,) 0/1 weights of a curriculum over mu (Krishnapriyan et al. 2021, over beta): mu counts
+  once its position in the training range, max over coordinates of (mu - lo) / (hi - lo), is at
+  most min(1, (step + 1) / curriculum_steps). The low corner counts from step 0, all mu from step
+  curriculum_steps - 1 on; constant coordinates are ignored."""
+  lo, hi = jnp.min(mus, axis=0), jnp.max(mus, axis=0)
+  span = hi - lo
+  pos = jnp.max(jnp.where(span > 0, (mus - lo) / jnp.where(span > 0, span, 1.0), 0.0), axis=1)
+  ramp = jnp.minimum(1.0, (step + 1) / curriculum_steps)
+  return (pos <= ramp + 1e-6).astype(mus.dtype)
 
 
 def resample_points(pde, points, key: jax.Array, step):
@@ -87,10 +107,14 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
     if loss_cfg.resample:
       batch = batch._replace(points=resample_points(pde, batch.points, key, state.step))
     n_mu = batch.mus.shape[0]
+    if loss_cfg.curriculum_steps > 0:
+      batch = batch._replace(
+          mu_weights=curriculum_weights(batch.mus, state.step, loss_cfg.curriculum_steps))
     if 0 < loss_cfg.mu_batch < n_mu:
       pick = jax.random.choice(jax.random.fold_in(key_mu, state.step), n_mu,
                                (loss_cfg.mu_batch,), replace=False)
-      batch = batch._replace(mus=batch.mus[pick])
+      batch = batch._replace(mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None
+                             else batch.mu_weights[pick])
     grads, metrics = jax.grad(phase1_loss, has_aux=True)(state.params, cfg, pde, loss_cfg, batch)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)

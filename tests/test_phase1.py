@@ -77,3 +77,26 @@ def test_loss_weights_scale_only_their_term():
   for k in ("f", "ic", "bc", "ortho"):
     np.testing.assert_allclose(m[k], plain[k], rtol=1e-6)
   np.testing.assert_allclose(total, plain["f"] + 10 * plain["bc"] + plain["ortho"], rtol=1e-5)
+
+
+def test_curriculum_weights_hand_computed():
+  """beta 30..40 over 10 steps: step 0 -> ramp 0.1 -> beta 30, 31; step 4 -> 0.5 -> 30..35;
+  step 9 on -> all. The constant nu, rho columns are ignored."""
+  from lrpinn_jax.phase1 import curriculum_weights
+  mus = jnp.stack([jnp.arange(30.0, 41.0), jnp.zeros(11), jnp.ones(11)], axis=1)
+  for step, n_in in ((0, 2), (4, 6), (9, 11), (50, 11)):
+    np.testing.assert_array_equal(curriculum_weights(mus, step, 10), [1.0] * n_in + [0.0] * (11 - n_in))
+  # two coordinates: position is the max over them
+  grid = jnp.array([[1.0, 1.0], [2.0, 1.0], [1.0, 3.0], [3.0, 3.0]])  # pos 0, 0.5, 1, 1
+  np.testing.assert_array_equal(curriculum_weights(grid, 1, 4), [1.0, 1.0, 0.0, 0.0])
+
+
+def test_mu_weights_average_only_included_mu():
+  from lrpinn_jax.phase1 import phase1_loss
+  state, batch, _ = _setup()
+  pde, lc = make_pde(), LossConfig(need_xx=False)
+  weighted = phase1_loss(state.params, TINY_MODEL, pde, lc,
+                         batch._replace(mu_weights=jnp.array([1.0, 0.0, 1.0])))[1]
+  subset = phase1_loss(state.params, TINY_MODEL, pde, lc, batch._replace(mus=batch.mus[jnp.array([0, 2])]))[1]
+  for k in ("loss", "f", "ic", "bc"):
+    np.testing.assert_allclose(weighted[k], subset[k], rtol=1e-6)
