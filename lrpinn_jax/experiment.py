@@ -154,7 +154,8 @@ class ExperimentConfig:
 
 def parse_weights(text: str, pde) -> Tuple[Tuple[str, float], ...]:
   """'bc=10,ic=2' -> (("bc", 10.0), ("ic", 2.0)); names are the PDE's loss terms or "ortho"."""
-  names = tuple(name for name, _, _ in pde.blocks(pde.sample_points(DataConfig(1, 1, 1, 1), 0))) + ("ortho",)
+  points = pde.sample_points(DataConfig(1, 1, 1, 1), 0)  # only the block names are needed
+  names = tuple(name for name, _, _ in pde.blocks(points)) + ("ortho",)
   out = []
   for item in filter(None, (v.strip() for v in text.split(","))):
     name, sep, value = item.partition("=")
@@ -222,7 +223,8 @@ def _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode
   x, t = (jnp.asarray(a, jnp.float32) for a in (test.x, test.t))
   u = np.asarray(many_query.predict_many(model_cfg, res.trainable, res.frozen, x, t))
   counts = many_query.trainable_counts(res.trainable, res.frozen)
-  log(f"[phase2 {cfg.phase2_optimizer} {mode}] {len(targets)} targets in one batched call: {res.seconds:.1f} s")
+  log(f"[phase2 {cfg.phase2_optimizer} {mode}] {len(targets)} targets in one batched call: "
+      f"{res.seconds:.1f} s")
   return [{**errors(u[i], test.u[i]),
            "ranks": [int(np.asarray(m[i]).sum()) for m in res.frozen["mask"]],
            "steps": cfg.phase2_steps, "seconds": res.seconds / len(targets),

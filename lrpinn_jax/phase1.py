@@ -66,12 +66,12 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
   if batch.mu_weights is None:
     terms = {k: jnp.mean(v) for k, v in per.items()}
   else:
-    w = batch.mu_weights / jnp.maximum(jnp.sum(batch.mu_weights), 1.0)
-    terms = {k: jnp.sum(w * v) for k, v in per.items()}
+    share = batch.mu_weights / jnp.maximum(jnp.sum(batch.mu_weights), 1.0)
+    terms = {k: jnp.sum(share * v) for k, v in per.items()}
   terms["ortho"] = losses.orthogonality(params["net"], cfg.n_lowrank, loss_cfg.ortho_form,
                                         loss_cfg.ortho_w_u, loss_cfg.ortho_w_v)
-  w = dict(loss_cfg.weights)
-  total = sum(w.get(k, 1.0) * v for k, v in terms.items())
+  weight = dict(loss_cfg.weights)
+  total = sum(weight.get(k, 1.0) * v for k, v in terms.items())
   return total, {"loss": total, **terms}
 
 
