@@ -18,7 +18,8 @@ r_vv = (2/h) ((r(theta + h v) - r) / h - J v) is the second directional derivati
 a finite difference (one residual evaluation, no Jacobian). Steps with 2 |a| / |v| > alpha are
 rejected like a failed step. The correction follows the curvature of the residual map, so the
 damping can stay smaller and the poorly weighted directions move further per step (measured on
-Helmholtz, BUILD_NOTES.md). Off by default (the paper's plain LM).
+Helmholtz, BUILD_NOTES.md). Off by default (the paper's plain LM). In float32 it stalls near
+convergence, where rounding dominates the finite difference (BUILD_NOTES.md, known limits).
 
 One network pass per step: the state keeps r and J at the accepted point, and each step evaluates
 r and J at the candidate only (used as the new base if accepted). So the step compiles to a single
