@@ -47,7 +47,7 @@ flags.DEFINE_bool("hard_ic", False, "exact initial condition: u = u0(x) + t N(x,
 flags.DEFINE_float("sine_start", 0.0, "first layer sin(omega (W0 z + b0)) with this omega "
                    "instead of tanh (0: tanh, paper); helps oscillatory solutions (Helmholtz)")
 flags.DEFINE_string("loss_weights", "", "Phase-1 weights of loss terms, e.g. 'bc=10' (terms: "
-                    "f, ic, bc, bc_x, ortho; unnamed ones weigh 1, paper)")
+                    "f, ic, bc, ortho, bc_x with diffusion; unnamed ones weigh 1, paper)")
 flags.DEFINE_float("curriculum", 0.0, "curriculum over mu: the included part of the training range "
                    "grows from its low end to all of it over this fraction of Phase-1 steps (0: off)")
 flags.DEFINE_bool("phase2_batched", False, "with --phase2_optimizer=lm: Phase 2 for all targets "

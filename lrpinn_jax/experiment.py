@@ -92,7 +92,7 @@ class ExperimentConfig:
                         f"keeps that kink for all t; drop one of the two flags")
     if not (np.isfinite(self.sine_start) and self.sine_start >= 0):
       raise UserError(f"--sine_start must be a finite number >= 0, got {self.sine_start}")
-    parse_weights(self.loss_weights, pde)
+    self.loss_config()  # parses --loss_weights against the loss terms this run has
     if not (np.isfinite(self.curriculum) and 0 <= self.curriculum <= 1):
       raise UserError(f"--curriculum must be a fraction in [0, 1], got {self.curriculum}")
     if self.mu_batch < 0:
@@ -148,14 +148,16 @@ class ExperimentConfig:
     need_xx = pde.needs_uxx(np.asarray(self.train_mu + self.targets))
     return LossConfig(deriv_mode=self.deriv_mode, need_xx=need_xx, ortho_form=self.ortho,
                       causal_eps=self.causal_eps, resample=self.resample,
-                      mu_batch=self.mu_batch, weights=parse_weights(self.loss_weights, pde),
+                      mu_batch=self.mu_batch,
+                      weights=parse_weights(self.loss_weights, pde, need_xx),
                       curriculum_steps=int(round(self.curriculum * self.phase1_steps)))
 
 
-def parse_weights(text: str, pde) -> Tuple[Tuple[str, float], ...]:
-  """'bc=10,ic=2' -> (("bc", 10.0), ("ic", 2.0)); names are the PDE's loss terms or "ortho"."""
+def parse_weights(text: str, pde, need_xx: bool = True) -> Tuple[Tuple[str, float], ...]:
+  """'bc=10,ic=2' -> (("bc", 10.0), ("ic", 2.0)); names are the run's loss terms (the PDE's
+  residual blocks, which depend on need_xx) or "ortho"."""
   points = pde.sample_points(DataConfig(1, 1, 1, 1), 0)  # only the block names are needed
-  names = tuple(name for name, _, _ in pde.blocks(points)) + ("ortho",)
+  names = tuple(name for name, _, _ in pde.blocks(points, need_xx=need_xx)) + ("ortho",)
   out = []
   for item in filter(None, (v.strip() for v in text.split(","))):
     name, sep, value = item.partition("=")
