@@ -48,6 +48,8 @@ flags.DEFINE_float("sine_start", 0.0, "first layer sin(omega (W0 z + b0)) with t
                    "instead of tanh (0: tanh, paper); helps oscillatory solutions (Helmholtz)")
 flags.DEFINE_string("loss_weights", "", "Phase-1 weights of loss terms, e.g. 'bc=10' (terms: "
                     "f, ic, bc, ortho, bc_x with diffusion; unnamed ones weigh 1, paper)")
+flags.DEFINE_float("loss_weights_from", 0.0, "--loss_weights apply from this fraction of the "
+                   "Phase-1 steps on (before: all weights 1), e.g. 0.5 for the second half")
 flags.DEFINE_float("curriculum", 0.0, "curriculum over mu: the included part of the training range "
                    "grows from its low end to all of it over this fraction of Phase-1 steps (0: off)")
 flags.DEFINE_bool("phase2_batched", False, "with --phase2_optimizer=lm: Phase 2 for all targets "
@@ -58,7 +60,8 @@ FLAGS = flags.FLAGS
 _SHARED = ("phase1_steps", "phase2_steps", "lr", "phase2_lr", "seed", "rank_mode", "resume",
            "n_f", "n_0", "n_b", "n_test", "log_every", "ckpt_every", "ortho", "phase2_optimizer",
            "deriv_mode", "normalize_mu", "periodic_x", "lr_schedule", "causal_eps", "resample",
-           "mu_batch", "phase2_batched", "hard_ic", "sine_start", "loss_weights", "curriculum")
+           "mu_batch", "phase2_batched", "hard_ic", "sine_start", "loss_weights", "curriculum",
+           "loss_weights_from")
 
 
 def experiment_kwargs() -> dict:

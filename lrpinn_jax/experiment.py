@@ -64,6 +64,7 @@ class ExperimentConfig:
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
   curriculum: float = 0.0  # fraction of Phase-1 steps over which the mu range grows (0: off)
   loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
+  loss_weights_from: float = 0.0  # fraction of Phase-1 steps after which loss_weights apply
 
   def validate(self):
     self.data.validate()
@@ -93,6 +94,9 @@ class ExperimentConfig:
     if not (np.isfinite(self.sine_start) and self.sine_start >= 0):
       raise UserError(f"--sine_start must be a finite number >= 0, got {self.sine_start}")
     self.loss_config()  # parses --loss_weights against the loss terms this run has
+    if not (np.isfinite(self.loss_weights_from) and 0 <= self.loss_weights_from <= 1):
+      raise UserError(f"--loss_weights_from must be a fraction in [0, 1], got "
+                      f"{self.loss_weights_from}")
     if not (np.isfinite(self.curriculum) and 0 <= self.curriculum <= 1):
       raise UserError(f"--curriculum must be a fraction in [0, 1], got {self.curriculum}")
     if self.mu_batch < 0:
@@ -150,6 +154,7 @@ class ExperimentConfig:
                       causal_eps=self.causal_eps, resample=self.resample,
                       mu_batch=self.mu_batch,
                       weights=parse_weights(self.loss_weights, pde, need_xx),
+                      weights_from_step=int(round(self.loss_weights_from * self.phase1_steps)),
                       curriculum_steps=int(round(self.curriculum * self.phase1_steps)))
 
 

@@ -29,6 +29,7 @@ class LossConfig:
   # Phase-1 weights of the loss terms, e.g. (("bc", 10.0),); unnamed terms weigh 1 (paper).
   # Phase 2 keeps the unweighted loss. Metrics report the unweighted terms.
   weights: Tuple[Tuple[str, float], ...] = ()
+  weights_from_step: int = 0  # the weights apply from this Phase-1 step on (before it: all 1)
   # > 0: curriculum over mu (see curriculum_weights): the included part of the training range
   # grows from its low end to all of it over this many Phase-1 steps.
   curriculum_steps: int = 0
@@ -53,9 +54,10 @@ def init_phase1(cfg: ModelConfig, optimizer: optax.GradientTransformation,
 
 
 def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
-                batch: Phase1Batch) -> Tuple[jnp.ndarray, dict]:
+                batch: Phase1Batch, weights_on=True) -> Tuple[jnp.ndarray, dict]:
   """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty, each term
-  times its loss_cfg.weights entry (default 1)."""
+  times its loss_cfg.weights entry (default 1; every weight is 1 where weights_on, a bool that may
+  be traced, is False)."""
   def per_mu(mu):
     s = hyper_s(cfg, params["hyper"], mu)  # once per mu
     u = point_fn(cfg, params["net"], s)
@@ -70,7 +72,7 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
     terms = {k: jnp.sum(share * v) for k, v in per.items()}
   terms["ortho"] = losses.orthogonality(params["net"], cfg.n_lowrank, loss_cfg.ortho_form,
                                         loss_cfg.ortho_w_u, loss_cfg.ortho_w_v)
-  weight = dict(loss_cfg.weights)
+  weight = {k: jnp.where(weights_on, w, 1.0) for k, w in loss_cfg.weights}
   total = sum(weight.get(k, 1.0) * v for k, v in terms.items())
   return total, {"loss": total, **terms}
 
@@ -115,7 +117,8 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
                                (loss_cfg.mu_batch,), replace=False)
       batch = batch._replace(mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None
                              else batch.mu_weights[pick])
-    grads, metrics = jax.grad(phase1_loss, has_aux=True)(state.params, cfg, pde, loss_cfg, batch)
+    grads, metrics = jax.grad(phase1_loss, has_aux=True)(
+        state.params, cfg, pde, loss_cfg, batch, state.step >= loss_cfg.weights_from_step)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return Phase1State(params, opt_state, state.step + 1), metrics

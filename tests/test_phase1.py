@@ -100,3 +100,19 @@ def test_mu_weights_average_only_included_mu():
   subset = phase1_loss(state.params, TINY_MODEL, pde, lc, batch._replace(mus=batch.mus[jnp.array([0, 2])]))[1]
   for k in ("loss", "f", "ic", "bc"):
     np.testing.assert_allclose(weighted[k], subset[k], rtol=1e-6)
+
+
+def test_loss_weights_switch_on_at_their_step():
+  """weights_from_step = 1: step 0 minimises the plain loss, step 1 on the weighted one."""
+  from lrpinn_jax.phase1 import phase1_loss
+  state, batch, _ = _setup()
+  pde = make_pde()
+  cfg = LossConfig(need_xx=False, weights=(("bc", 10.0),), weights_from_step=1)
+  plain = phase1_loss(state.params, TINY_MODEL, pde, LossConfig(need_xx=False), batch)[0]
+  weighted = phase1_loss(state.params, TINY_MODEL, pde, cfg, batch)[0]
+  step = jax.jit(make_phase1_step(TINY_MODEL, pde, optax.sgd(0.0), cfg))
+  _, m0 = step(state, batch)
+  _, m1 = step(state._replace(step=jnp.ones((), jnp.int32)), batch)
+  np.testing.assert_allclose(m0["loss"], plain, rtol=1e-6)
+  np.testing.assert_allclose(m1["loss"], weighted, rtol=1e-6)
+  assert float(weighted) > float(plain)
