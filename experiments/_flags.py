@@ -43,6 +43,8 @@ flags.DEFINE_bool("resample", False, "fresh collocation points every Phase-1 ste
                   "from --seed and the step)")
 flags.DEFINE_integer("mu_batch", 0, "training mu per Phase-1 step, drawn at random without "
                      "replacement (0: all of them every step)", lower_bound=0)
+flags.DEFINE_float("mu_batch_from", 0.0, "--mu_batch applies from this fraction of the Phase-1 "
+                   "steps on (before: every training mu each step)")
 flags.DEFINE_bool("hard_ic", False, "exact initial condition: u = u0(x) + t N(x, t) (CDR family)")
 flags.DEFINE_float("sine_start", 0.0, "first layer sin(omega (W0 z + b0)) with this omega "
                    "instead of tanh (0: tanh, paper); helps oscillatory solutions (Helmholtz)")
@@ -61,7 +63,7 @@ _SHARED = ("phase1_steps", "phase2_steps", "lr", "phase2_lr", "seed", "rank_mode
            "n_f", "n_0", "n_b", "n_test", "log_every", "ckpt_every", "ortho", "phase2_optimizer",
            "deriv_mode", "normalize_mu", "periodic_x", "lr_schedule", "causal_eps", "resample",
            "mu_batch", "phase2_batched", "hard_ic", "sine_start", "loss_weights", "curriculum",
-           "loss_weights_from")
+           "loss_weights_from", "mu_batch_from")
 
 
 def experiment_kwargs() -> dict:

@@ -65,6 +65,7 @@ class ExperimentConfig:
   curriculum: float = 0.0  # fraction of Phase-1 steps over which the mu range grows (0: off)
   loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
   loss_weights_from: float = 0.0  # fraction of Phase-1 steps after which loss_weights apply
+  mu_batch_from: float = 0.0  # fraction of Phase-1 steps after which mu_batch applies
 
   def validate(self):
     self.data.validate()
@@ -97,6 +98,12 @@ class ExperimentConfig:
     if not (np.isfinite(self.loss_weights_from) and 0 <= self.loss_weights_from <= 1):
       raise UserError(f"--loss_weights_from must be a fraction in [0, 1], got "
                       f"{self.loss_weights_from}")
+    if self.loss_weights_from and not self.loss_weights:
+      raise UserError("--loss_weights_from needs --loss_weights")
+    if not (np.isfinite(self.mu_batch_from) and 0 <= self.mu_batch_from <= 1):
+      raise UserError(f"--mu_batch_from must be a fraction in [0, 1], got {self.mu_batch_from}")
+    if self.mu_batch_from and not self.mu_batch:
+      raise UserError("--mu_batch_from needs --mu_batch")
     if not (np.isfinite(self.curriculum) and 0 <= self.curriculum <= 1):
       raise UserError(f"--curriculum must be a fraction in [0, 1], got {self.curriculum}")
     if self.mu_batch < 0:
@@ -153,6 +160,7 @@ class ExperimentConfig:
     return LossConfig(deriv_mode=self.deriv_mode, need_xx=need_xx, ortho_form=self.ortho,
                       causal_eps=self.causal_eps, resample=self.resample,
                       mu_batch=self.mu_batch,
+                      mu_batch_from_step=int(round(self.mu_batch_from * self.phase1_steps)),
                       weights=parse_weights(self.loss_weights, pde, need_xx),
                       weights_from_step=int(round(self.loss_weights_from * self.phase1_steps)),
                       curriculum_steps=int(round(self.curriculum * self.phase1_steps)))

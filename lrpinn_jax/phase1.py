@@ -26,6 +26,7 @@ class LossConfig:
   causal_bins: int = 16
   resample: bool = False  # fresh collocation points every Phase-1 step (see resample_points)
   mu_batch: int = 0  # > 0: each Phase-1 step uses this many training mu drawn without replacement
+  mu_batch_from_step: int = 0  # mu_batch applies from this step on (before it: every mu)
   # Phase-1 weights of the loss terms, e.g. (("bc", 10.0),); unnamed terms weigh 1 (paper).
   # Phase 2 keeps the unweighted loss. Metrics report the unweighted terms.
   weights: Tuple[Tuple[str, float], ...] = ()
@@ -112,13 +113,22 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
     if loss_cfg.curriculum_steps > 0:
       batch = batch._replace(
           mu_weights=curriculum_weights(batch.mus, state.step, loss_cfg.curriculum_steps))
+    def grads_of(b):
+      return jax.grad(phase1_loss, has_aux=True)(
+          state.params, cfg, pde, loss_cfg, b, state.step >= loss_cfg.weights_from_step)
+
     if 0 < loss_cfg.mu_batch < n_mu:
       pick = jax.random.choice(jax.random.fold_in(key_mu, state.step), n_mu,
                                (loss_cfg.mu_batch,), replace=False)
-      batch = batch._replace(mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None
-                             else batch.mu_weights[pick])
-    grads, metrics = jax.grad(phase1_loss, has_aux=True)(
-        state.params, cfg, pde, loss_cfg, batch, state.step >= loss_cfg.weights_from_step)
+      sub = batch._replace(mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None
+                           else batch.mu_weights[pick])
+      if loss_cfg.mu_batch_from_step > 0:  # both branches compiled, one runs per step
+        grads, metrics = jax.lax.cond(state.step >= loss_cfg.mu_batch_from_step,
+                                      lambda: grads_of(sub), lambda: grads_of(batch))
+      else:
+        grads, metrics = grads_of(sub)
+    else:
+      grads, metrics = grads_of(batch)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return Phase1State(params, opt_state, state.step + 1), metrics

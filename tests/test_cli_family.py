@@ -88,6 +88,8 @@ def test_helmholtz_end_to_end_then_finetune(tmp_path):
     ("helmholtz", ["--loss_weights=ic=2"], "--loss_weights: expected name=weight pairs"),
     ("helmholtz", ["--curriculum=1.5"], "--curriculum must be a fraction in [0, 1]"),
     ("helmholtz", ["--loss_weights_from=-0.5"], "--loss_weights_from must be a fraction in [0, 1]"),
+    ("helmholtz", ["--loss_weights_from=0.5"], "--loss_weights_from needs --loss_weights"),
+    ("helmholtz", ["--mu_batch_from=0.5"], "--mu_batch_from needs --mu_batch"),
 ])
 def test_bad_input_one_line_error(tmp_path, module, args, message):
   wd = tmp_path / "run"

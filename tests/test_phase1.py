@@ -116,3 +116,18 @@ def test_loss_weights_switch_on_at_their_step():
   np.testing.assert_allclose(m0["loss"], plain, rtol=1e-6)
   np.testing.assert_allclose(m1["loss"], weighted, rtol=1e-6)
   assert float(weighted) > float(plain)
+
+
+def test_mu_batch_switches_on_at_its_step():
+  """mu_batch_from_step = 1: step 0 sees every mu (the full-batch loss), step 1 the same random
+  subset as a run that subsamples from step 0."""
+  state, batch, _ = _setup()
+  pde = make_pde()
+  def metrics_at(cfg, step):
+    fn = jax.jit(make_phase1_step(TINY_MODEL, pde, optax.sgd(0.0), cfg))
+    return fn(state._replace(step=jnp.asarray(step, jnp.int32)), batch)[1]
+  full, sub = LossConfig(need_xx=False), LossConfig(need_xx=False, mu_batch=2)
+  late = LossConfig(need_xx=False, mu_batch=2, mu_batch_from_step=1)
+  np.testing.assert_allclose(metrics_at(late, 0)["loss"], metrics_at(full, 0)["loss"], rtol=1e-6)
+  np.testing.assert_allclose(metrics_at(late, 1)["loss"], metrics_at(sub, 1)["loss"], rtol=1e-6)
+  assert abs(float(metrics_at(sub, 1)["loss"]) - float(metrics_at(full, 1)["loss"])) > 1e-6
