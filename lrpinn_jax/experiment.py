@@ -95,17 +95,14 @@ class ExperimentConfig:
     if not (np.isfinite(self.sine_start) and self.sine_start >= 0):
       raise UserError(f"--sine_start must be a finite number >= 0, got {self.sine_start}")
     self.loss_config()  # parses --loss_weights against the loss terms this run has
-    if not (np.isfinite(self.loss_weights_from) and 0 <= self.loss_weights_from <= 1):
-      raise UserError(f"--loss_weights_from must be a fraction in [0, 1], got "
-                      f"{self.loss_weights_from}")
+    for name in ("loss_weights_from", "mu_batch_from", "curriculum"):
+      v = getattr(self, name)
+      if not (np.isfinite(v) and 0 <= v <= 1):
+        raise UserError(f"--{name} must be a fraction in [0, 1], got {v}")
     if self.loss_weights_from and not self.loss_weights:
       raise UserError("--loss_weights_from needs --loss_weights")
-    if not (np.isfinite(self.mu_batch_from) and 0 <= self.mu_batch_from <= 1):
-      raise UserError(f"--mu_batch_from must be a fraction in [0, 1], got {self.mu_batch_from}")
     if self.mu_batch_from and not self.mu_batch:
       raise UserError("--mu_batch_from needs --mu_batch")
-    if not (np.isfinite(self.curriculum) and 0 <= self.curriculum <= 1):
-      raise UserError(f"--curriculum must be a fraction in [0, 1], got {self.curriculum}")
     if self.mu_batch < 0:
       raise UserError(f"--mu_batch must be >= 0, got {self.mu_batch}")
     if self.phase2_batched and self.phase2_optimizer not in train.LM_OPTIMIZERS:
