@@ -48,6 +48,8 @@ flags.DEFINE_float("mu_batch_from", 0.0, "--mu_batch applies from this fraction 
 flags.DEFINE_bool("hard_ic", False, "exact initial condition: u = u0(x) + t N(x, t) (CDR family)")
 flags.DEFINE_float("sine_start", 0.0, "first layer sin(omega (W0 z + b0)) with this omega "
                    "instead of tanh (0: tanh, paper); helps oscillatory solutions (Helmholtz)")
+flags.DEFINE_float("s_init", 0.0, "> 0: hypernetwork heads start with zero kernels and this bias, "
+                   "so s(mu) = s_init for every mu at initialisation (0: default init, paper)")
 flags.DEFINE_string("loss_weights", "", "Phase-1 weights of loss terms, e.g. 'bc=10' (terms: "
                     "f, ic, bc, ortho, bc_x with diffusion; unnamed ones weigh 1, paper)")
 flags.DEFINE_float("loss_weights_from", 0.0, "--loss_weights apply from this fraction of the "
@@ -63,7 +65,7 @@ _SHARED = ("phase1_steps", "phase2_steps", "lr", "phase2_lr", "seed", "rank_mode
            "n_f", "n_0", "n_b", "n_test", "log_every", "ckpt_every", "ortho", "phase2_optimizer",
            "deriv_mode", "normalize_mu", "periodic_x", "lr_schedule", "causal_eps", "resample",
            "mu_batch", "phase2_batched", "hard_ic", "sine_start", "loss_weights", "curriculum",
-           "loss_weights_from", "mu_batch_from")
+           "loss_weights_from", "mu_batch_from", "s_init")
 
 
 def experiment_kwargs() -> dict:

@@ -62,6 +62,7 @@ class ExperimentConfig:
   phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.many_query)
   hard_ic: bool = False  # u = u0(x) + t N(x, t): exact initial condition (ModelConfig.hard_ic)
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
+  s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
   curriculum: float = 0.0  # fraction of Phase-1 steps over which the mu range grows (0: off)
   loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
   loss_weights_from: float = 0.0  # fraction of Phase-1 steps after which loss_weights apply
@@ -92,8 +93,10 @@ class ExperimentConfig:
         raise UserError(f"--hard_ic with --periodic_x cannot fit diffusion from {self.init_cond!r}: "
                         f"u0' jumps by {jump:.3g} across the periodic boundary and u = u0 + t N "
                         f"keeps that kink for all t; drop one of the two flags")
-    if not (np.isfinite(self.sine_start) and self.sine_start >= 0):
-      raise UserError(f"--sine_start must be a finite number >= 0, got {self.sine_start}")
+    for name in ("sine_start", "s_init"):
+      v = getattr(self, name)
+      if not (np.isfinite(v) and v >= 0):
+        raise UserError(f"--{name} must be a finite number >= 0, got {v}")
     self.loss_config()  # parses --loss_weights against the loss terms this run has
     for name in ("loss_weights_from", "mu_batch_from", "curriculum"):
       v = getattr(self, name)
@@ -141,6 +144,7 @@ class ExperimentConfig:
     n = pde.n_mu
     extra = {"hard_ic": pde.init_cond, "t0": float(pde.domain[1][0])} if self.hard_ic else {}
     extra["sine_start"] = float(self.sine_start)
+    extra["s_init"] = float(self.s_init)
     if not self.normalize_mu:
       return ModelConfig(x_period=period, n_mu=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,
                          **extra)

@@ -48,6 +48,12 @@ class ModelConfig:
     sine_start: 0 = first layer h_0 = tanh(W0 z + b0) (paper); omega > 0 = h_0 = sin(omega (W0 z +
       b0)) (SIREN-style first layer): the network starts with oscillations of frequency ~omega |W0|
       instead of having to learn them against tanh's spectral bias (Helmholtz with a >= 2).
+    s_init: 0 = hypernetwork heads initialised as every Dense layer (lecun-normal kernel, zero
+      bias); c > 0 = head kernels 0 and head biases c, so s_l(mu) = c for EVERY mu at
+      initialisation: every mu starts from the same network, whose low-rank layers are
+      c U_l V_l^T (c times an orthogonal matrix). With the default init and mu normalised to
+      [-1, 1], the hypernetwork's features are odd in mu at init (zero biases), so the ReLU heads
+      give the two halves of the mu range disjoint sets of active s entries and s = 0 at the centre.
   """
   width: int = 50
   n_lowrank: int = 3
@@ -64,6 +70,7 @@ class ModelConfig:
   hard_ic: str = ""
   t0: float = 0.0
   sine_start: float = 0.0
+  s_init: float = 0.0
 
   def __post_init__(self):
     if len(self.mu_shift) != self.n_mu or len(self.mu_scale) != self.n_mu:
@@ -115,18 +122,25 @@ class LRPINN(nn.Module):
 class HyperNetwork(nn.Module):
   """s_l(mu) = ReLU(W_l e + c_l), e = tanh-MLP(mu).
 
-  Call with one mu (n_mu,); returns L vectors (r,).
+  Call with one mu (n_mu,); returns L vectors (r,). s_init > 0: W_l = 0 and c_l = s_init at
+  initialisation (ModelConfig.s_init).
   """
   width: int
   depth: int
   ranks: Ranks
+  s_init: float = 0.0
 
   @nn.compact
   def __call__(self, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
     e = mu
     for i in range(self.depth):
       e = jnp.tanh(nn.Dense(self.width, name=f"meta_{i}")(e))
-    return tuple(jax.nn.relu(nn.Dense(r, name=f"head_{l}")(e)) for l, r in enumerate(self.ranks))
+    init = {}
+    if self.s_init:
+      init = {"kernel_init": nn.initializers.zeros_init(),
+              "bias_init": nn.initializers.constant(self.s_init)}
+    return tuple(jax.nn.relu(nn.Dense(r, name=f"head_{l}", **init)(e))
+                 for l, r in enumerate(self.ranks))
 
 
 def net_module(cfg: ModelConfig, ranks: Optional[Ranks] = None) -> LRPINN:
@@ -135,7 +149,7 @@ def net_module(cfg: ModelConfig, ranks: Optional[Ranks] = None) -> LRPINN:
 
 
 def hyper_module(cfg: ModelConfig) -> HyperNetwork:
-  return HyperNetwork(cfg.hyper_width, cfg.hyper_depth, cfg.full_ranks)
+  return HyperNetwork(cfg.hyper_width, cfg.hyper_depth, cfg.full_ranks, cfg.s_init)
 
 
 def init_params(cfg: ModelConfig, key: jax.Array) -> dict:

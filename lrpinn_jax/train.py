@@ -132,10 +132,11 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
           if test is not None:
             u = np.asarray(predict(state.params, jnp.asarray(test.x, jnp.float32),
                                    jnp.asarray(test.t, jnp.float32)))
-            m["test_rel_err"] = float(np.mean([errors(u[i], test.u[i])["rel_err"]
-                                               for i in range(u.shape[0])]))
+            per_mu = [errors(u[i], test.u[i])["rel_err"] for i in range(u.shape[0])]
+            m["test_rel_err"] = float(np.mean(per_mu))
+            m["test_rel_err_max"] = float(np.max(per_mu))
           progress(done, m)
-          history.append(done, m)
+          history.append(done, m if test is None else {**m, "test_rel_err_per_mu": per_mu})
         if done % ckpt_every == 0 or done == steps:
           checkpoint.save_state(mngr, state)
           last_saved = done

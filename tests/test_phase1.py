@@ -1,4 +1,6 @@
 """Phase-1 step: one compilation, hypernetwork once per mu, loss goes down, orthogonality forms."""
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -132,3 +134,17 @@ def test_mu_batch_switches_on_at_its_step():
   late = losses_at_steps_0_1(LossConfig(need_xx=False, mu_batch=2, mu_batch_from_step=1))
   np.testing.assert_allclose(late, [full[0], sub[1]], rtol=1e-6)
   assert abs(sub[1] - full[1]) > 1e-6
+
+
+def test_default_hyper_init_splits_a_centred_mu_range_and_s_init_does_not():
+  """Default init (zero biases) with mu normalised to [-1, 1]: the hypernetwork's features are odd
+  in mu, so the ReLU heads are 0 at the centre and mu, -mu use disjoint entries of s.
+  s_init = c: s(mu) = c for every mu (zero head kernels, bias c)."""
+  from lrpinn_jax.model import hyper_s, init_params
+  mus = jnp.array([[-1.0, 0, 0], [-0.5, 0, 0], [0.0, 0, 0], [0.5, 0, 0], [1.0, 0, 0]])
+  s_of = lambda cfg, p: np.stack([np.concatenate(hyper_s(cfg, p["hyper"], m)) for m in mus])
+  s = s_of(TINY_MODEL, init_params(TINY_MODEL, jax.random.key(0)))
+  assert np.all(s[2] == 0.0)
+  assert np.all(s[:2] * s[:2:-1] == 0.0) and np.any(s[:2] > 0) and np.any(s[3:] > 0)
+  cfg = dataclasses.replace(TINY_MODEL, s_init=0.7)
+  np.testing.assert_array_equal(s_of(cfg, init_params(cfg, jax.random.key(0))), np.float32(0.7))
