@@ -74,8 +74,11 @@ def fig_curves(plt, history_path, path):
   a.set(xlabel="Phase-1 step", ylabel="loss", title="Phase-1 training loss")
   a.legend()
   if "test_rel_err" in rows[0]:
-    b.plot(step, [r["test_rel_err"] for r in rows])
-  b.set(xlabel="Phase-1 step", ylabel="mean rel. L2 error", title="zero-shot test error, training mu")
+    b.semilogy(step, [r["test_rel_err"] for r in rows], label="mean over training mu")
+  if "test_rel_err_max" in rows[0]:
+    b.semilogy(step, [r["test_rel_err_max"] for r in rows], label="max over training mu")
+    b.legend()
+  b.set(xlabel="Phase-1 step", ylabel="rel. L2 error", title="zero-shot test error, training mu")
   fig.savefig(path, dpi=110)
   plt.close(fig)
 

@@ -34,6 +34,12 @@ def test_end_to_end_then_resume(tmp_path):
     for mode, p2 in e["phase2"].items():
       assert p2["steps"] == 3 and p2["seconds"] > 0 and 0 <= p2["rel_err"] < 10
       assert p2["trainable_params"] == (sum(p2["ranks"]) if mode == "adaptive" else 150) + 201  # start 2x50+50, end 50+1
+  hist = [json.loads(l) for l in open(os.path.join(wd, "phase1_history.jsonl"))]
+  assert [h["step"] for h in hist] == [2, 4]
+  for h in hist:  # test errors per training beta 1, 2, 3, their mean and max
+    assert len(h["test_rel_err_per_mu"]) == 3
+    assert h["test_rel_err"] == pytest.approx(sum(h["test_rel_err_per_mu"]) / 3)
+    assert h["test_rel_err_max"] == max(h["test_rel_err_per_mu"])
   solver = lrpinn_jax.load(wd)
   assert solver([0.5], [0.5], [2.0, 0.0, 0.0]).shape == (1,)
   # resume to a longer budget continues from step 4
