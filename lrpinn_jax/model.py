@@ -53,7 +53,7 @@ class ModelConfig:
       initialisation: every mu starts from the same network, whose low-rank layers are
       c U_l V_l^T (c times an orthogonal matrix). With the default init and mu normalised to
       [-1, 1], the hypernetwork's features are odd in mu at init (zero biases), so the ReLU heads
-      give the two halves of the mu range disjoint sets of active s entries and s = 0 at the centre.
+      give mu and -mu disjoint sets of active s entries and s = 0 at the centre.
   """
   width: int = 50
   n_lowrank: int = 3

@@ -8,6 +8,7 @@ import optax
 
 from lrpinn_jax import losses
 from lrpinn_jax.data import train_batch
+from lrpinn_jax.model import hyper_s, init_params
 from lrpinn_jax.pde import make_pde
 from lrpinn_jax.phase1 import LossConfig, init_phase1, make_batch, make_phase1_step
 from tests.conftest import TINY_DATA, TINY_MODEL
@@ -140,7 +141,6 @@ def test_default_hyper_init_splits_a_centred_mu_range_and_s_init_does_not():
   """Default init (zero biases) with mu normalised to [-1, 1]: the hypernetwork's features are odd
   in mu, so the ReLU heads are 0 at the centre and mu, -mu use disjoint entries of s.
   s_init = c: s(mu) = c for every mu (zero head kernels, bias c)."""
-  from lrpinn_jax.model import hyper_s, init_params
   mus = jnp.array([[-1.0, 0, 0], [-0.5, 0, 0], [0.0, 0, 0], [0.5, 0, 0], [1.0, 0, 0]])
   s_of = lambda cfg, p: np.stack([np.concatenate(hyper_s(cfg, p["hyper"], m)) for m in mus])
   s = s_of(TINY_MODEL, init_params(TINY_MODEL, jax.random.key(0)))
