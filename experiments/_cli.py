@@ -7,7 +7,11 @@ from typing import Callable, List, Tuple
 
 from absl import app, flags, logging
 
+from lrpinn_jax import cache
 from lrpinn_jax.errors import UserError
+
+flags.DEFINE_string("compilation_cache", None, "persistent XLA compilation cache folder ('' turns "
+                    f"it off; default: ${cache.ENV_VAR} if set, else ~/.cache/lrpinn_jax/xla)")
 
 
 def parse_floats(name: str, text: str) -> List[float]:
@@ -52,6 +56,10 @@ def run_main(main: Callable) -> None:
     # ERROR lines for a corrupted checkpoint, which we report as one line) would only add noise.
     logging.set_verbosity(logging.FATAL)
     try:
+      try:
+        cache.enable(flags.FLAGS.compilation_cache)
+      except OSError as e:
+        raise UserError(f"--compilation_cache: cannot use {e.filename!r}: {e.strerror}") from None
       main(argv)
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)

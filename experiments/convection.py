@@ -10,9 +10,11 @@ from __future__ import annotations
 from absl import flags
 
 from experiments import _cli, _flags
+from lrpinn_jax import recipes
 from lrpinn_jax.experiment import ExperimentConfig, mu_grid, run
 
 flags.adopt_module_key_flags(_flags)
+__doc__ += "\n" + recipes.describe("convection")
 flags.DEFINE_string("beta_range", "30,40", "training beta range 'lo,hi' (inclusive)")
 flags.DEFINE_float("beta_step", 1.0, "step of the training beta grid")
 flags.DEFINE_string("targets", "30,35,40", "comma-separated target betas for zero-shot and Phase 2")
@@ -27,7 +29,8 @@ def main(argv):
   train_mu = mu_grid([(lo, hi), (0.0, 0.0), (0.0, 0.0)], [step, 1.0, 1.0])
   targets = [(b, 0.0, 0.0) for b in _cli.parse_floats("targets", FLAGS.targets)]
   cfg = ExperimentConfig(workdir=FLAGS.workdir, train_mu=tuple(map(tuple, train_mu.tolist())),
-                         targets=tuple(targets), pde="convection", **_flags.experiment_kwargs())
+                         targets=tuple(targets), pde="convection",
+                         **_flags.experiment_kwargs("convection", len(train_mu)))
   run(cfg, _cli.module_flags(FLAGS, __name__))
 
 

@@ -11,17 +11,16 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli, _flags
+from lrpinn_jax import recipes
 from lrpinn_jax.experiment import ExperimentConfig, run
 
 flags.adopt_module_key_flags(_flags)
+__doc__ += "\n" + recipes.describe("helmholtz")
 flags.DEFINE_string("a_range", "2,3", "training range of a = a1 = a2, 'lo,hi' (inclusive)")
 flags.DEFINE_float("a_step", 0.1, "step of the training a grid")
 flags.DEFINE_string("heldout", "2.05,2.25,2.55,2.95", "held-out a values for Phase 2 ('' for none)")
 flags.DEFINE_string("workdir", "runs/helmholtz", "output directory (checkpoints, results.json)")
 FLAGS = flags.FLAGS
-# The paper's Helmholtz claim is about 10 Phase-2 epochs; LM is this project's Phase-2 optimizer.
-FLAGS.set_default("phase2_steps", 10)
-FLAGS.set_default("phase2_optimizer", "lm")
 
 
 def main(argv):
@@ -34,7 +33,8 @@ def main(argv):
   train_mu = tuple((float(a), float(a)) for a in grid)
   targets = train_mu + tuple((a, a) for a in held)
   cfg = ExperimentConfig(workdir=FLAGS.workdir, train_mu=train_mu, targets=targets,
-                         pde="helmholtz", init_cond="none", **_flags.experiment_kwargs())
+                         pde="helmholtz", init_cond="none",
+                         **_flags.experiment_kwargs("helmholtz", len(train_mu)))
   run(cfg, _cli.module_flags(FLAGS, __name__))
 
 

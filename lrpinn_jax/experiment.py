@@ -37,6 +37,7 @@ class ExperimentConfig:
   targets: Tuple[Tuple[float, ...], ...]  # (n_targets, pde.n_mu)
   pde: str = "convection"
   init_cond: str = "sin_1"
+  recipe: str = ""  # the lrpinn_jax.recipes name the settings came from ("": set by hand)
   phase1_steps: int = 20000
   phase2_steps: int = 10000
   lr: float = 2.5e-4
@@ -63,10 +64,7 @@ class ExperimentConfig:
   hard_ic: bool = False  # u = u0(x) + t N(x, t): exact initial condition (ModelConfig.hard_ic)
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
   s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
-  curriculum: float = 0.0  # fraction of Phase-1 steps over which the mu range grows (0: off)
   loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
-  loss_weights_from: float = 0.0  # fraction of Phase-1 steps after which loss_weights apply
-  mu_batch_from: float = 0.0  # fraction of Phase-1 steps after which mu_batch applies
 
   def validate(self):
     self.data.validate()
@@ -98,16 +96,11 @@ class ExperimentConfig:
       if not (np.isfinite(v) and v >= 0):
         raise UserError(f"--{name} must be a finite number >= 0, got {v}")
     self.loss_config()  # parses --loss_weights against the loss terms this run has
-    for name in ("loss_weights_from", "mu_batch_from", "curriculum"):
-      v = getattr(self, name)
-      if not (np.isfinite(v) and 0 <= v <= 1):
-        raise UserError(f"--{name} must be a fraction in [0, 1], got {v}")
-    if self.loss_weights_from and not self.loss_weights:
-      raise UserError("--loss_weights_from needs --loss_weights")
-    if self.mu_batch_from and not self.mu_batch:
-      raise UserError("--mu_batch_from needs --mu_batch")
-    if self.mu_batch < 0:
-      raise UserError(f"--mu_batch must be >= 0, got {self.mu_batch}")
+    if not 0 <= self.mu_batch <= len(self.train_mu):
+      raise UserError(f"--mu_batch must be between 0 (all) and the number of training mu "
+                      f"({len(self.train_mu)}), got {self.mu_batch}")
+    if self.seed < 0:
+      raise UserError(f"--seed must be >= 0, got {self.seed}")
     if self.phase2_batched and self.phase2_optimizer not in train.LM_OPTIMIZERS:
       raise UserError("--phase2_batched needs --phase2_optimizer=lm or lm_geodesic")
     if self.rank_mode not in RANK_MODES + ("both",):
@@ -161,10 +154,7 @@ class ExperimentConfig:
     return LossConfig(deriv_mode=self.deriv_mode, need_xx=need_xx, ortho_form=self.ortho,
                       causal_eps=self.causal_eps, resample=self.resample,
                       mu_batch=self.mu_batch,
-                      mu_batch_from_step=int(round(self.mu_batch_from * self.phase1_steps)),
-                      weights=parse_weights(self.loss_weights, pde, need_xx),
-                      weights_from_step=int(round(self.loss_weights_from * self.phase1_steps)),
-                      curriculum_steps=int(round(self.curriculum * self.phase1_steps)))
+                      weights=parse_weights(self.loss_weights, pde, need_xx))
 
 
 def parse_weights(text: str, pde, need_xx: bool = True) -> Tuple[Tuple[str, float], ...]:
@@ -280,6 +270,7 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
   test_targets = test_train if same else test_set(pde, cfg.data, targets, cfg.seed)
   log(f"[setup] {len(train_mu)} training mu, {len(targets)} targets, model {model_cfg}")
 
+  restored = cfg.resume and train.latest_step(cfg.workdir) == cfg.phase1_steps
   state, p1_seconds = train.fit_phase1(
       model_cfg, pde, train_mu, points, steps=cfg.phase1_steps, lr=cfg.lr, seed=cfg.seed,
       workdir=cfg.workdir, resume=cfg.resume, lr_schedule=cfg.lr_schedule, loss_cfg=loss_cfg,
@@ -309,7 +300,7 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
     table.extend((entry["mu"], mode, row) for mode, row in entry["phase2"].items())
 
   out = {"config": {**(flag_values or {}), **dataclasses.asdict(cfg)},
-         "phase1": {"steps": int(state.step), "seconds": p1_seconds,
+         "phase1": {"steps": int(state.step), "seconds": p1_seconds, "restored": bool(restored),
                     "train_mu": [list(map(float, m)) for m in cfg.train_mu]},
          "results": results, "summary": summarize(results)}
   write_json_atomic(os.path.join(cfg.workdir, RESULTS_FILE), out)

@@ -89,3 +89,46 @@ def trainable_counts(trainable: dict, frozen: dict) -> np.ndarray:
   per_layer = sum(np.asarray(m).sum(axis=1) for m in frozen["mask"])
   dense = sum(np.prod(a.shape[1:]) for k in ("start", "end") for a in jax.tree.leaves(trainable[k]))
   return (per_layer + dense).astype(int)
+
+
+def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
+               data=None, log=print) -> dict:
+  """The convection many-query study: zero-shot and batched LM Phase 2 for every beta in
+  ``betas`` (n,) with nu = rho = 0, errors on each beta's own test set.
+
+  Returns {"seconds", "phase2_steps", "rank_mode", "betas": [{"beta", "zero_shot_rel_err",
+  "phase2_rel_err", "ranks", "trainable_params"}]} (the many_query.json layout).
+  """
+  from lrpinn_jax.data import DataConfig, test_set, train_batch
+  from lrpinn_jax.metrics import errors
+  from lrpinn_jax.pde import make_pde
+  from lrpinn_jax.phase1 import predict
+
+  data = data or DataConfig()
+  pde = make_pde(solver.info.get("pde", "convection"))
+  betas = np.asarray(betas, np.float64)
+  mus = np.stack([betas, np.zeros_like(betas), np.zeros_like(betas)], 1).astype(np.float32)
+  points = train_batch(pde, data, seed)
+  test = test_set(pde, data, mus, seed)
+  x, t = jnp.asarray(test.x, jnp.float32), jnp.asarray(test.t, jnp.float32)
+  cfg = solver.config
+  zero = np.asarray(jax.jit(lambda p: predict(cfg, p, mus, x, t))(solver.params))
+  log(f"[many_query] {len(betas)} betas in [{betas.min():g}, {betas.max():g}], {steps} LM steps, "
+      f"one batched call")
+  res = run_many(cfg, pde, solver.params, mus, points, steps=steps, rank_mode=rank_mode,
+                 loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)))
+  u = np.asarray(predict_many(cfg, res.trainable, res.frozen, x, t))
+  counts = trainable_counts(res.trainable, res.frozen)
+  rows = []
+  for i, b in enumerate(betas):
+    ranks = [int(np.asarray(m[i]).sum()) for m in res.frozen["mask"]]
+    rows.append({"beta": float(b), "zero_shot_rel_err": errors(zero[i], test.u[i])["rel_err"],
+                 "phase2_rel_err": errors(u[i], test.u[i])["rel_err"], "ranks": ranks,
+                 "trainable_params": int(counts[i])})
+  return {"seconds": res.seconds, "phase2_steps": steps, "rank_mode": rank_mode, "betas": rows}
+
+
+def worst_in(study: dict, lo: float, hi: float, key: str = "phase2_rel_err") -> float:
+  """Largest ``key`` over the betas of a beta_study in [lo, hi] (nan if none)."""
+  vals = [r[key] for r in study["betas"] if lo <= r["beta"] <= hi]
+  return float(np.max(vals)) if vals else float("nan")

@@ -26,14 +26,9 @@ class LossConfig:
   causal_bins: int = 16
   resample: bool = False  # fresh collocation points every Phase-1 step (see resample_points)
   mu_batch: int = 0  # > 0: each Phase-1 step uses this many training mu drawn without replacement
-  mu_batch_from_step: int = 0  # mu_batch applies from this step on (before it: every mu)
   # Phase-1 weights of the loss terms, e.g. (("bc", 10.0),); unnamed terms weigh 1 (paper).
   # Phase 2 keeps the unweighted loss. Metrics report the unweighted terms.
   weights: Tuple[Tuple[str, float], ...] = ()
-  weights_from_step: int = 0  # the weights apply from this Phase-1 step on (before it: all 1)
-  # > 0: curriculum over mu (see curriculum_weights): the included part of the training range
-  # grows from its low end to all of it over this many Phase-1 steps.
-  curriculum_steps: int = 0
 
 
 class Phase1State(NamedTuple):
@@ -45,7 +40,7 @@ class Phase1State(NamedTuple):
 class Phase1Batch(NamedTuple):
   mus: jnp.ndarray  # (n_mu, pde.n_mu)
   points: Any  # the PDE's training points, e.g. pde.TrainBatch
-  mu_weights: Any = None  # optional (n_mu,) 0/1: which mu count this step (curriculum)
+  mu_weights: Any = None  # optional (n_mu,) weights of the mu in the mean (None: equal)
 
 
 def init_phase1(cfg: ModelConfig, optimizer: optax.GradientTransformation,
@@ -55,10 +50,9 @@ def init_phase1(cfg: ModelConfig, optimizer: optax.GradientTransformation,
 
 
 def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
-                batch: Phase1Batch, weights_on=True) -> Tuple[jnp.ndarray, dict]:
+                batch: Phase1Batch) -> Tuple[jnp.ndarray, dict]:
   """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty, each term
-  times its loss_cfg.weights entry (default 1; every weight is 1 where weights_on, a bool that may
-  be traced, is False)."""
+  times its loss_cfg.weights entry (default 1)."""
   def per_mu(mu):
     s = hyper_s(cfg, params["hyper"], mu)  # once per mu
     u = point_fn(cfg, params["net"], s)
@@ -73,21 +67,9 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
     terms = {k: jnp.sum(share * v) for k, v in per.items()}
   terms["ortho"] = losses.orthogonality(params["net"], cfg.n_lowrank, loss_cfg.ortho_form,
                                         loss_cfg.ortho_w_u, loss_cfg.ortho_w_v)
-  weight = {k: jnp.where(weights_on, w, 1.0) for k, w in loss_cfg.weights}
+  weight = dict(loss_cfg.weights)
   total = sum(weight.get(k, 1.0) * v for k, v in terms.items())
   return total, {"loss": total, **terms}
-
-
-def curriculum_weights(mus: jnp.ndarray, step, curriculum_steps: int) -> jnp.ndarray:
-  """(n_mu,) 0/1 weights of a curriculum over mu (Krishnapriyan et al. 2021, over beta): mu counts
-  once its position in the training range, max over coordinates of (mu - lo) / (hi - lo), is at
-  most min(1, (step + 1) / curriculum_steps). The low corner counts from step 0, all mu from step
-  curriculum_steps - 1 on; constant coordinates are ignored."""
-  lo, hi = jnp.min(mus, axis=0), jnp.max(mus, axis=0)
-  span = hi - lo
-  pos = jnp.max(jnp.where(span > 0, (mus - lo) / jnp.where(span > 0, span, 1.0), 0.0), axis=1)
-  ramp = jnp.minimum(1.0, (step + 1) / curriculum_steps)
-  return (pos <= ramp + 1e-6).astype(mus.dtype)
 
 
 def resample_points(pde, points, key: jax.Array, step):
@@ -110,25 +92,12 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
     if loss_cfg.resample:
       batch = batch._replace(points=resample_points(pde, batch.points, key, state.step))
     n_mu = batch.mus.shape[0]
-    if loss_cfg.curriculum_steps > 0:
-      batch = batch._replace(
-          mu_weights=curriculum_weights(batch.mus, state.step, loss_cfg.curriculum_steps))
-    def grads_of(b):
-      return jax.grad(phase1_loss, has_aux=True)(
-          state.params, cfg, pde, loss_cfg, b, state.step >= loss_cfg.weights_from_step)
-
     if 0 < loss_cfg.mu_batch < n_mu:
       pick = jax.random.choice(jax.random.fold_in(key_mu, state.step), n_mu,
                                (loss_cfg.mu_batch,), replace=False)
-      sub = batch._replace(mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None
-                           else batch.mu_weights[pick])
-      if loss_cfg.mu_batch_from_step > 0:  # both branches compiled, one runs per step
-        grads, metrics = jax.lax.cond(state.step >= loss_cfg.mu_batch_from_step,
-                                      lambda: grads_of(sub), lambda: grads_of(batch))
-      else:
-        grads, metrics = grads_of(sub)
-    else:
-      grads, metrics = grads_of(batch)
+      batch = batch._replace(mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None
+                             else batch.mu_weights[pick])
+    grads, metrics = jax.grad(phase1_loss, has_aux=True)(state.params, cfg, pde, loss_cfg, batch)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return Phase1State(params, opt_state, state.step + 1), metrics

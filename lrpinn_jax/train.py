@@ -1,6 +1,7 @@
 """Training loops around the pure steps: progress with ETA, checkpoints, resume, NaN guard."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -34,9 +35,36 @@ class _History:
     with open(path, "w") as f:
       f.writelines(kept)
 
+  def seconds_at(self, step: int) -> float:
+    """Training seconds recorded at ``step`` (0.0 without such a line, e.g. a fresh run)."""
+    if step <= 0 or not os.path.exists(self.path):
+      return 0.0
+    with open(self.path) as f:
+      rows = [json.loads(l) for l in f if l.strip()]
+    return float(next((r.get("seconds", 0.0) for r in rows if r["step"] == step), 0.0))
+
   def append(self, step: int, values: dict):
     with open(self.path, "a") as f:
       f.write(json.dumps({"step": step, **values}) + "\n")
+
+
+class Clock:
+  """Training seconds: wall time since creation plus ``base``, less the time spent inside
+  ``paused()`` blocks (evaluation and logging)."""
+
+  def __init__(self, base: float = 0.0):
+    self.base, self.t0, self.excluded = base, time.perf_counter(), 0.0
+
+  def training(self) -> float:
+    return self.base + time.perf_counter() - self.t0 - self.excluded
+
+  @contextlib.contextmanager
+  def paused(self):
+    e0 = time.perf_counter()
+    try:
+      yield
+    finally:
+      self.excluded += time.perf_counter() - e0
 
 
 class Diverged(UserError):
@@ -86,13 +114,24 @@ def make_optimizer(lr: float, schedule: str = "constant", steps: int = 1):
   raise UserError(f"learning-rate schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
 
 
+def latest_step(workdir: str) -> Optional[int]:
+  """Step of the latest Phase-1 checkpoint in ``workdir`` (None: none)."""
+  if not os.path.isdir(os.path.join(workdir, checkpoint.CKPT_DIR)):
+    return None
+  with checkpoint.manager(workdir) as mngr:
+    return mngr.latest_step()
+
+
 def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
                lr: float, seed: int, workdir: str, resume: bool = False,
                lr_schedule: str = "constant",
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), log_every: int = 500,
                ckpt_every: int = 2000, test: Optional[TestSet] = None,
                log: Callable = print):
-  """Phase 1 over all ``mus`` (n_mu, pde.n_mu) at once (or loss_cfg.mu_batch of them per step). Returns (state, seconds of this run).
+  """Phase 1 over all ``mus`` (n_mu, pde.n_mu) at once (or loss_cfg.mu_batch of them per step).
+
+  Returns (state, seconds): the training seconds behind the returned state, evaluations
+  excluded and, after ``resume``, the seconds of the earlier runs included (from the history).
 
   Checkpoints every ``ckpt_every`` steps and at the end in <workdir>/checkpoints; with ``resume``
   continues from the latest one bit-for-bit (the step is deterministic given state and data).
@@ -118,7 +157,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
       raise UserError(f"checkpoint is at step {start}, beyond --phase1_steps={steps}")
     progress = Progress("phase1", steps, start, log)
     history = _History(os.path.join(workdir, HISTORY_FILE), start)
-    t0 = time.perf_counter()
+    clock = Clock(history.seconds_at(start))
     last_saved = start if resume else None
     for k in range(start, steps):
       state, metrics = step_fn(state, batch)
@@ -128,14 +167,16 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
         if not np.all(np.isfinite(list(m.values()))) or not _all_finite(state.params):
           kept = f"step {last_saved}" if last_saved is not None else "none"
           raise Diverged(f"loss became non-finite at step {done} (last good checkpoint: {kept})")
-        if done % log_every == 0 or done == steps:
+        m["seconds"] = clock.training()  # the training clock stops here, before the evaluation
+        with clock.paused():
           if test is not None:
             u = np.asarray(predict(state.params, jnp.asarray(test.x, jnp.float32),
                                    jnp.asarray(test.t, jnp.float32)))
             per_mu = [errors(u[i], test.u[i])["rel_err"] for i in range(u.shape[0])]
             m["test_rel_err"] = float(np.mean(per_mu))
             m["test_rel_err_max"] = float(np.max(per_mu))
-          progress(done, m)
+          if done % log_every == 0 or done == steps:
+            progress(done, {k: v for k, v in m.items() if k != "seconds"})
           history.append(done, m if test is None else {**m, "test_rel_err_per_mu": per_mu})
         if done % ckpt_every == 0 or done == steps:
           checkpoint.save_state(mngr, state)
@@ -143,7 +184,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
     if steps == start and mngr.latest_step() != start:
       checkpoint.save_state(mngr, state)
     mngr.wait_until_finished()
-  return state, time.perf_counter() - t0
+  return state, clock.training()
 
 
 # Levenberg-Marquardt variants by name: plain (Nielsen damping) and with geodesic acceleration.

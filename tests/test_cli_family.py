@@ -52,13 +52,15 @@ def test_cdr_end_to_end_batched_then_finetune(tmp_path):
 
 def test_helmholtz_end_to_end_then_finetune(tmp_path):
   wd = tmp_path / "hh"
-  no_p2 = [a for a in TINY if not a.startswith("--phase2_steps")]  # the default (10) applies
+  no_p2 = [a for a in TINY if not a.startswith("--phase2_steps")]  # the recipe's 10 steps apply
   r = _run("helmholtz", "--a_range=2,2.2", "--a_step=0.1", "--heldout=2.05", f"--workdir={wd}",
            *no_p2)
   assert r.returncode == 0, r.stderr
   res = json.load(open(wd / "results.json"))
   assert [e["mu"] for e in res["results"]] == [[2.0, 2.0], [2.1, 2.1], [2.2, 2.2], [2.05, 2.05]]
-  assert res["config"]["phase2_optimizer"] == "lm" and res["config"]["phase2_steps"] == 10
+  assert res["config"]["recipe"] == "best" and res["config"]["sine_start"] == 30.0
+  assert res["config"]["phase2_optimizer"] == "lm_geodesic" and res["config"]["phase2_steps"] == 10
+  assert res["config"]["phase2_batched"] and res["config"]["mu_batch"] == 0  # 3 training a
   for e in res["results"]:
     assert e["phase2"]["full"]["steps"] == 10 and e["phase2"]["full"]["trainable_params"] == 351
   solver = lrpinn_jax.load(str(wd))
@@ -86,10 +88,6 @@ def test_helmholtz_end_to_end_then_finetune(tmp_path):
              "--periodic_x"], "u0' jumps by 0.345"),
     ("helmholtz", ["--sine_start=-1"], "--sine_start must be a finite number >= 0"),
     ("helmholtz", ["--loss_weights=ic=2"], "--loss_weights: expected name=weight pairs"),
-    ("helmholtz", ["--curriculum=1.5"], "--curriculum must be a fraction in [0, 1]"),
-    ("helmholtz", ["--loss_weights_from=-0.5"], "--loss_weights_from must be a fraction in [0, 1]"),
-    ("helmholtz", ["--loss_weights_from=0.5"], "--loss_weights_from needs --loss_weights"),
-    ("helmholtz", ["--mu_batch_from=0.5"], "--mu_batch_from needs --mu_batch"),
 ])
 def test_bad_input_one_line_error(tmp_path, module, args, message):
   wd = tmp_path / "run"

@@ -82,18 +82,6 @@ def test_loss_weights_scale_only_their_term():
   np.testing.assert_allclose(total, plain["f"] + 10 * plain["bc"] + plain["ortho"], rtol=1e-5)
 
 
-def test_curriculum_weights_hand_computed():
-  """beta 30..40 over 10 steps: step 0 -> ramp 0.1 -> beta 30, 31; step 4 -> 0.5 -> 30..35;
-  step 9 on -> all. The constant nu, rho columns are ignored."""
-  from lrpinn_jax.phase1 import curriculum_weights
-  mus = jnp.stack([jnp.arange(30.0, 41.0), jnp.zeros(11), jnp.ones(11)], axis=1)
-  for step, n_in in ((0, 2), (4, 6), (9, 11), (50, 11)):
-    np.testing.assert_array_equal(curriculum_weights(mus, step, 10), [1.0] * n_in + [0.0] * (11 - n_in))
-  # two coordinates: position is the max over them
-  grid = jnp.array([[1.0, 1.0], [2.0, 1.0], [1.0, 3.0], [3.0, 3.0]])  # pos 0, 0.5, 1, 1
-  np.testing.assert_array_equal(curriculum_weights(grid, 1, 4), [1.0, 1.0, 0.0, 0.0])
-
-
 def test_mu_weights_average_only_included_mu():
   from lrpinn_jax.phase1 import phase1_loss
   state, batch, _ = _setup()
@@ -105,36 +93,19 @@ def test_mu_weights_average_only_included_mu():
     np.testing.assert_allclose(weighted[k], subset[k], rtol=1e-6)
 
 
-def test_loss_weights_switch_on_at_their_step():
-  """weights_from_step = 1: step 0 minimises the plain loss, step 1 on the weighted one."""
+def test_mu_batch_subsamples_the_mu():
+  """mu_batch = 2 of 3: the step's loss is the loss of a 2-mu subset, not the full-batch loss."""
   from lrpinn_jax.phase1 import phase1_loss
   state, batch, _ = _setup()
   pde = make_pde()
-  cfg = LossConfig(need_xx=False, weights=(("bc", 10.0),), weights_from_step=1)
-  plain = phase1_loss(state.params, TINY_MODEL, pde, LossConfig(need_xx=False), batch)[0]
-  weighted = phase1_loss(state.params, TINY_MODEL, pde, cfg, batch)[0]
-  step = jax.jit(make_phase1_step(TINY_MODEL, pde, optax.sgd(0.0), cfg))
-  _, m0 = step(state, batch)
-  _, m1 = step(state._replace(step=jnp.ones((), jnp.int32)), batch)
-  np.testing.assert_allclose(m0["loss"], plain, rtol=1e-6)
-  np.testing.assert_allclose(m1["loss"], weighted, rtol=1e-6)
-  assert float(weighted) > float(plain)
-
-
-def test_mu_batch_switches_on_at_its_step():
-  """mu_batch_from_step = 1: step 0 sees every mu (the full-batch loss), step 1 the same random
-  subset as a run that subsamples from step 0."""
-  state, batch, _ = _setup()
-  pde = make_pde()
-  def losses_at_steps_0_1(cfg):  # one compilation per config
-    fn = jax.jit(make_phase1_step(TINY_MODEL, pde, optax.sgd(0.0), cfg))
-    return [float(fn(state._replace(step=jnp.asarray(k, jnp.int32)), batch)[1]["loss"])
-            for k in (0, 1)]
-  full = losses_at_steps_0_1(LossConfig(need_xx=False))
-  sub = losses_at_steps_0_1(LossConfig(need_xx=False, mu_batch=2))
-  late = losses_at_steps_0_1(LossConfig(need_xx=False, mu_batch=2, mu_batch_from_step=1))
-  np.testing.assert_allclose(late, [full[0], sub[1]], rtol=1e-6)
-  assert abs(sub[1] - full[1]) > 1e-6
+  fn = jax.jit(make_phase1_step(TINY_MODEL, pde, optax.sgd(0.0), LossConfig(need_xx=False, mu_batch=2)))
+  sub = float(fn(state, batch)[1]["loss"])
+  lc = LossConfig(need_xx=False)
+  pairs = [float(phase1_loss(state.params, TINY_MODEL, pde, lc,
+                             batch._replace(mus=batch.mus[jnp.array(ij)]))[0])
+           for ij in ((0, 1), (0, 2), (1, 2))]
+  assert min(abs(sub - p) for p in pairs) < 1e-6 * abs(sub)
+  assert abs(sub - float(phase1_loss(state.params, TINY_MODEL, pde, lc, batch)[0])) > 1e-6
 
 
 def test_default_hyper_init_splits_a_centred_mu_range_and_s_init_does_not():
