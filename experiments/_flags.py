@@ -43,6 +43,7 @@ flags.DEFINE_bool("hard_ic", None, "exact initial condition: u = u0(x) + t N(x, 
 flags.DEFINE_float("causal_eps", None, "causal residual weighting strength (0: off)" + _R)
 flags.DEFINE_float("sine_start", None, "first layer sin(omega (W0 z + b0)) with this omega "
                    "instead of tanh (0: tanh)" + _R)
+flags.DEFINE_float("t_scale", None, "the network sees t_scale * t instead of t" + _R)
 flags.DEFINE_enum("phase2_optimizer", None, ["adam", "lm", "lm_geodesic"],
                   "Phase-2 optimizer: Adam, Levenberg-Marquardt, or LM with geodesic "
                   "acceleration" + _R)

@@ -64,6 +64,7 @@ class ExperimentConfig:
   hard_ic: bool = False  # u = u0(x) + t N(x, t): exact initial condition (ModelConfig.hard_ic)
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
   s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
+  t_scale: float = 1.0  # the network sees t_scale * t (ModelConfig.t_scale)
   loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
 
   def validate(self):
@@ -95,6 +96,8 @@ class ExperimentConfig:
       v = getattr(self, name)
       if not (np.isfinite(v) and v >= 0):
         raise UserError(f"--{name} must be a finite number >= 0, got {v}")
+    if not (np.isfinite(self.t_scale) and self.t_scale > 0):
+      raise UserError(f"--t_scale must be a positive finite number, got {self.t_scale}")
     self.loss_config()  # parses --loss_weights against the loss terms this run has
     if not 0 <= self.mu_batch <= len(self.train_mu):
       raise UserError(f"--mu_batch must be between 0 (all) and the number of training mu "
@@ -138,6 +141,7 @@ class ExperimentConfig:
     extra = {"hard_ic": pde.init_cond, "t0": float(pde.domain[1][0])} if self.hard_ic else {}
     extra["sine_start"] = float(self.sine_start)
     extra["s_init"] = float(self.s_init)
+    extra["t_scale"] = float(self.t_scale)
     if not self.normalize_mu:
       return ModelConfig(x_period=period, n_mu=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,
                          **extra)

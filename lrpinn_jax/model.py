@@ -54,6 +54,9 @@ class ModelConfig:
       c U_l V_l^T (c times an orthogonal matrix). With the default init and mu normalised to
       [-1, 1], the hypernetwork's features are odd in mu at init (zero biases), so the ReLU heads
       give mu and -mu disjoint sets of active s entries and s = 0 at the centre.
+    t_scale: the network sees c t instead of t (its second input, y for Helmholtz): c of the
+      order of the fastest rate in t (e.g. the largest beta of convection) lets first-layer
+      features of O(1) weights oscillate as fast in t as the solution does.
   """
   width: int = 50
   n_lowrank: int = 3
@@ -71,6 +74,7 @@ class ModelConfig:
   t0: float = 0.0
   sine_start: float = 0.0
   s_init: float = 0.0
+  t_scale: float = 1.0
 
   def __post_init__(self):
     if len(self.mu_shift) != self.n_mu or len(self.mu_scale) != self.n_mu:
@@ -104,9 +108,12 @@ class LRPINN(nn.Module):
   merge: Optional[bool] = None
   x_period: float = 0.0
   sine_start: float = 0.0
+  t_scale: float = 1.0
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, s: Sequence[jnp.ndarray]) -> jnp.ndarray:
+    if self.t_scale != 1.0:
+      z = jnp.concatenate([z[:1], self.t_scale * z[1:]])
     if self.x_period:
       w = 2.0 * jnp.pi / self.x_period
       z = jnp.concatenate([jnp.cos(w * z[:1]), jnp.sin(w * z[:1]), z[1:]])
@@ -145,7 +152,7 @@ class HyperNetwork(nn.Module):
 
 def net_module(cfg: ModelConfig, ranks: Optional[Ranks] = None) -> LRPINN:
   return LRPINN(cfg.width, tuple(ranks or cfg.full_ranks), cfg.lowrank_bias, cfg.merge,
-                cfg.x_period, cfg.sine_start)
+                cfg.x_period, cfg.sine_start, cfg.t_scale)
 
 
 def hyper_module(cfg: ModelConfig) -> HyperNetwork:

@@ -31,6 +31,7 @@ PAPER = {
     "hard_ic": False,
     "causal_eps": 0.0,
     "sine_start": 0.0,
+    "t_scale": 1.0,
     "phase2_optimizer": "adam",
     "phase2_batched": False,
     "n_f": 1000,
