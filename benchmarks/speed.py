@@ -27,8 +27,7 @@ from lrpinn_jax.phase1 import LossConfig, init_phase1, make_batch, make_phase1_s
 from lrpinn_jax.phase2 import Phase2Batch, init_phase2, make_phase2_step
 from lrpinn_jax.model import ModelConfig
 
-REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference",
-                         "official_convection_30_40", "phase1.npz")
+REFERENCE = interop.official_path("phase1.npz")
 
 _STEPS = flags.DEFINE_integer("steps", 20, "timed steps per measurement", lower_bound=1)
 _VARIANTS = flags.DEFINE_bool("variants", False, "also time derivative modes and merge settings")

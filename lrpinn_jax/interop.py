@@ -7,6 +7,7 @@ kernels (in, out). The math is unchanged.
 """
 from __future__ import annotations
 
+import os
 import zipfile
 
 import numpy as np
@@ -16,6 +17,14 @@ from lrpinn_jax.model import ModelConfig
 from lrpinn_jax.solver import Solver
 
 N_LAYERS = 3
+# The authors' convection checkpoints (beta in [30, 40]) and reference outputs, shipped with the
+# package: phase1.npz, phase2_beta40.npz, expected_phase1.npz, expected_phase2_beta40.npz.
+OFFICIAL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "official")
+
+
+def official_path(name: str = "phase1.npz") -> str:
+  """Path of a file shipped in lrpinn_jax/official (see its README.md for origin and license)."""
+  return os.path.join(OFFICIAL_DIR, name)
 
 
 def _read_npz(path) -> dict:
