@@ -26,6 +26,8 @@ flags.DEFINE_integer("phase2_steps", None, "Phase-2 steps per target and rank mo
 flags.DEFINE_float("lr", None, "Adam learning rate (Phase 1, and Adam Phase 2 unless --phase2_lr)"
                    + _R)
 flags.DEFINE_float("phase2_lr", None, "Adam Phase-2 learning rate (default: --lr)")
+flags.DEFINE_enum("optimizer", None, ["adam", "soap"],
+                  "Phase-1 optimizer: Adam or SOAP (Adam in Shampoo's eigenbasis)" + _R)
 flags.DEFINE_enum("lr_schedule", None, ["constant", "cosine"],
                   "Phase-1 learning rate: constant or cosine decay to lr/100" + _R)
 flags.DEFINE_bool("normalize_mu", None, "feed the hypernetwork mu scaled to [-1, 1] over the "

@@ -57,6 +57,7 @@ class ExperimentConfig:
   normalize_mu: bool = False
   periodic_x: bool = False
   lr_schedule: str = "constant"
+  optimizer: str = "adam"  # Phase-1 optimizer: adam (paper) or soap (lrpinn_jax.soap)
   causal_eps: float = 0.0
   resample: bool = False
   mu_batch: int = 0
@@ -118,6 +119,8 @@ class ExperimentConfig:
       v = getattr(self, name)
       if v is not None and not (np.isfinite(v) and v > 0):
         raise UserError(f"--{name} must be a positive finite number, got {v}")
+    if self.optimizer not in train.PHASE1_OPTIMIZERS:
+      raise UserError(f"--optimizer must be one of {tuple(train.PHASE1_OPTIMIZERS)}")
     if self.lr_schedule not in train.LR_SCHEDULES:
       raise UserError(f"--lr_schedule must be one of {train.LR_SCHEDULES}")
     if not (np.isfinite(self.causal_eps) and self.causal_eps >= 0):
@@ -277,7 +280,8 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
   restored = cfg.resume and train.latest_step(cfg.workdir) == cfg.phase1_steps
   state, p1_seconds = train.fit_phase1(
       model_cfg, pde, train_mu, points, steps=cfg.phase1_steps, lr=cfg.lr, seed=cfg.seed,
-      workdir=cfg.workdir, resume=cfg.resume, lr_schedule=cfg.lr_schedule, loss_cfg=loss_cfg,
+      workdir=cfg.workdir, resume=cfg.resume, lr_schedule=cfg.lr_schedule,
+      optimizer=cfg.optimizer, loss_cfg=loss_cfg,
       log_every=cfg.log_every, ckpt_every=cfg.ckpt_every, test=test_train, log=log)
   params = state.params
 

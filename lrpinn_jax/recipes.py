@@ -23,6 +23,7 @@ PAPER = {
     "lr": 2.5e-4,
     "phase2_lr": None,  # None: same as lr
     "lr_schedule": "constant",
+    "optimizer": "adam",
     "normalize_mu": False,
     "resample": False,
     "mu_batch": 0,

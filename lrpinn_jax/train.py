@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax import checkpoint, lm, phase1, phase2
+from lrpinn_jax import checkpoint, lm, phase1, phase2, soap
 from lrpinn_jax.data import TestSet
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
@@ -101,16 +101,22 @@ class Progress:
 LR_SCHEDULES = ("constant", "cosine")
 
 
-def make_optimizer(lr: float, schedule: str = "constant", steps: int = 1):
-  """Adam with a constant learning rate (paper) or cosine decay to lr/100 over ``steps``.
+PHASE1_OPTIMIZERS = {"adam": optax.adam, "soap": soap.soap}
+
+
+def make_optimizer(lr: float, schedule: str = "constant", steps: int = 1, name: str = "adam"):
+  """Adam (paper) or SOAP (lrpinn_jax.soap) with a constant learning rate (paper) or cosine decay
+  to lr/100 over ``steps``.
 
   The schedule reads the step count kept in the optimizer state, so resuming stays bit-for-bit
   as long as ``steps`` (the total budget) is unchanged.
   """
+  if name not in PHASE1_OPTIMIZERS:
+    raise UserError(f"Phase-1 optimizer must be one of {tuple(PHASE1_OPTIMIZERS)}, got {name!r}")
   if schedule == "constant":
-    return optax.adam(lr)
+    return PHASE1_OPTIMIZERS[name](lr)
   if schedule == "cosine":
-    return optax.adam(optax.cosine_decay_schedule(lr, max(steps, 1), alpha=0.01))
+    return PHASE1_OPTIMIZERS[name](optax.cosine_decay_schedule(lr, max(steps, 1), alpha=0.01))
   raise UserError(f"learning-rate schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
 
 
@@ -124,7 +130,7 @@ def latest_step(workdir: str) -> Optional[int]:
 
 def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
                lr: float, seed: int, workdir: str, resume: bool = False,
-               lr_schedule: str = "constant",
+               lr_schedule: str = "constant", optimizer: str = "adam",
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), log_every: int = 500,
                ckpt_every: int = 2000, test: Optional[TestSet] = None,
                log: Callable = print):
@@ -136,7 +142,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
   Checkpoints every ``ckpt_every`` steps and at the end in <workdir>/checkpoints; with ``resume``
   continues from the latest one bit-for-bit (the step is deterministic given state and data).
   """
-  optimizer = make_optimizer(lr, lr_schedule, steps)
+  optimizer = make_optimizer(lr, lr_schedule, steps, optimizer)
   state = phase1.init_phase1(cfg, optimizer, jax.random.key(seed))
   batch = phase1.make_batch(mus, points)
   step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed))
