@@ -1,8 +1,9 @@
 """Speed benchmark: median Phase-1 and Phase-2 step times and XLA's FLOP count.
 
-  python -m benchmarks.speed [--steps=20] [--variants]
+  python -m benchmarks.speed [--steps=20] [--variants] [--out=FILE]
 
-Prints one JSON object. Phase 1: official configuration (11 mu = beta 30..40, 1000 + 256 + 2x100
+Prints one JSON object (with the device's float32 matmul peak, measured in the same run, and the
+Phase-1 step's fraction of it). Phase 1: official configuration (11 mu = beta 30..40, 1000 + 256 + 2x100
 points, width 50, rank 50, Adam). Phase 2: one mu, 1000 collocation points, adaptive rank of the
 official beta = 40 checkpoint. --variants also times the other derivative mode and forced
 factored / merged low-rank products, for the decisions recorded in BUILD_NOTES.md.
@@ -16,6 +17,7 @@ import platform
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import app, flags
@@ -31,6 +33,20 @@ REFERENCE = interop.official_path("phase1.npz")
 
 _STEPS = flags.DEFINE_integer("steps", 20, "timed steps per measurement", lower_bound=1)
 _VARIANTS = flags.DEFINE_bool("variants", False, "also time derivative modes and merge settings")
+_OUT = flags.DEFINE_string("out", None, "also write the JSON object to this file")
+
+
+def peak_gflops(n: int = 2048, reps: int = 5) -> float:
+  """Best float32 GFLOP/s of a large square jnp.dot (n x n times n x n) on this device."""
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  dot = jax.jit(jnp.dot)
+  dot(a, a).block_until_ready()
+  best = float("inf")
+  for _ in range(reps):
+    t0 = time.perf_counter()
+    dot(a, a).block_until_ready()
+    best = min(best, time.perf_counter() - t0)
+  return 2 * n ** 3 / best / 1e9
 
 
 def _time_step(step, state, batch, n):
@@ -78,11 +94,14 @@ def main(argv):
   loss_cfg = LossConfig(need_xx=False)  # convection: nu = 0 for every training mu
   p1, flops = phase1_ms(ModelConfig(), loss_cfg, n)
   p2, _ = phase2_ms(loss_cfg, n)
+  peak = peak_gflops()
   out = {
       "phase1_step_ms": round(p1, 3),
       "phase2_step_ms": round(p2, 3),
       "phase1_gflops_per_step": round(flops / 1e9, 3),
       "phase1_gflops_per_s": round(flops / 1e9 / (p1 / 1e3), 2),
+      "peak_gflops_per_s": round(peak, 2),
+      "phase1_fraction_of_peak": round(flops / 1e9 / (p1 / 1e3) / peak, 4),
       "deriv_mode": loss_cfg.deriv_mode,
       "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {jax.devices()[0].platform}",
       "jax": jax.__version__,
@@ -98,6 +117,9 @@ def main(argv):
       var[f"phase2_merge={merge}"] = round(phase2_ms(loss_cfg, n, merge)[0], 3)
     out["variants_ms"] = var
   print(json.dumps(out))
+  if _OUT.value:
+    with open(_OUT.value, "w") as f:
+      json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "workdir of the main command (de
 _OUT = flags.DEFINE_string("out", None, "also write the JSON object here")
 _MQ_STEPS = flags.DEFINE_integer("many_query_steps", 100, "LM steps of the many-query study",
                                  lower_bound=0)
+_STEPS = flags.DEFINE_integer("phase1_steps", None, "override the recipe's Phase-1 steps (for a "
+                              "quick check of the command; the benchmark uses the recipe's)",
+                              lower_bound=1)
 
 THRESHOLDS = (0.10, 0.05)
 OFFGRID = (30.5, 33.3, 36.7, 39.5)
@@ -49,7 +52,7 @@ def main(argv):
   seed = _SEED.value
   workdir = _WORKDIR.value or f"runs/tta_seed{seed}"
   train_mu = mu_grid([(30.0, 40.0), (0.0, 0.0), (0.0, 0.0)], [1.0, 1.0, 1.0])
-  settings = recipes.resolve("convection", "best", {})
+  settings = recipes.resolve("convection", "best", {"phase1_steps": _STEPS.value})
   cfg = ExperimentConfig(workdir=workdir, train_mu=tuple(map(tuple, train_mu.tolist())),
                          targets=((30.0, 0.0, 0.0), (35.0, 0.0, 0.0), (40.0, 0.0, 0.0)),
                          recipe="best", seed=seed, **settings)
