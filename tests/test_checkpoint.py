@@ -86,3 +86,31 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   solver = lrpinn_jax.load(str(tmp_path))
   assert solver.info["step"] == 2
   assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(solver.params))
+
+
+def test_training_clock_survives_resume(tmp_path):
+  """History lines carry the training clock; a resumed run continues it from its checkpoint step
+  and returns the seconds of the whole training, and a finished run restores without a step."""
+  import json
+  def fit(steps, resume):
+    return train.fit_phase1(TINY_MODEL, make_pde(), MUS, train_batch(make_pde(), TINY_DATA, 0),
+                            steps=steps, lr=1e-2, seed=0, workdir=str(tmp_path), resume=resume,
+                            loss_cfg=LossConfig(need_xx=False), log_every=2, ckpt_every=2,
+                            log=lambda *_: None)[1]
+  first = fit(4, False)
+  hist = [json.loads(l) for l in open(tmp_path / train.HISTORY_FILE)]
+  assert [h["step"] for h in hist] == [2, 4]
+  assert 0 < hist[0]["seconds"] < hist[1]["seconds"] <= first
+  total = fit(6, True)
+  hist = [json.loads(l) for l in open(tmp_path / train.HISTORY_FILE)]
+  assert [h["step"] for h in hist] == [2, 4, 6] and hist[2]["seconds"] > hist[1]["seconds"]
+  assert total > hist[1]["seconds"] and train.latest_step(str(tmp_path)) == 6
+  assert fit(6, True) == pytest.approx(hist[2]["seconds"], abs=0.5)  # restored: no new step
+
+
+def test_seconds_to_threshold_from_history():
+  from benchmarks.time_to_accuracy import seconds_to
+  hist = [{"seconds": 1.0, "test_rel_err_max": 0.2}, {"seconds": 2.0, "test_rel_err_max": 0.09},
+          {"seconds": 3.0, "test_rel_err_max": 0.12}, {"seconds": 4.0, "test_rel_err_max": 0.04}]
+  assert seconds_to(hist, 0.10) == 2.0 and seconds_to(hist, 0.05) == 4.0
+  assert seconds_to(hist, 0.01) is None

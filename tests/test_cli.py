@@ -1,12 +1,16 @@
 """`python -m experiments.convection` end to end on a tiny budget, and every bad input."""
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
 import lrpinn_jax
+from experiments import _cli
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.experiment import ExperimentConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--phase1_steps=4", "--phase2_steps=3", "--n_f=32", "--n_0=16", "--n_b=8",
@@ -25,7 +29,10 @@ def test_end_to_end_then_resume(tmp_path):
   assert "ETA" in r.stdout and "zero-shot" in r.stdout
   res = json.load(open(os.path.join(wd, "results.json")))
   assert res["config"]["beta_range"] == "1,3" and res["config"]["phase1_steps"] == 4
-  assert res["phase1"]["steps"] == 4
+  assert res["phase1"]["steps"] == 4 and res["phase1"]["restored"] is False
+  # the best recipe, with the explicit flags on top; its mu batch of 6 means all 3 betas here
+  assert (res["config"]["recipe"], res["config"]["optimizer"], res["config"]["n_f"],
+          res["config"]["mu_batch"]) == ("best", "soap", 32, 0)
   assert res["phase1"]["train_mu"] == [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [3.0, 0.0, 0.0]]
   assert [e["mu"] for e in res["results"]] == [[2.0, 0.0, 0.0], [4.0, 0.0, 0.0]]
   for e in res["results"]:
@@ -52,14 +59,10 @@ def test_end_to_end_then_resume(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--beta_range=40,30"], "--beta_range must be 'lo,hi' with lo <= hi"),
-    (["--beta_range=abc"], "--beta_range must be comma-separated numbers"),
-    (["--beta_range=1,inf"], "finite numbers"),
-    (["--targets=30,x"], "--targets must be comma-separated numbers"),
     (["--phase1_steps=-5"], "phase1_steps"),
-    (["--phase2_steps=inf"], "phase2_steps"),
-    (["--phase1_steps=nan"], "phase1_steps"),
-    (["--beta_step=0"], "--beta_step must be a positive finite number"),
-    (["--lr=-1"], "--lr must be a positive finite number"),
+    (["--seed=-3"], "--seed=-3: -3 is not a non-negative integer"),
+    (["--mu_batch=50"], "--mu_batch must be between 0 (all) and the number of training mu (3)"),
+    (["--recipe=fast"], "--recipe=fast: value should be one of <best|paper>"),
     (["--resume"], "no checkpoint"),
 ])
 def test_bad_input_one_line_error(tmp_path, args, message):
@@ -70,6 +73,24 @@ def test_bad_input_one_line_error(tmp_path, args, message):
   assert len(lines) == 1, r.stderr
   assert message in lines[0] and "Traceback" not in r.stderr
   assert not (wd / "results.json").exists()
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: _cli.parse_range("beta_range", "abc"), "--beta_range must be comma-separated numbers"),
+    (lambda: _cli.parse_range("beta_range", "1,inf"), "finite numbers"),
+    (lambda: _cli.parse_floats("targets", "30,x"), "--targets must be comma-separated numbers"),
+    (lambda: _cli.positive("beta_step", 0.0), "--beta_step must be a positive finite number"),
+    (lambda: ExperimentConfig(workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(),
+                              lr=-1.0).validate(), "--lr must be a positive finite number"),
+    (lambda: ExperimentConfig(workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(),
+                              t_scale=0.0).validate(), "--t_scale must be a positive finite"),
+    (lambda: ExperimentConfig(workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(),
+                              optimizer="sgd").validate(), "--optimizer must be one of"),
+])
+def test_bad_values_rejected_in_process(call, message):
+  """The checks behind the one-line errors, without a subprocess each."""
+  with pytest.raises(UserError, match=re.escape(message)):
+    call()
 
 
 def test_corrupted_checkpoint_on_resume(tmp_path):
