@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import sys
+import textwrap
 from typing import Callable, List, Tuple
 
 from absl import app, flags, logging
@@ -41,7 +42,40 @@ def positive(name: str, value: float) -> float:
   return value
 
 
+def _flag_line(fl) -> str:
+  default = "" if fl.default is None else f" (default: {fl.default})"
+  return textwrap.fill(f"--{fl.name}: {fl.help}{default}", width=100, initial_indent="  ",
+                       subsequent_indent="      ")
+
+
+def command_help(module) -> str:
+  """--help text: the command's docstring, its own flags, then the flags it shares with other
+  commands, each group in definition order."""
+  by_module = flags.FLAGS.flags_by_module_dict()
+  own = list(by_module.get(module.__name__, by_module.get(sys.argv[0], [])))
+  key = flags.FLAGS.get_key_flags_for_module(module)
+  names = {fl.name for fl in own}
+  shared_modules = []
+  for fl in key:
+    if fl.name in names or fl.name in ("help", "helpshort", "helpfull", "helpxml"):
+      continue
+    for mod, fls in by_module.items():
+      if fl in fls and mod not in shared_modules:
+        shared_modules.append(mod)
+  lines = [(module.__doc__ or "").rstrip(), "", "Flags of this command:"]
+  lines += [_flag_line(fl) for fl in own]
+  for mod in shared_modules:
+    lines += ["", "Shared flags:" if mod.endswith("_flags") else f"Flags from {mod}:"]
+    lines += [_flag_line(fl) for fl in by_module[mod] if fl in key]
+  lines += ["", "  --compilation_cache: persistent XLA compilation cache folder ('' turns it off)",
+            "  --helpfull: every flag, including JAX's and absl's"]
+  return "\n".join(lines)
+
+
 def _parse_flags(argv):
+  if any(a in ("--help", "-h", "--helpshort", "-?") for a in argv[1:]):
+    print(command_help(sys.modules["__main__"]))
+    sys.exit(0)
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:

@@ -1,6 +1,6 @@
 """Phase-1 ablation for convection: the paper recipe, then one improvement added at a time.
 
-  python -m experiments.ablation --phase1_steps=4000 --out=results/convection_30_40/ablation
+  python -m experiments.ablation --phase1_steps=4000 --out=runs/ablation
 
 Each row trains Phase 1 on beta = 30..40 from scratch with the same seed, budget and points, then
 reports the zero-shot relative error at every integer beta in [30, 40] and the error after a short
@@ -19,7 +19,7 @@ from lrpinn_jax.experiment import ExperimentConfig, mu_grid, run, write_json_ato
 
 flags.DEFINE_integer("phase1_steps", 4000, "Phase-1 steps per row", lower_bound=1)
 flags.DEFINE_integer("phase2_steps", 200, "LM Phase-2 steps per target", lower_bound=0)
-flags.DEFINE_string("out", "results/convection_30_40/ablation", "output folder (rows' workdirs "
+flags.DEFINE_string("out", "runs/ablation", "output folder (rows' workdirs "
                     "go to <out>/runs, not meant for git)")
 flags.DEFINE_string("rows", "", "comma-separated subset of row names (default: all)")
 flags.DEFINE_integer("seed", 0, "seed")

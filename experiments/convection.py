@@ -2,8 +2,8 @@
 
   python -m experiments.convection --beta_range=30,40 [--targets=30,35,40] [--workdir=runs/conv]
 
-This file is intentionally kept short: the logic lives in lrpinn_jax.experiment, the shared flags
-in experiments/_flags.py.
+Runs the best measured recipe unless told otherwise (--recipe=paper for the paper's); writes
+<workdir>/results.json, phase1_history.jsonl, model.json and checkpoints/.
 """
 from __future__ import annotations
 

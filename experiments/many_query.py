@@ -1,7 +1,7 @@
 """Many-query study (paper Fig. 5): Phase 2 for many unseen beta in ONE jit-compiled vmapped call.
 
   python -m experiments.many_query --checkpoint=<workdir or .npz> --beta_range=20,50 --n_beta=150 \
-      --steps=100 --out=results/convection_30_40/many_query.json
+      --steps=100 --out=runs/many_query.json
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ flags.DEFINE_string("beta_range", "20,50", "betas spread evenly over 'lo,hi'")
 flags.DEFINE_integer("n_beta", 150, "number of betas", lower_bound=1)
 flags.DEFINE_integer("steps", 100, "Levenberg-Marquardt steps (all betas at once)", lower_bound=0)
 flags.DEFINE_enum("rank_mode", "adaptive", ["adaptive", "full"], "Phase-2 rank mode")
-flags.DEFINE_string("out", "results/convection_30_40/many_query.json", "output JSON file")
+flags.DEFINE_string("out", "runs/many_query.json", "output JSON file")
 flags.DEFINE_integer("seed", 0, "seed of the training and test points")
 FLAGS = flags.FLAGS
 

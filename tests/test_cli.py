@@ -160,3 +160,11 @@ def test_plots_command_on_tiny_workdir(tmp_path):
                "fig5_many_query.png"):
     data = (tmp_path / "figs" / name).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_help_lists_own_flags_first_and_the_recipes():
+  r = _run("--help")
+  assert r.returncode == 0, r.stderr
+  out = r.stdout
+  assert "Recipes" in out and "soap" in out and "paper" in out
+  assert out.index("--beta_range") < out.index("Shared flags:") < out.index("--recipe")
