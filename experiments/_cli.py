@@ -97,7 +97,7 @@ def run_main(main: Callable) -> None:
       main(argv)
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)
-      sys.exit(1)
+      sys.exit(getattr(e, "exit_code", 1))
   app.run(wrapped, flags_parser=_parse_flags)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import sys
+import threading
 import time
 from typing import Callable, Optional
 
@@ -14,7 +17,7 @@ import optax
 
 from lrpinn_jax import checkpoint, lm, phase1, phase2, soap
 from lrpinn_jax.data import TestSet
-from lrpinn_jax.errors import UserError
+from lrpinn_jax.errors import Preempted, UserError
 from lrpinn_jax.metrics import errors
 from lrpinn_jax.model import ModelConfig
 
@@ -65,6 +68,34 @@ class Clock:
       yield
     finally:
       self.excluded += time.perf_counter() - e0
+
+
+class _StopSignals:
+  """While active (main thread only): the first SIGTERM / SIGINT sets ``signal`` so that the loop
+  can checkpoint and stop; a second one exits the process at once (code 128 + signal number)."""
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+  def __init__(self):
+    self.signal, self._old = None, {}
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.signal is not None:
+      sys.stderr.write(f"error: second {signal.Signals(signum).name}: exiting without saving\n")
+      sys.stderr.flush()
+      os._exit(128 + signum)
+    self.signal = signal.Signals(signum).name
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for s in self.SIGNALS:
+        self._old[s] = signal.signal(s, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for s, old in self._old.items():
+      signal.signal(s, old)
 
 
 class Diverged(UserError):
@@ -165,28 +196,36 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
     history = _History(os.path.join(workdir, HISTORY_FILE), start)
     clock = Clock(history.seconds_at(start))
     last_saved = start if resume else None
-    for k in range(start, steps):
-      state, metrics = step_fn(state, batch)
-      done = k + 1
-      if done % log_every == 0 or done == steps or done % ckpt_every == 0:
-        m = {key: float(v) for key, v in metrics.items()}
-        if not np.all(np.isfinite(list(m.values()))) or not _all_finite(state.params):
-          kept = f"step {last_saved}" if last_saved is not None else "none"
-          raise Diverged(f"loss became non-finite at step {done} (last good checkpoint: {kept})")
-        m["seconds"] = clock.training()  # the training clock stops here, before the evaluation
-        with clock.paused():
-          if test is not None:
-            u = np.asarray(predict(state.params, jnp.asarray(test.x, jnp.float32),
-                                   jnp.asarray(test.t, jnp.float32)))
-            per_mu = [errors(u[i], test.u[i])["rel_err"] for i in range(u.shape[0])]
-            m["test_rel_err"] = float(np.mean(per_mu))
-            m["test_rel_err_max"] = float(np.max(per_mu))
-          if done % log_every == 0 or done == steps:
-            progress(done, {k: v for k, v in m.items() if k != "seconds"})
-          history.append(done, m if test is None else {**m, "test_rel_err_per_mu": per_mu})
-        if done % ckpt_every == 0 or done == steps:
-          checkpoint.save_state(mngr, state)
-          last_saved = done
+    with _StopSignals() as signals:
+      for k in range(start, steps):
+        state, metrics = step_fn(state, batch)
+        done = k + 1
+        stopping = signals.signal is not None  # checkpoint here, then stop (--resume continues)
+        if stopping or done % log_every == 0 or done == steps or done % ckpt_every == 0:
+          m = {key: float(v) for key, v in metrics.items()}
+          if not np.all(np.isfinite(list(m.values()))) or not _all_finite(state.params):
+            kept = f"step {last_saved}" if last_saved is not None else "none"
+            raise Diverged(f"loss became non-finite at step {done} (last good checkpoint: "
+                           f"{kept})")
+          m["seconds"] = clock.training()  # the training clock stops here, before evaluation
+          with clock.paused():
+            if test is not None:
+              u = np.asarray(predict(state.params, jnp.asarray(test.x, jnp.float32),
+                                     jnp.asarray(test.t, jnp.float32)))
+              per_mu = [errors(u[i], test.u[i])["rel_err"] for i in range(u.shape[0])]
+              m["test_rel_err"] = float(np.mean(per_mu))
+              m["test_rel_err_max"] = float(np.max(per_mu))
+            if done % log_every == 0 or done == steps:
+              progress(done, {k: v for k, v in m.items() if k != "seconds"})
+            history.append(done, m if test is None else {**m, "test_rel_err_per_mu": per_mu})
+          if stopping or done % ckpt_every == 0 or done == steps:
+            checkpoint.save_state(mngr, state)
+            last_saved = done
+          if stopping:
+            mngr.wait_until_finished()
+            raise Preempted(f"{signals.signal} at Phase-1 step {done}/{steps}: checkpoint saved "
+                            f"in {os.path.join(workdir, checkpoint.CKPT_DIR)}; run the same "
+                            f"command with --resume to continue")
     if steps == start and mngr.latest_step() != start:
       checkpoint.save_state(mngr, state)
     mngr.wait_until_finished()

@@ -168,3 +168,29 @@ def test_help_lists_own_flags_first_and_the_recipes():
   out = r.stdout
   assert "Recipes" in out and "soap" in out and "paper" in out
   assert out.index("--beta_range") < out.index("Shared flags:") < out.index("--recipe")
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
+  """A scheduler's SIGTERM during Phase 1: checkpoint at the step reached, one line, exit 75
+  within 10 s, nothing else written; the same command with --resume then finishes the run."""
+  import signal
+  wd = tmp_path / "run"
+  args = [f"--workdir={wd}", *TINY[1:], "--phase1_steps=1000", "--log_every=20",
+          "--ckpt_every=500", "--phase2_steps=0", "--rank_mode=adaptive"]
+  proc = subprocess.Popen([sys.executable, "-m", "experiments.convection", *args], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+  for line in proc.stdout:
+    if line.startswith("[phase1] step 20/"):
+      break
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=10)
+  assert proc.returncode == 75, err
+  (line,) = err.strip().splitlines()
+  m = re.search(r"SIGTERM at Phase-1 step (\d+)/1000: checkpoint saved", line)
+  assert m, line
+  assert m.group(1) in os.listdir(wd / "checkpoints") and not (wd / "results.json").exists()
+  r = _run(*args, "--resume")
+  assert r.returncode == 0, r.stderr
+  assert f"resumed from step {m.group(1)}" in r.stdout
+  assert json.load(open(wd / "results.json"))["phase1"]["steps"] == 1000
