@@ -167,7 +167,7 @@ def test_help_lists_own_flags_first_and_the_recipes():
   assert r.returncode == 0, r.stderr
   out = r.stdout
   assert "Recipes" in out and "soap" in out and "paper" in out
-  assert out.index("--beta_range") < out.index("Shared flags:") < out.index("--recipe")
+  assert out.index("  --beta_range:") < out.index("Shared flags:") < out.index("  --recipe:")
 
 
 def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
