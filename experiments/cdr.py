@@ -1,6 +1,6 @@
 """Hyper-LR-PINN on any member of the 1D convection-diffusion-reaction family.
 
-  python -m experiments.cdr --pde=cdr --init_cond=gauss_pi_2 --beta_range=1,5 --nu_range=1,5 \
+  python -m experiments.cdr --pde=cdr --init_cond=gauss_pi_2 --beta_range=1,5 --nu_range=1,5
       --rho_range=1,5 [--targets=all | 'b,n,r;b,n,r'] [--workdir=runs/cdr]
 
 Integer grids by default (--beta_step etc.); the range of a coefficient the preset does not use may

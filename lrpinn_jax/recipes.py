@@ -93,12 +93,17 @@ def resolve(problem: str, name: str, overrides: Mapping[str, object]) -> Dict[st
 
 def describe(*problems: str) -> str:
   """Plain-text table of the "best" recipe of each problem beside the paper's (for --help)."""
-  cols = [(f"best {p.split('/')[-1]}" if len(problems) > 1 else "best", recipe(p, "best"))
-          for p in problems] + [("paper", dict(PAPER))]
+  multi = len(problems) > 1
+  cols = [(p.split("/")[-1] if multi else "best", recipe(p, "best")) for p in problems]
+  cols.append(("paper", dict(PAPER)))
   width = max(map(len, SETTINGS))
-  cw = max(9, *(len(name) for name, _ in cols))
-  lines = ["Recipes (--recipe=best is the default; an explicit flag overrides its setting):",
-           "  " + f"{'setting':<{width}}" + "".join(f"  {name:>{cw}}" for name, _ in cols)]
+  widths = [max(len(name), *(len(str(c[k])) for k in SETTINGS)) for name, c in cols]
+  title = ("Recipes: --recipe=best (default) uses the column of the --pde given; --recipe=paper "
+           "the last one. An explicit flag overrides its setting." if multi else
+           "Recipes (--recipe=best is the default; an explicit flag overrides its setting):")
+  lines = [title, "  " + f"{'setting':<{width}}" +
+           "".join(f"  {name:>{w}}" for (name, _), w in zip(cols, widths))]
   for k in SETTINGS:
-    lines.append("  " + f"{k:<{width}}" + "".join(f"  {str(c[k]):>{cw}}" for _, c in cols))
+    lines.append("  " + f"{k:<{width}}" +
+                 "".join(f"  {str(c[k]):>{w}}" for (_, c), w in zip(cols, widths)))
   return "\n".join(lines)
