@@ -67,7 +67,7 @@ def command_help(module) -> str:
   for mod in shared_modules:
     lines += ["", "Shared flags:" if mod.endswith("_flags") else f"Flags from {mod}:"]
     lines += [_flag_line(fl) for fl in by_module[mod] if fl in key]
-  lines += ["", "  --compilation_cache: persistent XLA compilation cache folder ('' turns it off)",
+  lines += ["", _flag_line(flags.FLAGS["compilation_cache"]),
             "  --helpfull: every flag, including JAX's and absl's"]
   return "\n".join(lines)
 

@@ -20,7 +20,7 @@ flags.DEFINE_integer("seed", 0, "seed for initialisation and all sampled points"
 flags.DEFINE_enum("rank_mode", "both", ["adaptive", "full", "both"], "Phase-2 rank mode(s)")
 flags.DEFINE_bool("resume", False, "continue Phase 1 from the latest checkpoint in --workdir")
 # Recipe settings.
-flags.DEFINE_integer("phase1_steps", None, "Phase-1 Adam steps" + _R, lower_bound=0)
+flags.DEFINE_integer("phase1_steps", None, "Phase-1 optimizer steps" + _R, lower_bound=0)
 flags.DEFINE_integer("phase2_steps", None, "Phase-2 steps per target and rank mode" + _R,
                      lower_bound=0)
 flags.DEFINE_float("lr", None, "Adam learning rate (Phase 1, and Adam Phase 2 unless --phase2_lr)"
