@@ -10,6 +10,7 @@ from __future__ import annotations
 from absl import flags
 
 from lrpinn_jax import derivatives, losses, recipes
+from lrpinn_jax.errors import UserError
 
 _R = " (default: from --recipe)"
 
@@ -66,10 +67,29 @@ flags.DEFINE_enum("deriv_mode", derivatives.DEFAULT_MODE, list(derivatives.MODES
 flags.DEFINE_string("loss_weights", "", "Phase-1 weights of loss terms, e.g. 'bc=10' (terms: "
                     "f, ic, bc, ortho, bc_x with diffusion; unnamed ones weigh 1)")
 
+# Devices and processes.
+flags.DEFINE_integer("devices", 0, "split Phase 1 over mu across this many devices (0: all that "
+                     "JAX sees; with several processes, all of them)", lower_bound=0)
+flags.DEFINE_bool("distributed", False, "join a multi-process run via jax.distributed with the "
+                  "cluster's own settings (SLURM, Open MPI); implied by --coordinator")
+flags.DEFINE_string("coordinator", None, "jax.distributed coordinator 'host:port' (process 0's)")
+flags.DEFINE_integer("num_processes", None, "jax.distributed: number of processes", lower_bound=1)
+flags.DEFINE_integer("process_id", None, "jax.distributed: this process's id", lower_bound=0)
+
 FLAGS = flags.FLAGS
 
 _OTHER = ("seed", "rank_mode", "resume", "n_0", "n_b", "n_test", "log_every", "ckpt_every",
-          "ortho", "deriv_mode", "loss_weights")
+          "ortho", "deriv_mode", "loss_weights", "devices")
+
+
+def start_processes() -> None:
+  """jax.distributed.initialize when --distributed or --coordinator asks for it; call first."""
+  if FLAGS.coordinator or FLAGS.distributed:
+    from lrpinn_jax import sharding
+    try:
+      sharding.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
+    except (RuntimeError, ValueError) as e:
+      raise UserError(f"jax.distributed.initialize failed: {str(e).splitlines()[0]}") from None
 
 
 def experiment_kwargs(problem: str, n_train: int) -> dict:

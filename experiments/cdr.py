@@ -45,6 +45,7 @@ def parse_targets(text: str):
 
 def main(argv):
   del argv
+  _flags.start_processes()
   used = CDR_PRESETS[FLAGS.pde]
   ranges, steps = [], []
   for name, on in zip(("beta", "nu", "rho"), used):

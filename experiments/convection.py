@@ -24,6 +24,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
+  _flags.start_processes()
   lo, hi = _cli.parse_range("beta_range", FLAGS.beta_range)
   step = _cli.positive("beta_step", FLAGS.beta_step)
   train_mu = mu_grid([(lo, hi), (0.0, 0.0), (0.0, 0.0)], [step, 1.0, 1.0])

@@ -25,6 +25,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
+  _flags.start_processes()
   lo, hi = _cli.parse_range("a_range", FLAGS.a_range)
   step = _cli.positive("a_step", FLAGS.a_step)
   n = int(np.floor((hi - lo) / step + 1e-9)) + 1

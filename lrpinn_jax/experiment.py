@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax import many_query, phase2, train
+from lrpinn_jax import many_query, phase2, sharding, train
 from lrpinn_jax.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
@@ -67,6 +67,7 @@ class ExperimentConfig:
   s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
   t_scale: float = 1.0  # the network sees t_scale * t (ModelConfig.t_scale)
   loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
+  devices: int = 0  # Phase 1 split over mu across this many devices (0: all JAX sees)
 
   def validate(self):
     self.data.validate()
@@ -266,6 +267,9 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
   flag_values: the command line as given (e.g. beta_range), stored beside the resolved config.
   """
   cfg.validate()
+  main = jax.process_index() == 0
+  if not main:  # several processes: all train, only the first prints and writes results.json
+    log = lambda *a, **k: None
   pde = make_pde(cfg.pde, cfg.init_cond)
   model_cfg = cfg.model_config()
   loss_cfg = cfg.loss_config()
@@ -277,13 +281,18 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
   test_targets = test_train if same else test_set(pde, cfg.data, targets, cfg.seed)
   log(f"[setup] {len(train_mu)} training mu, {len(targets)} targets, model {model_cfg}")
 
+  mesh = sharding.mu_mesh(cfg.devices)
+  if mesh.size > 1:
+    log(f"[setup] Phase 1 split over mu across {mesh.size} devices "
+        f"({jax.process_count()} process(es), {mesh.devices.flat[0].platform})")
   restored = cfg.resume and train.latest_step(cfg.workdir) == cfg.phase1_steps
   state, p1_seconds = train.fit_phase1(
       model_cfg, pde, train_mu, points, steps=cfg.phase1_steps, lr=cfg.lr, seed=cfg.seed,
       workdir=cfg.workdir, resume=cfg.resume, lr_schedule=cfg.lr_schedule,
       optimizer=cfg.optimizer, loss_cfg=loss_cfg,
-      log_every=cfg.log_every, ckpt_every=cfg.ckpt_every, test=test_train, log=log)
-  params = state.params
+      log_every=cfg.log_every, ckpt_every=cfg.ckpt_every, test=test_train, log=log, mesh=mesh)
+  # Evaluation and Phase 2 run on each process's default device from host copies.
+  params = jax.tree.map(np.asarray, jax.device_get(state.params))
 
   x_test = jnp.asarray(test_targets.x, jnp.float32)
   t_test = jnp.asarray(test_targets.t, jnp.float32)
@@ -311,7 +320,8 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
          "phase1": {"steps": int(state.step), "seconds": p1_seconds, "restored": bool(restored),
                     "train_mu": [list(map(float, m)) for m in cfg.train_mu]},
          "results": results, "summary": summarize(results)}
-  write_json_atomic(os.path.join(cfg.workdir, RESULTS_FILE), out)
+  if main:
+    write_json_atomic(os.path.join(cfg.workdir, RESULTS_FILE), out)
   log(_table(table))
   log(f"[done] wrote {os.path.join(cfg.workdir, RESULTS_FILE)}")
   return out

@@ -9,20 +9,24 @@ its cost is a small multiple of one loss evaluation, not one pass per parameter.
 Step (Nielsen's damping rule, Marquardt's diagonal scaling):
   (J^T J + lam * D) delta = -J^T r,   D = diag(J^T J) floored at ``diag_floor`` * max,
   solved in the column-scaled variables (see ``propose``),
-  rho = (L(theta) - L(theta + delta)) / (predicted decrease);
+  rho = (L(theta) - L(theta + delta)) / (predicted decrease -2 delta.J^T r - delta.J^T J delta);
   rho > 0: accept, lam *= max(1/3, 1 - (2 rho - 1)^3), nu = 2;  else: reject, lam *= nu, nu *= 2.
+The state keeps the normal equations (J^T J (n, n), J^T r (n,)) instead of J (m, n): a step
+needs nothing else, and with m = 1356 residuals and n = 339 numbers that is 4x less memory per mu
+(the batched many-query Phase 2 holds one state per mu).
 
 Geodesic acceleration (``LMConfig.geodesic``; Transtrum & Sethna 2012, arXiv:1201.5885): the step
 is delta = v + a / 2 with v the step above and a = -(J^T J + lam D)^{-1} J^T r_vv, where
 r_vv = (2/h) ((r(theta + h v) - r) / h - J v) is the second directional derivative of r along v by
-a finite difference (one residual evaluation, no Jacobian). Steps with 2 |a| / |v| > alpha are
+a finite difference (one residual evaluation, no Jacobian; J v and J^T r_vv by one forward- and
+one reverse-mode pass). Steps with 2 |a| / |v| > alpha are
 rejected like a failed step. The correction follows the curvature of the residual map, so the
 damping can stay smaller and the poorly weighted directions move further per step (measured on
 Helmholtz, BUILD_NOTES.md). Off by default (the paper's plain LM). In float32 it stalls near
 convergence, where rounding dominates the finite difference (BUILD_NOTES.md, known limits).
 
-One network pass per step: the state keeps r and J at the accepted point, and each step evaluates
-r and J at the candidate only (used as the new base if accepted). So the step compiles to a single
+One network pass per step: the state keeps r and the normal equations at the accepted point, and
+each step evaluates r and J at the candidate only (used as the new base if accepted). So the step compiles to a single
 Jacobian program, and the first step just evaluates the starting point (it starts with loss = inf).
 """
 from __future__ import annotations
@@ -56,7 +60,8 @@ class LMState(NamedTuple):
   trainable: dict  # accepted point, same pytree as Phase2State.trainable
   frozen: dict
   r: jnp.ndarray  # (m,) residuals at ``trainable``
-  jac: jnp.ndarray  # (m, n) Jacobian at ``trainable``
+  jtj: jnp.ndarray  # (n, n) J^T J at ``trainable``
+  jtr: jnp.ndarray  # (n,) J^T r at ``trainable``
   damping: jnp.ndarray  # lam
   nu: jnp.ndarray  # growth factor after a rejection
   loss: jnp.ndarray  # ||r||^2 at ``trainable`` (inf before the first step)
@@ -99,41 +104,53 @@ def init_lm(pde, trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMCon
   need_xx must match the step's LossConfig.need_xx (it decides the CDR "bc_x" block)."""
   m = n_residuals(pde, points, need_xx)
   n = ravel_pytree(trainable)[0].shape[0]
-  return LMState(trainable, frozen, jnp.zeros((m,)), jnp.zeros((m, n)),
+  return LMState(trainable, frozen, jnp.zeros((m,)), jnp.zeros((n, n)), jnp.zeros((n,)),
                  jnp.asarray(lm_cfg.init_damping, jnp.float32), jnp.asarray(2.0, jnp.float32),
                  jnp.asarray(jnp.inf, jnp.float32), jnp.zeros((), jnp.int32))
 
 
-def propose(r, jac, damping, lm_cfg: LMConfig = LMConfig()):
-  """The damped Gauss-Newton step delta (n,) for r (m,), J (m, n).
+def normal(r, jac):
+  """The normal equations of r (m,), J (m, n): (J^T J (n, n), J^T r (n,))."""
+  return jac.T @ jac, jac.T @ r
 
-  The columns of J are scaled to unit norm before the normal equations are formed (Marquardt's
-  D = diag(J^T J) applied as a change of variables): in float32 this keeps the solve far better
-  conditioned than forming J^T J first. An all-zero column (an s entry pinned by a rank mask, or
-  J = 0 before the first evaluation) gets update exactly 0.
+
+def propose(jtj, jtr, damping, lm_cfg: LMConfig = LMConfig()):
+  """The damped Gauss-Newton step delta (n,) from J^T J (n, n) and J^T r (n,).
+
+  Solved in column-scaled variables (Marquardt's D = diag(J^T J) as a change of variables, the
+  columns of J at unit norm): in float32 this keeps the solve far better conditioned
+  than solving with J^T J + lam D directly. An all-zero column (an s entry pinned by a rank mask,
+  or J = 0 before the first evaluation) gets update exactly 0.
   """
-  col = jnp.sqrt(jnp.sum(jac ** 2, axis=0))
+  diag = jnp.diagonal(jtj)
+  col = jnp.sqrt(jnp.maximum(diag, 0.0))
   dead = col == 0
   scale = jnp.where(dead, 0.0, 1.0 / jnp.maximum(col, jnp.sqrt(lm_cfg.diag_floor) * jnp.max(col)))
-  js = jac * scale
-  a = js.T @ js + jnp.diag(jnp.where(dead, 1.0, damping))
-  return scale * jnp.linalg.solve(a, -(js.T @ r))
+  a = scale[:, None] * jtj * scale[None, :] + jnp.diag(jnp.where(dead, 1.0, damping))
+  return scale * jnp.linalg.solve(a, -scale * jtr)
 
 
-def accelerate(r, jac, v, r_h, damping, lm_cfg: LMConfig = LMConfig()):
+def predicted_decrease(jtj, jtr, v):
+  """||r||^2 - ||r + J v||^2 = -2 v.J^T r - v.J^T J v, without forming r + J v."""
+  return -(2.0 * jnp.dot(v, jtr) + jnp.dot(v, jtj @ v))
+
+
+def accelerate(r, jv, r_h, jt, jtj, v, damping, lm_cfg: LMConfig = LMConfig()):
   """Geodesic acceleration of the LM step v (n,): returns (v + a / 2, reject) where r_h (m,) is
-  the residual at theta + h v, r_vv = (2/h) ((r_h - r)/h - J v) (exact for quadratic residuals),
-  a = propose(r_vv, J, damping), and reject = 2 |a| > alpha |v|."""
+  the residual at theta + h v, jv = J v (m,), r_vv = (2/h) ((r_h - r)/h - J v) (exact for
+  quadratic residuals), a = propose(J^T J, jt(r_vv), damping) with jt(w) = J^T w, and
+  reject = 2 |a| > alpha |v|."""
   h = lm_cfg.geodesic_h
-  acc = propose((2.0 / h) * ((r_h - r) / h - jac @ v), jac, damping, lm_cfg)
+  acc = propose(jtj, jt((2.0 / h) * ((r_h - r) / h - jv)), damping, lm_cfg)
   return v + 0.5 * acc, 2.0 * jnp.linalg.norm(acc) > lm_cfg.geodesic_alpha * jnp.linalg.norm(v)
 
 
-def judge(loss, new_loss, model_loss, damping, nu, lm_cfg: LMConfig = LMConfig()):
-  """Accept or reject a step: (accepted, damping, nu). model_loss = ||r + J delta||^2.
-  A non-finite current loss (the first evaluation) always accepts and keeps the damping."""
+def judge(loss, new_loss, decrease, damping, nu, lm_cfg: LMConfig = LMConfig()):
+  """Accept or reject a step: (accepted, damping, nu). decrease = the linear model's predicted
+  decrease of the loss (``predicted_decrease``). A non-finite current loss (the first
+  evaluation) always accepts and keeps the damping."""
   first = ~jnp.isfinite(loss)
-  rho = (loss - new_loss) / jnp.maximum(loss - model_loss, 1e-30)
+  rho = (loss - new_loss) / jnp.maximum(decrease, 1e-30)
   better = jnp.isfinite(new_loss) & (rho > 0) & (new_loss < loss)
   ok = first | better
   lam_ok = damping * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
@@ -156,22 +173,25 @@ def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
 
   def step(state: LMState, batch: Phase2Batch):
     flat, unravel = ravel_pytree(state.trainable)
-    v = propose(state.r, state.jac, state.damping, lm_cfg)
+    v = propose(state.jtj, state.jtr, state.damping, lm_cfg)
     delta, too_curved = v, jnp.asarray(False)
-    if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluation
-      r_h = residual_fn(cfg, pde, loss_cfg, state.frozen, batch)(
-          unravel(flat + lm_cfg.geodesic_h * v))
-      delta, too_curved = accelerate(state.r, state.jac, v, r_h, state.damping, lm_cfg)
+    if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluations
+      res = lambda th: residual_fn(cfg, pde, loss_cfg, state.frozen, batch)(unravel(th))
+      jv = jax.jvp(res, (flat,), (v,))[1]
+      jt = lambda w: jax.vjp(res, flat)[1](w)[0]
+      delta, too_curved = accelerate(state.r, jv, res(flat + lm_cfg.geodesic_h * v), jt,
+                                     state.jtj, v, state.damping, lm_cfg)
     candidate = unravel(flat + delta)
     r, jac = jacobian(cfg, pde, loss_cfg, candidate, state.frozen, batch)
+    jtj, jtr = normal(r, jac)
     new_loss = jnp.where(too_curved, jnp.inf, jnp.sum(r ** 2))
-    model_loss = jnp.sum((state.r + state.jac @ v) ** 2)
-    ok, lam, nu = judge(state.loss, new_loss, model_loss, state.damping, state.nu, lm_cfg)
+    ok, lam, nu = judge(state.loss, new_loss, predicted_decrease(state.jtj, state.jtr, v),
+                        state.damping, state.nu, lm_cfg)
     pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(ok, x, y), a, b)
     out = LMState(pick(candidate, state.trainable), state.frozen, pick(r, state.r),
-                  pick(jac, state.jac), lam, nu, jnp.where(ok, new_loss, state.loss),
-                  state.step + 1)
+                  pick(jtj, state.jtj), pick(jtr, state.jtr), lam, nu,
+                  jnp.where(ok, new_loss, state.loss), state.step + 1)
     return out, {"loss": out.loss, "accepted": ok, "damping": lam,
-                 "grad_norm": jnp.linalg.norm(out.jac.T @ out.r)}
+                 "grad_norm": jnp.linalg.norm(out.jtr)}
 
   return step

@@ -52,7 +52,7 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int,
   step = lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg)
 
   def solve(trainable, frozen, mus, points):
-    axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0, 0, 0)
+    axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0, 0, 0, 0)
     init = lambda tr, fr: lm.init_lm(pde, tr, fr, points, lm_cfg, need_xx=loss_cfg.need_xx)
     state = jax.vmap(init, in_axes=(0, _in_axes(frozen)),
                      out_axes=axes)(trainable, frozen)

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax import losses
+from lrpinn_jax import losses, sharding
 from lrpinn_jax.derivatives import DEFAULT_MODE
 from lrpinn_jax.model import ModelConfig, hyper_s, init_params, point_fn
 
@@ -55,31 +55,32 @@ PER_MU_ABOVE_BYTES = 4 * 2 ** 20
 PER_MU_MAX = 32
 
 
-def map_mu(fn: Callable, mus: jnp.ndarray, points, width: int):
+def map_mu(fn: Callable, mus: jnp.ndarray, points, width: int, unroll: bool = True):
   """fn over the mu axis of mus (n_mu, d): one vmap, or for large steps (point data x width x
   n_mu above PER_MU_ABOVE_BYTES, n_mu <= PER_MU_MAX) fn applied to each mu separately in the one
   traced program. XLA's CPU backend runs the batched (n_mu, n, 50) x (n_mu, 50, 50) matmuls of
   the vmap well below the speed of n_mu unbatched ones once the activations outgrow the cache
-  (official configuration, 11 mu x 1456 points: 38 ms vmapped, 27 ms per mu; BUILD_NOTES)."""
+  (official configuration, 11 mu x 1456 points: 38 ms vmapped, 27 ms per mu; BUILD_NOTES).
+  unroll=False: always the vmap (a mu axis split over devices must stay one batched axis)."""
   n = mus.shape[0]
   size = sum(a.size for a in jax.tree.leaves(points)) * width * 4 * n
-  if n <= PER_MU_MAX and size > PER_MU_ABOVE_BYTES:
+  if unroll and n <= PER_MU_MAX and size > PER_MU_ABOVE_BYTES:
     outs = [fn(mus[i]) for i in range(n)]  # unrolled at trace time: no Python at run time
     return jax.tree.map(lambda *v: jnp.stack(v), *outs)
   return jax.vmap(fn)(mus)
 
 
 def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
-                batch: Phase1Batch) -> Tuple[jnp.ndarray, dict]:
+                batch: Phase1Batch, unroll: bool = True) -> Tuple[jnp.ndarray, dict]:
   """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty, each term
-  times its loss_cfg.weights entry (default 1)."""
+  times its loss_cfg.weights entry (default 1). unroll: see ``map_mu``."""
   def per_mu(mu):
     s = hyper_s(cfg, params["hyper"], mu)  # once per mu
     u = point_fn(cfg, params["net"], s)
     return losses.pinn_losses(u, pde, mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx,
                               loss_cfg.causal_eps, loss_cfg.causal_bins)
 
-  per = map_mu(per_mu, batch.mus, batch.points, cfg.width)  # each (n_mu,)
+  per = map_mu(per_mu, batch.mus, batch.points, cfg.width, unroll)  # each (n_mu,)
   if batch.mu_weights is None:
     terms = {k: jnp.mean(v) for k, v in per.items()}
   else:
@@ -99,11 +100,16 @@ def resample_points(pde, points, key: jax.Array, step):
 
 
 def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformation,
-                     loss_cfg: LossConfig = LossConfig(), seed: int = 0) -> Callable:
+                     loss_cfg: LossConfig = LossConfig(), seed: int = 0, mesh=None,
+                     n_mu: Optional[int] = None) -> Callable:
   """Returns the pure step(state, batch) -> (state, metrics); jit it once at the call site.
 
   seed: the key of the collocation draws (loss_cfg.resample) and of the mu draws
   (loss_cfg.mu_batch); both are pure functions of (seed, step), so resuming is exact.
+  mesh: a jax.sharding.Mesh with axis "mu" (lrpinn_jax.sharding): the mu batch of every step is
+  split along it (padded with weight-0 copies to a multiple of the mesh size) and the rest is
+  replicated; the math is the one-device step's. Feed it ``sharding.phase1_batch(batch, mesh)``
+  with n_mu = the number of real mu at the head of that padded batch.
   """
   key = jax.random.key(seed)
   key_mu = jax.random.fold_in(key, 1 << 30)  # a stream apart from the per-step point draws
@@ -111,13 +117,20 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
   def step(state: Phase1State, batch: Phase1Batch):
     if loss_cfg.resample:
       batch = batch._replace(points=resample_points(pde, batch.points, key, state.step))
-    n_mu = batch.mus.shape[0]
-    if 0 < loss_cfg.mu_batch < n_mu:
-      pick = jax.random.choice(jax.random.fold_in(key_mu, state.step), n_mu,
+    real = batch.mus.shape[0] if n_mu is None else n_mu
+    if 0 < loss_cfg.mu_batch < real:
+      pick = jax.random.choice(jax.random.fold_in(key_mu, state.step), real,
                                (loss_cfg.mu_batch,), replace=False)
       batch = batch._replace(mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None
                              else batch.mu_weights[pick])
-    grads, metrics = jax.grad(phase1_loss, has_aux=True)(state.params, cfg, pde, loss_cfg, batch)
+    if mesh is not None:
+      mus, weights = sharding.pad_mu(batch.mus, batch.mu_weights, mesh.size)
+      batch = batch._replace(
+          mus=jax.lax.with_sharding_constraint(mus, sharding.split(mesh)),
+          mu_weights=jax.lax.with_sharding_constraint(weights, sharding.split(mesh)),
+          points=jax.lax.with_sharding_constraint(batch.points, sharding.replicated(mesh)))
+    grads, metrics = jax.grad(phase1_loss, has_aux=True)(state.params, cfg, pde, loss_cfg, batch,
+                                                         mesh is None)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return Phase1State(params, opt_state, state.step + 1), metrics

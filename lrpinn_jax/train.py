@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax import checkpoint, lm, phase1, phase2, soap
+from lrpinn_jax import checkpoint, lm, phase1, phase2, sharding, soap
 from lrpinn_jax.data import TestSet
 from lrpinn_jax.errors import Preempted, UserError
 from lrpinn_jax.metrics import errors
@@ -164,8 +164,13 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
                lr_schedule: str = "constant", optimizer: str = "adam",
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), log_every: int = 500,
                ckpt_every: int = 2000, test: Optional[TestSet] = None,
-               log: Callable = print):
+               log: Callable = print, mesh=None):
   """Phase 1 over all ``mus`` (n_mu, pde.n_mu) at once (or loss_cfg.mu_batch of them per step).
+
+  mesh: a Mesh with axis "mu" (lrpinn_jax.sharding.mu_mesh): with more than one device the mu
+  batch of every step is split over it. Under jax.distributed only process 0 prints and writes
+  model.json and the history; every process takes part in the checkpoints (orbax's multi-host
+  save).
 
   Returns (state, seconds): the training seconds behind the returned state, evaluations
   excluded and, after ``resume``, the seconds of the earlier runs included (from the history).
@@ -176,15 +181,28 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
   optimizer = make_optimizer(lr, lr_schedule, steps, optimizer)
   state = phase1.init_phase1(cfg, optimizer, jax.random.key(seed))
   batch = phase1.make_batch(mus, points)
-  step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed))
-  predict = jax.jit(lambda params, x, t: phase1.predict(cfg, params, batch.mus, x, t))
-  checkpoint.write_model_info(workdir, cfg, pde)
+  train_mus = batch.mus
+  predict = jax.jit(lambda params, x, t: phase1.predict(cfg, params, train_mus, x, t))
+  if mesh is not None and mesh.size > 1:
+    step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed, mesh=mesh,
+                                              n_mu=len(mus)))
+    batch = sharding.phase1_batch(batch, mesh)
+    place = lambda st: sharding.put_tree(jax.device_get(st), sharding.replicated(mesh))
+  else:
+    step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed))
+    place = lambda st: st
+  state = place(state)
+  main = jax.process_index() == 0  # several processes: only the first prints and writes files
+  if not main:
+    log = lambda *a, **k: None
+  if main:
+    checkpoint.write_model_info(workdir, cfg, pde)
   with checkpoint.manager(workdir) as mngr:
     latest = mngr.latest_step()
     if resume:
       if latest is None:
         raise UserError(f"--resume: no checkpoint in {os.path.join(workdir, checkpoint.CKPT_DIR)}")
-      state = checkpoint.restore_state(mngr, state, latest)
+      state = place(checkpoint.restore_state(mngr, state, latest))
       log(f"[phase1] resumed from step {int(state.step)}")
     elif latest is not None:
       raise UserError(f"{workdir} already holds checkpoints (step {latest}); pass --resume to "
@@ -193,7 +211,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
     if start > steps:
       raise UserError(f"checkpoint is at step {start}, beyond --phase1_steps={steps}")
     progress = Progress("phase1", steps, start, log)
-    history = _History(os.path.join(workdir, HISTORY_FILE), start)
+    history = _History(os.path.join(workdir, HISTORY_FILE) if main else os.devnull, start)
     clock = Clock(history.seconds_at(start))
     last_saved = start if resume else None
     with _StopSignals() as signals:
