@@ -8,9 +8,11 @@ from typing import Callable, List, Tuple
 
 from absl import app, flags, logging
 
-from lrpinn_jax import cache
+from lrpinn_jax import cache, precision
 from lrpinn_jax.errors import UserError
 
+flags.DEFINE_bool("x64", False, "run the whole command in float64 (jax_enable_x64): every "
+                  "parameter, point and solve")
 flags.DEFINE_string("compilation_cache", None, "persistent XLA compilation cache folder ('' turns "
                     f"it off; default: ${cache.ENV_VAR} if set, else ~/.cache/lrpinn_jax/xla)")
 
@@ -67,7 +69,7 @@ def command_help(module) -> str:
   for mod in shared_modules:
     lines += ["", "Shared flags:" if mod.endswith("_flags") else f"Flags from {mod}:"]
     lines += [_flag_line(fl) for fl in by_module[mod] if fl in key]
-  lines += ["", _flag_line(flags.FLAGS["compilation_cache"]),
+  lines += ["", _flag_line(flags.FLAGS["x64"]), _flag_line(flags.FLAGS["compilation_cache"]),
             "  --helpfull: every flag, including JAX's and absl's"]
   return "\n".join(lines)
 
@@ -89,6 +91,8 @@ def run_main(main: Callable) -> None:
     # Our progress and errors are printed; absl logs from JAX (backend probing) and orbax (its own
     # ERROR lines for a corrupted checkpoint, which we report as one line) would only add noise.
     logging.set_verbosity(logging.FATAL)
+    if flags.FLAGS.x64:
+      precision.enable_x64()
     try:
       try:
         cache.enable(flags.FLAGS.compilation_cache)

@@ -19,6 +19,8 @@ from lrpinn_jax.errors import UserError
 from lrpinn_jax.model import ModelConfig, init_params, net_module
 from lrpinn_jax.phase2 import merge_net
 from lrpinn_jax.solver import Solver
+from lrpinn_jax import precision
+from lrpinn_jax.precision import real
 
 MODEL_FILE = "model.json"
 CKPT_DIR = "checkpoints"
@@ -95,12 +97,13 @@ def _abstract_params(cfg: ModelConfig, info: dict):
   s = [jnp.ones(r) for r in ranks]
   net = jax.eval_shape(lambda: net_module(cfg, ranks).init(
       jax.random.key(0), jnp.zeros(cfg.n_in), s)["params"])
-  return {"net": net, "s": [jax.ShapeDtypeStruct((r,), jnp.float32) for r in ranks]}
+  return {"net": net, "s": [jax.ShapeDtypeStruct((r,), real()) for r in ranks]}
 
 
-def load(workdir: str, step: Optional[int] = None) -> Solver:
+def load(workdir: str, step: Optional[int] = None, dtype=None) -> Solver:
   """The model in a workdir (latest checkpoint by default) as a Solver: the Phase-1 model of an
-  experiment, or a Phase-2 model saved by ``experiments.finetune``."""
+  experiment, or a Phase-2 model saved by ``experiments.finetune``. Parameters as ``dtype``
+  (default precision.real(); float64 needs x64 on, e.g. ``load(w, dtype=jnp.float64)``)."""
   cfg, info = read_model_info(workdir)
   abstract = _abstract_params(cfg, info)
   with manager(workdir) as mngr:
@@ -112,7 +115,7 @@ def load(workdir: str, step: Optional[int] = None) -> Solver:
     except Exception as e:
       raise UserError(f"cannot restore checkpoint {workdir}/{CKPT_DIR}/{step}: "
                       f"{type(e).__name__}") from None
-  params = dict(out.params)
+  params = dict(precision.cast(out.params, dtype))
   meta = [("pde", info["pde"]), ("init_cond", info.get("init_cond", "sin_1")), ("kind", info.get("kind", "phase1")), ("step", int(step))]
   if "s" in params:
     params["s"] = tuple(params["s"])

@@ -35,16 +35,22 @@ class TestSet(NamedTuple):
 
 
 def train_batch(pde, cfg: DataConfig, seed: int):
-  """The PDE's training points (its own NamedTuple of float32 arrays, e.g. pde.TrainBatch)."""
+  """The PDE's training points (its own NamedTuple of precision.real() arrays, e.g. pde.TrainBatch)."""
   return pde.sample_points(cfg, seed)
 
 
-def test_set(pde, cfg: DataConfig, mus: np.ndarray, seed: int) -> TestSet:
-  """n_test points uniform in the PDE's domain (both coordinates in (lo, hi]), reference u for each
-  mu (n_mu, n_mu_dim)."""
+def test_points(pde, cfg: DataConfig, seed: int):
+  """(x, t): n_test points uniform in the PDE's domain (both coordinates in (lo, hi]), float64;
+  the same for every mu."""
   rng = np.random.default_rng([seed, 1])
   (x_lo, x_hi), (t_lo, t_hi) = pde.domain
   x = x_hi - rng.uniform(0, 1, cfg.n_test) * (x_hi - x_lo)
   t = t_hi - rng.uniform(0, 1, cfg.n_test) * (t_hi - t_lo)
+  return x, t
+
+
+def test_set(pde, cfg: DataConfig, mus: np.ndarray, seed: int) -> TestSet:
+  """``test_points`` and the reference u for each mu (n_mu, n_mu_dim)."""
+  x, t = test_points(pde, cfg, seed)
   u = np.stack([pde.reference(x, t, mu) for mu in np.asarray(mus)])
   return TestSet(x, t, u)

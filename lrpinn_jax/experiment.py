@@ -21,6 +21,7 @@ from lrpinn_jax.model import ModelConfig, hyper_s, ranks_of
 from lrpinn_jax.pde import make_pde
 from lrpinn_jax.phase1 import LossConfig, predict
 from lrpinn_jax.phase2 import RANK_MODES
+from lrpinn_jax.precision import np_real, real
 
 RESULTS_FILE = "results.json"
 
@@ -234,7 +235,7 @@ def _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode
   res = many_query.run_many(model_cfg, pde, params, targets, points, steps=cfg.phase2_steps,
                             rank_mode=mode, loss_cfg=loss_cfg,
                             lm_cfg=train.LM_OPTIMIZERS[cfg.phase2_optimizer])
-  x, t = (jnp.asarray(a, jnp.float32) for a in (test.x, test.t))
+  x, t = (jnp.asarray(a, real()) for a in (test.x, test.t))
   u = np.asarray(many_query.predict_many(model_cfg, res.trainable, res.frozen, x, t))
   counts = many_query.trainable_counts(res.trainable, res.frozen)
   log(f"[phase2 {cfg.phase2_optimizer} {mode}] {len(targets)} targets in one batched call: "
@@ -273,8 +274,8 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
   pde = make_pde(cfg.pde, cfg.init_cond)
   model_cfg = cfg.model_config()
   loss_cfg = cfg.loss_config()
-  train_mu = np.asarray(cfg.train_mu, np.float32)
-  targets = np.asarray(cfg.targets, np.float32)
+  train_mu = np.asarray(cfg.train_mu, np_real())
+  targets = np.asarray(cfg.targets, np_real())
   points = train_batch(pde, cfg.data, cfg.seed)
   test_train = test_set(pde, cfg.data, train_mu, cfg.seed)
   same = train_mu.shape == targets.shape and np.array_equal(train_mu, targets)
@@ -294,8 +295,8 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
   # Evaluation and Phase 2 run on each process's default device from host copies.
   params = jax.tree.map(np.asarray, jax.device_get(state.params))
 
-  x_test = jnp.asarray(test_targets.x, jnp.float32)
-  t_test = jnp.asarray(test_targets.t, jnp.float32)
+  x_test = jnp.asarray(test_targets.x, real())
+  t_test = jnp.asarray(test_targets.t, real())
   zero = np.asarray(jax.jit(lambda p: predict(model_cfg, p, targets, x_test, t_test))(params))
   results, table = [], []
   for i, mu in enumerate(targets):

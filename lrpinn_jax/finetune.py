@@ -18,6 +18,7 @@ from lrpinn_jax.pde import block_vectors, make_pde
 from lrpinn_jax.phase1 import LossConfig
 from lrpinn_jax.phase2 import merge_net, predict, trainable_count
 from lrpinn_jax.solver import Solver
+from lrpinn_jax.precision import np_real
 
 RESULT_FILE = "finetune.json"
 
@@ -51,7 +52,7 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
     raise UserError(f"{workdir} already holds a model; choose another --workdir")
   solver = load_phase1(source)
   pde = make_pde(solver.info.get("pde", "convection"), solver.info.get("init_cond", "sin_1"))
-  mu = np.asarray(mu, np.float32)
+  mu = np.asarray(mu, np_real())
   if mu.shape != (pde.n_mu,) or not np.all(np.isfinite(mu)):
     raise UserError(f"--mu must be {pde.n_mu} finite numbers {','.join(pde.mu_names)} for "
                     f"{pde.name}, got {mu.tolist()}")

@@ -12,6 +12,7 @@ import zipfile
 
 import numpy as np
 
+from lrpinn_jax import precision
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.model import ModelConfig
 from lrpinn_jax.solver import Solver
@@ -51,9 +52,10 @@ def _dense(arrays, name, n_in, n_out, path) -> dict:
   return {"kernel": w.T.copy(), "bias": _take(arrays, f"{name}.bias", (n_out,), path)}
 
 
-def load_official(npz_path) -> Solver:
+def load_official(npz_path, dtype=None) -> Solver:
   """Solver from the official Phase-1 npz (hypernetwork + bases) or Phase-2 npz (alpha_k, truncated
-  bases). Raises UserError on a missing file, missing keys or wrong shapes."""
+  bases), parameters as ``dtype`` (default precision.real(); float64 needs x64 on). Raises
+  UserError on a missing file, missing keys or wrong shapes."""
   a = _read_npz(npz_path)
   if "start_layer.weight" not in a:
     raise UserError(f"{npz_path}: missing key 'start_layer.weight'")
@@ -73,10 +75,10 @@ def load_official(npz_path) -> Solver:
                     lowrank_bias=False)
   meta = (("pde", "convection"), ("source", str(npz_path)))
   if phase2:
-    return Solver({"net": net, "s": tuple(s)}, cfg, meta)
+    return Solver(precision.cast({"net": net, "s": tuple(s)}, dtype), cfg, meta)
   hyper = {"meta_0": _dense(a, "meta_layer_1", 3, width, npz_path),
            "meta_1": _dense(a, "meta_layer_2", width, width, npz_path),
            "meta_2": _dense(a, "meta_layer_3", width, width, npz_path)}
   for k in range(N_LAYERS):
     hyper[f"head_{k}"] = _dense(a, f"meta_alpha_{k}", width, width, npz_path)
-  return Solver({"net": net, "hyper": hyper}, cfg, meta)
+  return Solver(precision.cast({"net": net, "hyper": hyper}, dtype), cfg, meta)

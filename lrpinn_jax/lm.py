@@ -43,6 +43,7 @@ from lrpinn_jax.model import point_fn
 from lrpinn_jax.pde import n_residuals
 from lrpinn_jax.phase1 import LossConfig
 from lrpinn_jax.phase2 import Phase2Batch, merge_net
+from lrpinn_jax.precision import real
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +106,8 @@ def init_lm(pde, trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMCon
   m = n_residuals(pde, points, need_xx)
   n = ravel_pytree(trainable)[0].shape[0]
   return LMState(trainable, frozen, jnp.zeros((m,)), jnp.zeros((n, n)), jnp.zeros((n,)),
-                 jnp.asarray(lm_cfg.init_damping, jnp.float32), jnp.asarray(2.0, jnp.float32),
-                 jnp.asarray(jnp.inf, jnp.float32), jnp.zeros((), jnp.int32))
+                 jnp.asarray(lm_cfg.init_damping, real()), jnp.asarray(2.0, real()),
+                 jnp.asarray(jnp.inf, real()), jnp.zeros((), jnp.int32))
 
 
 def normal(r, jac):

@@ -13,11 +13,19 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
-from lrpinn_jax import lm
+from lrpinn_jax import lm, sharding
 from lrpinn_jax.model import ModelConfig, hyper_s
 from lrpinn_jax.phase1 import LossConfig
-from lrpinn_jax.phase2 import Phase2Batch, RANK_MODES
+from lrpinn_jax.phase2 import Phase2Batch, RANK_MODES, predict
+from lrpinn_jax.train import fmt_time
+from lrpinn_jax.precision import np_real, real
+
+
+# Mu per compiled call in the many-query commands (peak memory and speed at this size:
+# results/convection_30_40/README.md, "Many-query at scale").
+DEFAULT_CHUNK = 100
 
 
 class ManyQueryResult(NamedTuple):
@@ -30,9 +38,9 @@ class ManyQueryResult(NamedTuple):
 def init_many(cfg: ModelConfig, params: dict, mus, rank_mode: str = "adaptive"):
   """Stacked trainable pytree and frozen pytree (with per-mu masks) for mus (n_mu, pde.n_mu)."""
   assert rank_mode in RANK_MODES
-  s = jax.vmap(lambda m: hyper_s(cfg, params["hyper"], m))(jnp.asarray(mus, jnp.float32))
+  s = jax.vmap(lambda m: hyper_s(cfg, params["hyper"], m))(jnp.asarray(mus, real()))
   n = s[0].shape[0]
-  mask = tuple((v > 0).astype(jnp.float32) if rank_mode == "adaptive" else jnp.ones_like(v)
+  mask = tuple((v > 0).astype(real()) if rank_mode == "adaptive" else jnp.ones_like(v)
                for v in s)
   net = params["net"]
   bcast = lambda tree: jax.tree.map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), tree)
@@ -64,22 +72,100 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int,
   return solve
 
 
+def chunk_size(n: int, chunk: int = 0, mesh=None) -> int:
+  """Mu per compiled call: ``chunk`` (0: all n at once), at most n, rounded up to a multiple of
+  the mesh size."""
+  size = n if not chunk else min(int(chunk), n)
+  return sharding.padded(max(size, 1), mesh.size if mesh is not None else 1)
+
+
+def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int, size: int,
+                      rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
+                      lm_cfg: lm.LMConfig = lm.LMConfig(), mesh=None):
+  """Returns solve(mus) for exactly ``size`` mu (size, pde.n_mu) -> (trainable, frozen, loss),
+  host (numpy) pytrees with a leading mu axis in trainable, frozen["mask"] and loss. One jit
+  for every call; with a mesh of several devices the mu axis is split over them."""
+  multi = mesh is not None and mesh.size > 1
+  split = sharding.split(mesh) if multi else None
+  rep = sharding.replicated(mesh) if multi else None
+  place = (lambda tree, sh: sharding.put_tree(tree, sh)) if multi else (lambda tree, sh: tree)
+  pts = place(jax.tree.map(np.asarray, points), rep)
+  lm_solve = make_many_lm(cfg, pde, loss_cfg, steps, lm_cfg)
+
+  def batch(mus, pts):
+    trainable, frozen = init_many(cfg, params, mus, rank_mode)
+    trainable, loss = lm_solve(trainable, frozen, mus, pts)
+    return trainable, frozen["mask"], loss
+
+  run = batch
+  if multi:  # each device solves its own mu: no collective inside the LM loop
+    local = batch
+    if mesh.devices.flat[0].platform == "cpu":
+      # With several CPU devices in one process, a batched (vmapped) LAPACK solve never returns
+      # (jaxlib 0.10.2, BUILD_NOTES.md); there each device takes its mu one at a time.
+      def local(mus, pts):
+        out = jax.lax.map(lambda m: batch(m[None], pts), mus)
+        return jax.tree.map(lambda a: a[:, 0], out)
+    run = jax.shard_map(local, mesh=mesh, in_specs=(P(sharding.MU), P()),
+                        out_specs=P(sharding.MU), check_vma=False)
+  run = jax.jit(run)
+  bases = {k: v for k, v in params["net"].items() if k.startswith("lowrank_")}
+
+  def solve(mus):
+    mus = np.asarray(mus, np_real())
+    assert mus.shape[0] == size, (mus.shape, size)
+    trainable, mask, loss = jax.device_get(run(place(mus, split), pts))
+    return trainable, {**jax.device_get(bases), "mask": mask}, loss
+
+  return solve
+
+
 def run_many(cfg: ModelConfig, pde, params: dict, mus, points, *, steps: int,
              rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
-             lm_cfg: lm.LMConfig = lm.LMConfig()) -> ManyQueryResult:
-  """Batched LM Phase 2 for all ``mus`` (n_mu, pde.n_mu); seconds include compilation."""
+             lm_cfg: lm.LMConfig = lm.LMConfig(), chunk: int = 0, mesh=None,
+             log=None) -> ManyQueryResult:
+  """Batched LM Phase 2 for all ``mus`` (n_mu, pde.n_mu); seconds include compilation.
+
+  chunk > 0: the mu go through ONE compiled program ``chunk`` at a time (the last chunk padded
+  with copies of the last mu, whose results are dropped), so memory stays bounded for any n_mu;
+  results come back to the host after each chunk. mesh (lrpinn_jax.sharding.mu_mesh): each chunk
+  is split over its devices along mu. log: a progress line with ETA after each chunk.
+  """
   t0 = time.perf_counter()
-  trainable, frozen = init_many(cfg, params, mus, rank_mode)
-  solve = jax.jit(make_many_lm(cfg, pde, loss_cfg, steps, lm_cfg))
-  pts = jax.tree.map(jnp.asarray, points)
-  trainable, loss = solve(trainable, frozen, jnp.asarray(mus, jnp.float32), pts)
-  jax.block_until_ready(trainable)
-  return ManyQueryResult(trainable, frozen, np.asarray(loss), time.perf_counter() - t0)
+  mus = np.asarray(mus, np_real())
+  size = chunk_size(len(mus), chunk, mesh)
+  solve = make_chunk_solver(cfg, pde, params, points, steps=steps, size=size,
+                            rank_mode=rank_mode, loss_cfg=loss_cfg, lm_cfg=lm_cfg, mesh=mesh)
+  keep, parts = zip(*[(k, solve(part)) for k, part in chunked(mus, size, log)])
+  frozen = {k: v for k, v in parts[0][1].items() if k != "mask"}
+  frozen["mask"] = concat([p[1]["mask"] for p in parts], keep)
+  return ManyQueryResult(concat([p[0] for p in parts], keep), frozen,
+                         concat([p[2] for p in parts], keep), time.perf_counter() - t0)
+
+
+def chunked(mus: np.ndarray, size: int, log=None):
+  """Yields (n_real, chunk) over mus (n, d): chunks of exactly ``size`` rows, the last padded
+  with copies of the last mu; with ``log``, a progress line with ETA after each chunk."""
+  n = len(mus)
+  total = -(-n // size)
+  t0 = time.perf_counter()
+  for k in range(total):
+    part = mus[k * size:(k + 1) * size]
+    yield len(part), sharding.pad_mu(part, None, size)[0]
+    if log is not None and total > 1:
+      done = min((k + 1) * size, n)
+      elapsed = time.perf_counter() - t0
+      log(f"[many_query] chunk {k + 1}/{total}: {done}/{n} mu, {done / elapsed:.2f} mu/s, "
+          f"elapsed {fmt_time(elapsed)}  ETA {fmt_time(elapsed / done * (n - done))}")
+
+
+def concat(parts, keep):
+  """Concatenate host pytrees along the leading axis, each cut to its first ``keep`` rows."""
+  return jax.tree.map(lambda *a: np.concatenate([v[:k] for v, k in zip(a, keep)]), *parts)
 
 
 def predict_many(cfg: ModelConfig, trainable: dict, frozen: dict, x, t) -> jnp.ndarray:
   """u at x, t (n,) for every mu of a batched Phase 2: (n_mu, n)."""
-  from lrpinn_jax.phase2 import predict
   return jax.vmap(lambda tr, fr: predict(cfg, tr, fr, x, t), in_axes=(0, _in_axes(frozen)))(
       trainable, frozen)
 
@@ -92,40 +178,69 @@ def trainable_counts(trainable: dict, frozen: dict) -> np.ndarray:
 
 
 def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
-               data=None, log=print) -> dict:
+               data=None, chunk: int = 0, mesh=None, log=print) -> dict:
   """The convection many-query study: zero-shot and batched LM Phase 2 for every beta in
-  ``betas`` (n,) with nu = rho = 0, errors on each beta's own test set.
+  ``betas`` (n,) with nu = rho = 0, errors on each beta's own test set (the same points for all).
 
-  Returns {"seconds", "phase2_steps", "rank_mode", "betas": [{"beta", "zero_shot_rel_err",
-  "phase2_rel_err", "ranks", "trainable_params"}]} (the many_query.json layout).
+  chunk > 0: ``chunk`` betas at a time through one compiled program each for zero-shot, LM and
+  prediction (reference solutions too are made per chunk), so memory stays bounded for any n;
+  mesh: each chunk split over the devices along beta. steps = 0: zero-shot only.
+  Returns {"seconds", "mu_per_second", "peak_memory_mb", "phase2_steps", "rank_mode", "chunk",
+  "devices", "n_f", "betas": [{"beta", "zero_shot_rel_err", "phase2_rel_err", "ranks",
+  "trainable_params"}]} (the many_query.json layout; steps = 0 leaves out the Phase-2 fields).
+  seconds: the whole study, compilation and test-set references included.
   """
-  from lrpinn_jax.data import DataConfig, test_set, train_batch
+  from lrpinn_jax.data import DataConfig, test_points, train_batch
   from lrpinn_jax.metrics import errors
   from lrpinn_jax.pde import make_pde
-  from lrpinn_jax.phase1 import predict
+  from lrpinn_jax.phase1 import predict as zero_shot
 
+  t0 = time.perf_counter()
   data = data or DataConfig()
   pde = make_pde(solver.info.get("pde", "convection"))
   betas = np.asarray(betas, np.float64)
-  mus = np.stack([betas, np.zeros_like(betas), np.zeros_like(betas)], 1).astype(np.float32)
+  mus = np.stack([betas, np.zeros_like(betas), np.zeros_like(betas)], 1).astype(np_real())
   points = train_batch(pde, data, seed)
-  test = test_set(pde, data, mus, seed)
-  x, t = jnp.asarray(test.x, jnp.float32), jnp.asarray(test.t, jnp.float32)
+  x_t, t_t = test_points(pde, data, seed)
+  x, t = jnp.asarray(x_t, real()), jnp.asarray(t_t, real())
   cfg = solver.config
-  zero = np.asarray(jax.jit(lambda p: predict(cfg, p, mus, x, t))(solver.params))
-  log(f"[many_query] {len(betas)} betas in [{betas.min():g}, {betas.max():g}], {steps} LM steps, "
-      f"one batched call")
-  res = run_many(cfg, pde, solver.params, mus, points, steps=steps, rank_mode=rank_mode,
-                 loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)))
-  u = np.asarray(predict_many(cfg, res.trainable, res.frozen, x, t))
-  counts = trainable_counts(res.trainable, res.frozen)
+  size = chunk_size(len(mus), chunk, mesh)
+  zero_fn = jax.jit(lambda p, m: zero_shot(cfg, p, m, x, t))
+  if steps:
+    solve = make_chunk_solver(cfg, pde, solver.params, points, steps=steps, size=size,
+                              rank_mode=rank_mode, loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)),
+                              mesh=mesh)
+    after_fn = jax.jit(lambda tr, fr: predict_many(cfg, tr, fr, x, t))
+  log(f"[many_query] {len(betas)} betas in [{betas.min():g}, {betas.max():g}], "
+      + (f"{steps} LM steps" if steps else "zero-shot only")
+      + f", {-(-len(betas) // size)} chunk(s) of {size}"
+      + (f" split over {mesh.size} devices" if mesh is not None and mesh.size > 1 else ""))
   rows = []
-  for i, b in enumerate(betas):
-    ranks = [int(np.asarray(m[i]).sum()) for m in res.frozen["mask"]]
-    rows.append({"beta": float(b), "zero_shot_rel_err": errors(zero[i], test.u[i])["rel_err"],
-                 "phase2_rel_err": errors(u[i], test.u[i])["rel_err"], "ranks": ranks,
-                 "trainable_params": int(counts[i])})
-  return {"seconds": res.seconds, "phase2_steps": steps, "rank_mode": rank_mode, "betas": rows}
+  for keep, part in chunked(mus, size, log):
+    u_ref = np.stack([pde.reference(x_t, t_t, mu) for mu in part[:keep]])
+    zero = np.asarray(zero_fn(solver.params, part))
+    new = [{"beta": float(mu[0]), "zero_shot_rel_err": errors(zero[i], u_ref[i])["rel_err"]}
+           for i, mu in enumerate(part[:keep])]
+    if steps:
+      trainable, frozen, _ = solve(part)
+      u = np.asarray(after_fn(trainable, frozen))
+      counts = trainable_counts(trainable, frozen)
+      for i, row in enumerate(new):
+        row.update({"phase2_rel_err": errors(u[i], u_ref[i])["rel_err"],
+                    "ranks": [int(np.asarray(m[i]).sum()) for m in frozen["mask"]],
+                    "trainable_params": int(counts[i])})
+    rows.extend(new)
+  seconds = time.perf_counter() - t0
+  return {"seconds": seconds, "mu_per_second": len(betas) / seconds,
+          "peak_memory_mb": peak_memory_mb(), "phase2_steps": steps, "rank_mode": rank_mode,
+          "chunk": size, "devices": 1 if mesh is None else mesh.size, "n_f": data.n_f,
+          "betas": rows}
+
+
+def peak_memory_mb() -> float:
+  """Peak resident memory of this process so far (ru_maxrss), MiB."""
+  import resource
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def worst_in(study: dict, lo: float, hi: float, key: str = "phase2_rel_err") -> float:

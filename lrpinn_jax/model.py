@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from lrpinn_jax import precision
 from lrpinn_jax.layers import LowRankDense
 from lrpinn_jax.pde import initial_value
 
@@ -160,12 +161,12 @@ def hyper_module(cfg: ModelConfig) -> HyperNetwork:
 
 
 def init_params(cfg: ModelConfig, key: jax.Array) -> dict:
-  """Phase-1 parameters {"net", "hyper"} for ``cfg``."""
+  """Phase-1 parameters {"net", "hyper"} for ``cfg``, as precision.real()."""
   k_net, k_hyper = jax.random.split(key)
   s = tuple(jnp.ones(r) for r in cfg.full_ranks)
   net = net_module(cfg).init(k_net, jnp.zeros(cfg.n_in), s)["params"]
   hyper = hyper_module(cfg).init(k_hyper, jnp.zeros(cfg.n_mu))["params"]
-  return {"net": net, "hyper": hyper}
+  return precision.cast({"net": net, "hyper": hyper})
 
 
 def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:

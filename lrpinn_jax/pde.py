@@ -23,6 +23,7 @@ import numpy as np
 
 from lrpinn_jax import derivatives, reference
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.precision import np_real
 
 # Initial conditions of the CDR family: name -> Gaussian sigma (None: 1 + sin x).
 INIT_CONDS = {"sin_1": None, "gauss_pi_4": math.pi / 4, "gauss_pi_2": math.pi / 2}
@@ -49,7 +50,7 @@ CDR_PRESETS = {
 
 
 class TrainBatch(NamedTuple):
-  """CDR training points (float32): collocation x_f, t_f (n_f,); initial points x_0 and values u_0
+  """CDR training points (float32; float64 under --x64): collocation x_f, t_f (n_f,); initial points x_0 and values u_0
   (n_0,) at t = t_lo; periodic-boundary times t_b (n_b,), u(x_lo, t) = u(x_hi, t)."""
   x_f: np.ndarray
   t_f: np.ndarray
@@ -59,7 +60,7 @@ class TrainBatch(NamedTuple):
 
 
 class BoundaryBatch(NamedTuple):
-  """Training points of a 2D boundary-value problem (float32): interior x_f, t_f (n_f,) (t_f is the
+  """Training points of a 2D boundary-value problem (float32; float64 under --x64): interior x_f, t_f (n_f,) (t_f is the
   second coordinate, y); boundary x_b, t_b (4 n_b,), n_b per side."""
   x_f: np.ndarray
   t_f: np.ndarray
@@ -68,7 +69,7 @@ class BoundaryBatch(NamedTuple):
 
 
 def _f32(*arrays):
-  return tuple(np.asarray(a, np.float32) for a in arrays)
+  return tuple(np.asarray(a, np_real()) for a in arrays)
 
 
 def _uniform_interior(domain, points, key):

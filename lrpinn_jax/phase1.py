@@ -12,6 +12,7 @@ import optax
 from lrpinn_jax import losses, sharding
 from lrpinn_jax.derivatives import DEFAULT_MODE
 from lrpinn_jax.model import ModelConfig, hyper_s, init_params, point_fn
+from lrpinn_jax.precision import real
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,8 +145,8 @@ def predict(cfg: ModelConfig, params: dict, mus, x, t) -> jnp.ndarray:
     u = point_fn(cfg, params["net"], hyper_s(cfg, params["hyper"], mu))
     return jax.vmap(u)(x, t)
 
-  return jax.vmap(per_mu)(jnp.asarray(mus, jnp.float32))
+  return jax.vmap(per_mu)(jnp.asarray(mus, real()))
 
 
 def make_batch(mus, points) -> Phase1Batch:
-  return Phase1Batch(jnp.asarray(np.asarray(mus), jnp.float32), jax.tree.map(jnp.asarray, points))
+  return Phase1Batch(jnp.asarray(np.asarray(mus), real()), jax.tree.map(jnp.asarray, points))

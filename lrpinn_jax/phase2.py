@@ -22,6 +22,7 @@ from lrpinn_jax import losses
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.model import ModelConfig, Ranks, hyper_s, point_fn
 from lrpinn_jax.phase1 import LossConfig
+from lrpinn_jax.precision import real
 
 RANK_MODES = ("adaptive", "full")
 
@@ -43,7 +44,7 @@ def split_params(cfg: ModelConfig, params: dict, mu, rank_mode: str = "adaptive"
   """Phase-1 params -> (trainable, frozen, ranks) for one ``mu``, s initialised by the hypernetwork."""
   if rank_mode not in RANK_MODES:
     raise UserError(f"rank mode must be one of {RANK_MODES}, got {rank_mode!r}")
-  s_all = [np.asarray(v) for v in hyper_s(cfg, params["hyper"], jnp.asarray(mu, jnp.float32))]
+  s_all = [np.asarray(v) for v in hyper_s(cfg, params["hyper"], jnp.asarray(mu, real()))]
   net = params["net"]
   frozen, s = {}, []
   for l, s_l in enumerate(s_all):
@@ -102,7 +103,7 @@ def make_phase2_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
 def predict(cfg: ModelConfig, trainable: dict, frozen: dict, x, t) -> jnp.ndarray:
   """u at points x, t (n,) with the fine-tuned model: (n,)."""
   net, s = merge_net(trainable, frozen)
-  return jax.vmap(point_fn(cfg, net, s))(jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32))
+  return jax.vmap(point_fn(cfg, net, s))(jnp.asarray(x, real()), jnp.asarray(t, real()))
 
 
 def trainable_count(trainable: dict) -> int:

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from lrpinn_jax.precision import real
 import optax
 
 
@@ -60,8 +61,8 @@ def scale_by_soap(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
   def update(updates, state, params=None):
     del params
     count = state.count + 1
-    c1 = 1.0 - b1 ** count.astype(jnp.float32)
-    c2 = 1.0 - b2 ** count.astype(jnp.float32)
+    c1 = 1.0 - b1 ** count.astype(real())
+    c2 = 1.0 - b2 ** count.astype(real())
     refresh = jnp.logical_or(count == 1, count % precondition_every == 0)
 
     def one(g, mu, nu, kron):

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from lrpinn_jax.model import ModelConfig, hyper_s, point_fn
+from lrpinn_jax.precision import real
 
 
 @flax.struct.dataclass
@@ -34,14 +35,14 @@ class Solver:
   def s(self, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
     """The diagonals s_l for one mu (config.n_mu,)."""
     if "hyper" in self.params:
-      return hyper_s(self.config, self.params["hyper"], jnp.asarray(mu, jnp.float32))
+      return hyper_s(self.config, self.params["hyper"], jnp.asarray(mu, real()))
     return tuple(self.params["s"])
 
   def __call__(self, x, t, mu) -> jnp.ndarray:
     """u at points x, t (equal shapes, any shape; t is y for Helmholtz) for one mu (n_mu,);
     returns x's shape."""
-    x = jnp.asarray(x, jnp.float32)
-    t = jnp.asarray(t, jnp.float32)
+    x = jnp.asarray(x, real())
+    t = jnp.asarray(t, real())
     if x.shape != t.shape:
       raise ValueError(f"x and t must have the same shape, got {x.shape} and {t.shape}")
     u = point_fn(self.config, self.params["net"], self.s(mu))
@@ -49,7 +50,7 @@ class Solver:
 
   def ranks(self, mu) -> Tuple[int, ...]:
     """Per-layer ranks (number of nonzero entries of s_l) at one mu; concrete ints."""
-    return tuple(int(jnp.sum(v != 0)) for v in self.s(jnp.asarray(mu, jnp.float32)))
+    return tuple(int(jnp.sum(v != 0)) for v in self.s(jnp.asarray(mu, real())))
 
   @property
   def info(self) -> dict:

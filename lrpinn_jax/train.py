@@ -20,6 +20,7 @@ from lrpinn_jax.data import TestSet
 from lrpinn_jax.errors import Preempted, UserError
 from lrpinn_jax.metrics import errors
 from lrpinn_jax.model import ModelConfig
+from lrpinn_jax.precision import real
 
 
 HISTORY_FILE = "phase1_history.jsonl"
@@ -102,7 +103,7 @@ class Diverged(UserError):
   """The loss became non-finite; the last good checkpoint is kept."""
 
 
-def _fmt_time(sec: float) -> str:
+def fmt_time(sec: float) -> str:
   sec = int(round(sec))
   return f"{sec // 3600}:{sec % 3600 // 60:02d}:{sec % 60:02d}"
 
@@ -124,8 +125,8 @@ class Progress:
     eta = elapsed / done * (self.total - step) if done > 0 else float("nan")
     order = sorted(values, key=lambda k: (k != "loss", k))
     body = "  ".join(f"{k} {values[k]:.3e}" for k in order)
-    eta_s = _fmt_time(eta) if np.isfinite(eta) else "?"
-    self.log(f"[{self.name}] step {step}/{self.total}  {body}  elapsed {_fmt_time(elapsed)}  "
+    eta_s = fmt_time(eta) if np.isfinite(eta) else "?"
+    self.log(f"[{self.name}] step {step}/{self.total}  {body}  elapsed {fmt_time(elapsed)}  "
              f"ETA {eta_s}")
 
 
@@ -228,8 +229,8 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
           m["seconds"] = clock.training()  # the training clock stops here, before evaluation
           with clock.paused():
             if test is not None:
-              u = np.asarray(predict(state.params, jnp.asarray(test.x, jnp.float32),
-                                     jnp.asarray(test.t, jnp.float32)))
+              u = np.asarray(predict(state.params, jnp.asarray(test.x, real()),
+                                     jnp.asarray(test.t, real())))
               per_mu = [errors(u[i], test.u[i])["rel_err"] for i in range(u.shape[0])]
               m["test_rel_err"] = float(np.mean(per_mu))
               m["test_rel_err_max"] = float(np.max(per_mu))
@@ -271,7 +272,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
   """
   if optimizer not in PHASE2_OPTIMIZERS:
     raise UserError(f"Phase-2 optimizer must be one of {PHASE2_OPTIMIZERS}, got {optimizer!r}")
-  mu = jnp.asarray(mu, jnp.float32)
+  mu = jnp.asarray(mu, real())
   batch = phase2.Phase2Batch(mu, jax.tree.map(jnp.asarray, points))
   t0 = time.perf_counter()
   if optimizer == "adam":
@@ -285,7 +286,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     step_fn = jax.jit(lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg))
   frozen = state.frozen
   if test is not None:
-    x_t, t_t = (jnp.asarray(a, jnp.float32) for a in test[:2])
+    x_t, t_t = (jnp.asarray(a, real()) for a in test[:2])
     predict = jax.jit(lambda tr: phase2.predict(cfg, tr, frozen, x_t, t_t))
   trajectory, eval_seconds, stopped = [], 0.0, "steps"
   progress = Progress(f"phase2 {optimizer} {rank_mode} mu={tuple(float(v) for v in mu)}",

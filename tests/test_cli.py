@@ -172,7 +172,8 @@ def test_help_lists_own_flags_first_and_the_recipes():
 
 def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
   """A scheduler's SIGTERM during Phase 1: checkpoint at the step reached, one line, exit 75
-  within 10 s, nothing else written; the same command with --resume then finishes the run."""
+  within 10 s, nothing else written; the same command with --resume then finishes the run with
+  the results.json numbers of an uninterrupted run."""
   import signal
   wd = tmp_path / "run"
   args = [f"--workdir={wd}", *TINY[1:], "--phase1_steps=1000", "--log_every=20",
@@ -193,4 +194,9 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
   r = _run(*args, "--resume")
   assert r.returncode == 0, r.stderr
   assert f"resumed from step {m.group(1)}" in r.stdout
-  assert json.load(open(wd / "results.json"))["phase1"]["steps"] == 1000
+  resumed = json.load(open(wd / "results.json"))
+  assert resumed["phase1"]["steps"] == 1000
+  whole = tmp_path / "whole"  # the same run without the interruption: the same numbers
+  r = _run(*[a.replace(str(wd), str(whole)) for a in args])
+  assert r.returncode == 0, r.stderr
+  assert json.load(open(whole / "results.json"))["results"] == resumed["results"]
