@@ -1,6 +1,12 @@
 """Speed benchmark: median Phase-1 and Phase-2 step times and XLA's FLOP count.
 
   python -m benchmarks.speed [--steps=20] [--variants] [--out=FILE]
+  python -m benchmarks.speed --all [--out=FILE]   # on whatever backend JAX finds
+
+--all adds, on the device JAX picks (printed as "device"): the LM Phase-2 step and its parts, the many-query
+throughput (--many_query_n betas in [25, 45] from the official checkpoint, 100 LM steps, chunks
+of 100; mu per second and worst error) and the time to accuracy of the main command
+(benchmarks.time_to_accuracy, seed 0, in --workdir).
 
 Prints one JSON object (with the device's float32 matmul peak, measured in the same run, and the
 Phase-1 step's fraction of it). Phase 1: official configuration (11 mu = beta 30..40, 1000 + 256 + 2x100
@@ -34,6 +40,11 @@ REFERENCE = interop.official_path("phase1.npz")
 _STEPS = flags.DEFINE_integer("steps", 20, "timed steps per measurement", lower_bound=1)
 _VARIANTS = flags.DEFINE_bool("variants", False, "also time derivative modes and merge settings")
 _OUT = flags.DEFINE_string("out", None, "also write the JSON object to this file")
+_ALL = flags.DEFINE_bool("all", False, "also LM step, many-query throughput, time to accuracy")
+_MQ_N = flags.DEFINE_integer("many_query_n", 200, "betas of the --all many-query throughput",
+                             lower_bound=1)
+_WORKDIR = flags.DEFINE_string("workdir", "runs/speed_all_tta", "--all: workdir of the main "
+                               "command (must not hold checkpoints)")
 
 
 def peak_gflops(n: int = 2048, reps: int = 5) -> float:
@@ -88,6 +99,52 @@ def phase2_ms(loss_cfg: LossConfig, n: int, merge=None):
   return _time_step(step, state, Phase2Batch(mu, points), n)
 
 
+def _median_ms(fn, args, n: int) -> float:
+  fn = jax.jit(fn)
+  jax.block_until_ready(fn(*args))
+  times = []
+  for _ in range(n):
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - t0)
+  return 1e3 * float(np.median(times))
+
+
+def lm_ms(n: int) -> dict:
+  """Median LM Phase-2 step (official beta = 40 model, full rank as in the batched many-query
+  call: 351 numbers, 1356 residuals) and its parts: Jacobian, normal equations, damped solve."""
+  from lrpinn_jax import lm
+  from lrpinn_jax.phase2 import split_params
+  pde = make_pde("convection")
+  solver = interop.load_official(REFERENCE)
+  cfg = dataclasses.replace(solver.config, merge=False)  # as make_lm_step uses it
+  mu = np.array([40.0, 0.0, 0.0], np.float32)
+  tr, fr, _ = split_params(cfg, solver.params, mu, "full")
+  points = make_batch(mu[None], train_batch(pde, DataConfig(), seed=0)).points
+  lc = LossConfig(need_xx=False)
+  batch = Phase2Batch(mu, points)
+  state = lm.init_lm(pde, tr, fr, points, need_xx=False)
+  step = jax.jit(lm.make_lm_step(cfg, pde, lc), donate_argnums=0)
+  out = {"step": _time_step(step, state, batch, n)[0]}
+  r, jac = jax.jit(lambda t: lm.jacobian(cfg, pde, lc, t, fr, batch))(tr)
+  jtj, jtr = lm.normal(r, jac)
+  out["jacobian"] = _median_ms(lambda t: lm.jacobian(cfg, pde, lc, t, fr, batch), (tr,), n)
+  out["normal_equations"] = _median_ms(lm.normal, (r, jac), n)
+  out["solve"] = _median_ms(lambda a, b: lm.propose(a, b, 1e-3), (jtj, jtr), n)
+  return {k: round(v, 3) for k, v in out.items()}
+
+
+def many_query_throughput(n_beta: int) -> dict:
+  """n_beta betas in [25, 45] from the official checkpoint, 100 LM steps, chunks of 100."""
+  from lrpinn_jax import many_query
+  study = many_query.beta_study(interop.load_official(REFERENCE), np.linspace(25, 45, n_beta),
+                                steps=100, chunk=many_query.DEFAULT_CHUNK)
+  return {"n_beta": n_beta, "seconds": round(study["seconds"], 2),
+          "mu_per_second": round(study["mu_per_second"], 3),
+          "peak_memory_mb": round(study["peak_memory_mb"], 1),
+          "worst_rel_err": max(r["phase2_rel_err"] for r in study["betas"])}
+
+
 def main(argv):
   del argv
   n = _STEPS.value
@@ -116,6 +173,16 @@ def main(argv):
     for merge in (None, False):
       var[f"phase2_merge={merge}"] = round(phase2_ms(loss_cfg, n, merge)[0], 3)
     out["variants_ms"] = var
+  if _ALL.value:
+    from benchmarks import time_to_accuracy
+    dev = jax.devices()[0]
+    out["device"] = f"{dev.platform}: {dev.device_kind} x {jax.device_count()}"
+    out["lm_ms"] = lm_ms(n)
+    out["many_query"] = many_query_throughput(_MQ_N.value)
+    tta, _ = time_to_accuracy.measure(0, _WORKDIR.value)
+    out["time_to_accuracy"] = {k: tta[k] for k in ("total_seconds", "phase1_seconds",
+                                                    "seconds_to", "zero_shot_max", "phase2_max",
+                                                    "many_query_worst_25_45")}
   print(json.dumps(out))
   if _OUT.value:
     with open(_OUT.value, "w") as f:

@@ -47,12 +47,11 @@ def seconds_to(history: list, threshold: float):
   return next((r["seconds"] for r in history if r.get("test_rel_err_max", 1.0) < threshold), None)
 
 
-def main(argv):
-  del argv
-  seed = _SEED.value
-  workdir = _WORKDIR.value or f"runs/tta_seed{seed}"
+def measure(seed: int, workdir: str, phase1_steps=None, many_query_steps: int = 100):
+  """Runs the main command for ``seed`` in ``workdir`` and its model's many-query study; returns
+  (the time_to_accuracy.json dict, the many_query.json dict)."""
   train_mu = mu_grid([(30.0, 40.0), (0.0, 0.0), (0.0, 0.0)], [1.0, 1.0, 1.0])
-  settings = recipes.resolve("convection", "best", {"phase1_steps": _STEPS.value})
+  settings = recipes.resolve("convection", "best", {"phase1_steps": phase1_steps})
   cfg = ExperimentConfig(workdir=workdir, train_mu=tuple(map(tuple, train_mu.tolist())),
                          targets=((30.0, 0.0, 0.0), (35.0, 0.0, 0.0), (40.0, 0.0, 0.0)),
                          recipe="best", seed=seed, **settings)
@@ -64,7 +63,7 @@ def main(argv):
   last = history[-1]
   solver = load(workdir)
   offgrid = many_query.beta_study(solver, OFFGRID, steps=0, seed=seed, log=lambda *_: None)
-  study = many_query.beta_study(solver, np.linspace(20, 50, 150), steps=_MQ_STEPS.value,
+  study = many_query.beta_study(solver, np.linspace(20, 50, 150), steps=many_query_steps,
                                 seed=seed)
   phase2 = [e["phase2"][m]["rel_err"] for e in res["results"] for m in e["phase2"]]
   out = {"seed": seed, "recipe": "best", "phase1_seconds": res["phase1"]["seconds"],
@@ -75,6 +74,14 @@ def main(argv):
          "phase2_max": float(np.max(phase2)) if phase2 else None,
          "many_query_worst_25_45": many_query.worst_in(study, 25, 45),
          "many_query_seconds": study["seconds"], "settings": settings}
+  return out, study
+
+
+def main(argv):
+  del argv
+  seed = _SEED.value
+  workdir = _WORKDIR.value or f"runs/tta_seed{seed}"
+  out, study = measure(seed, workdir, _STEPS.value, _MQ_STEPS.value)
   print(json.dumps(out, indent=1))
   write_json_atomic(os.path.join(workdir, "time_to_accuracy.json"), out)
   write_json_atomic(os.path.join(workdir, "many_query.json"), study)

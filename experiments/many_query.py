@@ -17,6 +17,7 @@ from absl import flags
 
 from experiments import _cli
 from lrpinn_jax import many_query, sharding
+from lrpinn_jax.data import DataConfig
 from lrpinn_jax.experiment import write_json_atomic
 from lrpinn_jax.finetune import load_phase1
 
@@ -29,6 +30,8 @@ flags.DEFINE_string("out", "runs/many_query.json", "output JSON file")
 flags.DEFINE_integer("seed", 0, "seed of the training and test points")
 flags.DEFINE_integer("chunk", many_query.DEFAULT_CHUNK, "betas per compiled call (0: all at once)",
                      lower_bound=0)
+flags.DEFINE_integer("n_f", 1000, "Phase-2 collocation points (with 256 initial and 100 "
+                     "boundary points)", lower_bound=1)
 flags.DEFINE_integer("devices", 0, "split each chunk over this many devices (0: all JAX sees)",
                      lower_bound=0)
 FLAGS = flags.FLAGS
@@ -40,6 +43,7 @@ def main(argv):
   solver = load_phase1(FLAGS.checkpoint)
   out = many_query.beta_study(solver, np.linspace(lo, hi, FLAGS.n_beta), steps=FLAGS.steps,
                               rank_mode=FLAGS.rank_mode, seed=FLAGS.seed, chunk=FLAGS.chunk,
+                              data=DataConfig(n_f=FLAGS.n_f),
                               mesh=sharding.mu_mesh(FLAGS.devices))
   out = {**out, "checkpoint": FLAGS.checkpoint}
   write_json_atomic(FLAGS.out, out)

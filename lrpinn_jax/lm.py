@@ -11,15 +11,15 @@ Step (Nielsen's damping rule, Marquardt's diagonal scaling):
   solved in the column-scaled variables (see ``propose``),
   rho = (L(theta) - L(theta + delta)) / (predicted decrease -2 delta.J^T r - delta.J^T J delta);
   rho > 0: accept, lam *= max(1/3, 1 - (2 rho - 1)^3), nu = 2;  else: reject, lam *= nu, nu *= 2.
-The state keeps the normal equations (J^T J (n, n), J^T r (n,)) instead of J (m, n): a step
-needs nothing else, and with m = 1356 residuals and n = 339 numbers that is 4x less memory per mu
-(the batched many-query Phase 2 holds one state per mu).
+The state keeps the normal equations (J^T J (n, n), J^T r (n,)) instead of J (m, n): a plain
+step needs nothing else, and with m = 1356 residuals and n = 339 numbers that is 4x less memory
+per mu (the batched many-query Phase 2 holds one state per mu).
 
 Geodesic acceleration (``LMConfig.geodesic``; Transtrum & Sethna 2012, arXiv:1201.5885): the step
 is delta = v + a / 2 with v the step above and a = -(J^T J + lam D)^{-1} J^T r_vv, where
 r_vv = (2/h) ((r(theta + h v) - r) / h - J v) is the second directional derivative of r along v by
-a finite difference (one residual evaluation, no Jacobian; J v and J^T r_vv by one forward- and
-one reverse-mode pass). Steps with 2 |a| / |v| > alpha are
+a finite difference (one residual evaluation, no Jacobian; the state then also keeps J for J v
+and J^T r_vv). Steps with 2 |a| / |v| > alpha are
 rejected like a failed step. The correction follows the curvature of the residual map, so the
 damping can stay smaller and the poorly weighted directions move further per step (measured on
 Helmholtz, BUILD_NOTES.md). Off by default (the paper's plain LM). In float32 it stalls near
@@ -55,6 +55,9 @@ class LMConfig:
   geodesic: bool = False  # geodesic acceleration (module docstring)
   geodesic_h: float = 0.1  # finite-difference step along v (Transtrum & Sethna's value)
   geodesic_alpha: float = 0.75  # largest accepted 2 |a| / |v| (their value)
+  # Under vmap, solve one matrix at a time (``sequential_solve``) instead of one batched LAPACK
+  # call: set by lrpinn_jax.many_query where the batched call deadlocks.
+  sequential_solve: bool = False
 
 
 class LMState(NamedTuple):
@@ -63,6 +66,7 @@ class LMState(NamedTuple):
   r: jnp.ndarray  # (m,) residuals at ``trainable``
   jtj: jnp.ndarray  # (n, n) J^T J at ``trainable``
   jtr: jnp.ndarray  # (n,) J^T r at ``trainable``
+  jac: object  # (m, n) J at ``trainable`` with geodesic acceleration (for J v, J^T r_vv); else None
   damping: jnp.ndarray  # lam
   nu: jnp.ndarray  # growth factor after a rejection
   loss: jnp.ndarray  # ||r||^2 at ``trainable`` (inf before the first step)
@@ -105,7 +109,8 @@ def init_lm(pde, trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMCon
   need_xx must match the step's LossConfig.need_xx (it decides the CDR "bc_x" block)."""
   m = n_residuals(pde, points, need_xx)
   n = ravel_pytree(trainable)[0].shape[0]
-  return LMState(trainable, frozen, jnp.zeros((m,)), jnp.zeros((n, n)), jnp.zeros((n,)),
+  jac = jnp.zeros((m, n)) if lm_cfg.geodesic else None
+  return LMState(trainable, frozen, jnp.zeros((m,)), jnp.zeros((n, n)), jnp.zeros((n,)), jac,
                  jnp.asarray(lm_cfg.init_damping, real()), jnp.asarray(2.0, real()),
                  jnp.asarray(jnp.inf, real()), jnp.zeros((), jnp.int32))
 
@@ -113,6 +118,28 @@ def init_lm(pde, trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMCon
 def normal(r, jac):
   """The normal equations of r (m,), J (m, n): (J^T J (n, n), J^T r (n,))."""
   return jac.T @ jac, jac.T @ r
+
+
+@jax.custom_batching.custom_vmap
+def sequential_solve(a, b):
+  """jnp.linalg.solve(a, b); under vmap one unbatched solve per matrix (lax.map) instead of one
+  batched LAPACK call.
+
+  XLA's CPU runtime deadlocks when a vmapped LAPACK solve runs inside a while loop beside other
+  work in some programs (seen: the geodesic many-query step on one device, any many-query step on
+  several CPU devices of one process; jaxlib 0.10.2); one matrix at a time never did. It is
+  slower on a CPU (the batched call keeps both cores busy), so the plain single-device
+  many-query keeps the batched call.
+  """
+  return jnp.linalg.solve(a, b)
+
+
+@sequential_solve.def_vmap
+def _sequential_solve_vmap(axis_size, in_batched, a, b):
+  a_b, b_b = in_batched
+  a = a if a_b else jnp.broadcast_to(a, (axis_size,) + a.shape)
+  b = b if b_b else jnp.broadcast_to(b, (axis_size,) + b.shape)
+  return jax.lax.map(lambda ab: sequential_solve(*ab), (a, b)), True
 
 
 def propose(jtj, jtr, damping, lm_cfg: LMConfig = LMConfig()):
@@ -128,7 +155,8 @@ def propose(jtj, jtr, damping, lm_cfg: LMConfig = LMConfig()):
   dead = col == 0
   scale = jnp.where(dead, 0.0, 1.0 / jnp.maximum(col, jnp.sqrt(lm_cfg.diag_floor) * jnp.max(col)))
   a = scale[:, None] * jtj * scale[None, :] + jnp.diag(jnp.where(dead, 1.0, damping))
-  return scale * jnp.linalg.solve(a, -scale * jtr)
+  solve = sequential_solve if lm_cfg.sequential_solve else jnp.linalg.solve
+  return scale * solve(a, -scale * jtr)
 
 
 def predicted_decrease(jtj, jtr, v):
@@ -176,11 +204,10 @@ def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
     flat, unravel = ravel_pytree(state.trainable)
     v = propose(state.jtj, state.jtr, state.damping, lm_cfg)
     delta, too_curved = v, jnp.asarray(False)
-    if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluations
-      res = lambda th: residual_fn(cfg, pde, loss_cfg, state.frozen, batch)(unravel(th))
-      jv = jax.jvp(res, (flat,), (v,))[1]
-      jt = lambda w: jax.vjp(res, flat)[1](w)[0]
-      delta, too_curved = accelerate(state.r, jv, res(flat + lm_cfg.geodesic_h * v), jt,
+    if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluation
+      r_h = residual_fn(cfg, pde, loss_cfg, state.frozen, batch)(
+          unravel(flat + lm_cfg.geodesic_h * v))
+      delta, too_curved = accelerate(state.r, state.jac @ v, r_h, lambda w: state.jac.T @ w,
                                      state.jtj, v, state.damping, lm_cfg)
     candidate = unravel(flat + delta)
     r, jac = jacobian(cfg, pde, loss_cfg, candidate, state.frozen, batch)
@@ -190,7 +217,8 @@ def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
                         state.damping, state.nu, lm_cfg)
     pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(ok, x, y), a, b)
     out = LMState(pick(candidate, state.trainable), state.frozen, pick(r, state.r),
-                  pick(jtj, state.jtj), pick(jtr, state.jtr), lam, nu,
+                  pick(jtj, state.jtj), pick(jtr, state.jtr),
+                  pick(jac, state.jac) if lm_cfg.geodesic else None, lam, nu,
                   jnp.where(ok, new_loss, state.loss), state.step + 1)
     return out, {"loss": out.loss, "accepted": ok, "damping": lam,
                  "grad_norm": jnp.linalg.norm(out.jtr)}

@@ -7,6 +7,7 @@ so the result equals the truncated per-mu Phase 2 (tests check this).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import NamedTuple
 
@@ -57,10 +58,12 @@ def _in_axes(frozen: dict) -> dict:
 def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int,
                  lm_cfg: lm.LMConfig = lm.LMConfig()):
   """Returns solve(trainable, frozen, mus, points) -> (trainable, loss (n_mu,)), to jit once."""
+  if lm_cfg.geodesic:  # the batched solve deadlocks in this step (lm.sequential_solve)
+    lm_cfg = dataclasses.replace(lm_cfg, sequential_solve=True)
   step = lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg)
 
   def solve(trainable, frozen, mus, points):
-    axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0, 0, 0, 0)
+    axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0 if lm_cfg.geodesic else None, 0, 0, 0, 0)
     init = lambda tr, fr: lm.init_lm(pde, tr, fr, points, lm_cfg, need_xx=loss_cfg.need_xx)
     state = jax.vmap(init, in_axes=(0, _in_axes(frozen)),
                      out_axes=axes)(trainable, frozen)
@@ -86,35 +89,33 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
   host (numpy) pytrees with a leading mu axis in trainable, frozen["mask"] and loss. One jit
   for every call; with a mesh of several devices the mu axis is split over them."""
   multi = mesh is not None and mesh.size > 1
+  if multi and mesh.devices.flat[0].platform == "cpu":  # see lm.sequential_solve
+    lm_cfg = dataclasses.replace(lm_cfg, sequential_solve=True)
   split = sharding.split(mesh) if multi else None
   rep = sharding.replicated(mesh) if multi else None
   place = (lambda tree, sh: sharding.put_tree(tree, sh)) if multi else (lambda tree, sh: tree)
   pts = place(jax.tree.map(np.asarray, points), rep)
   lm_solve = make_many_lm(cfg, pde, loss_cfg, steps, lm_cfg)
 
-  def batch(mus, pts):
+  # The parameters are an argument, not a constant of the program: XLA would otherwise fold
+  # every parameter-only computation at compile time, which can take minutes.
+  def batch(params, mus, pts):
     trainable, frozen = init_many(cfg, params, mus, rank_mode)
     trainable, loss = lm_solve(trainable, frozen, mus, pts)
     return trainable, frozen["mask"], loss
 
   run = batch
   if multi:  # each device solves its own mu: no collective inside the LM loop
-    local = batch
-    if mesh.devices.flat[0].platform == "cpu":
-      # With several CPU devices in one process, a batched (vmapped) LAPACK solve never returns
-      # (jaxlib 0.10.2, BUILD_NOTES.md); there each device takes its mu one at a time.
-      def local(mus, pts):
-        out = jax.lax.map(lambda m: batch(m[None], pts), mus)
-        return jax.tree.map(lambda a: a[:, 0], out)
-    run = jax.shard_map(local, mesh=mesh, in_specs=(P(sharding.MU), P()),
+    run = jax.shard_map(batch, mesh=mesh, in_specs=(P(), P(sharding.MU), P()),
                         out_specs=P(sharding.MU), check_vma=False)
   run = jax.jit(run)
   bases = {k: v for k, v in params["net"].items() if k.startswith("lowrank_")}
+  params = place(jax.tree.map(np.asarray, params), rep)
 
   def solve(mus):
     mus = np.asarray(mus, np_real())
     assert mus.shape[0] == size, (mus.shape, size)
-    trainable, mask, loss = jax.device_get(run(place(mus, split), pts))
+    trainable, mask, loss = jax.device_get(run(params, place(mus, split), pts))
     return trainable, {**jax.device_get(bases), "mask": mask}, loss
 
   return solve

@@ -6,6 +6,9 @@
       device; writes both parameter sets and the input shardings.
   python -m tests.sharded_check multihost OUT.npz --process_id=K --num_processes=2 --port=P
       the same sharded steps as one of several jax.distributed processes (process 0 writes).
+  python -m tests.sharded_check many OUT.npz [--n_mu=5]
+      chunked many-query LM from the official checkpoint in float64, split over all devices and
+      on one.
 """
 from __future__ import annotations
 
@@ -56,6 +59,26 @@ def single_steps(n_mu: int, steps: int, mu_batch: int, optimizer: str = "adam"):
   return state.params
 
 
+def many(out: str, n_mu: int):
+  """Losses and s of 4 LM steps for n_mu betas, in chunks of 3 split over all devices, and in one
+  chunk on one device."""
+  from lrpinn_jax import interop, many_query
+  from lrpinn_jax.data import DataConfig
+  solver = interop.load_official(interop.official_path("phase1.npz"))
+  pde = make_pde("convection")
+  mus = np.stack([np.linspace(31, 44, n_mu), np.zeros(n_mu), np.zeros(n_mu)], 1)
+  points = train_batch(pde, DataConfig(n_f=64, n_0=32, n_b=16, n_test=64), 0)
+  lc = phase1.LossConfig(need_xx=False)
+  run = lambda **kw: many_query.run_many(solver.config, pde, solver.params, mus, points, steps=4,
+                                         loss_cfg=lc, **kw)
+  split, one = run(chunk=3, mesh=sharding.mu_mesh()), run()
+  x, t = np.linspace(0.1, 6.0, 40), np.linspace(0.0, 1.0, 40)
+  u = lambda r: np.asarray(many_query.predict_many(solver.config, r.trainable, r.frozen, x, t))
+  np.savez(out, info=json.dumps({"devices": len(jax.devices())}), split_loss=split.loss,
+           one_loss=one.loss, split_u=u(split), one_u=u(one),
+           split_mask0=split.frozen["mask"][0], one_mask0=one.frozen["mask"][0])
+
+
 def _flat(params) -> dict:
   leaves = jax.tree_util.tree_leaves_with_path(params)
   return {jax.tree_util.keystr(k): np.asarray(jax.device_get(v)) for k, v in leaves}
@@ -63,7 +86,7 @@ def _flat(params) -> dict:
 
 def main():
   ap = argparse.ArgumentParser()
-  ap.add_argument("mode", choices=["phase1", "multihost"])
+  ap.add_argument("mode", choices=["phase1", "multihost", "many"])
   ap.add_argument("out")
   ap.add_argument("--n_mu", type=int, default=11)
   ap.add_argument("--steps", type=int, default=20)
@@ -73,6 +96,10 @@ def main():
   ap.add_argument("--num_processes", type=int, default=1)
   ap.add_argument("--port", type=int, default=0)
   a = ap.parse_args()
+  if a.mode == "many":
+    from lrpinn_jax import precision
+    precision.enable_x64()
+    return many(a.out, a.n_mu)
   if a.mode == "multihost":
     sharding.initialize(f"127.0.0.1:{a.port}", a.num_processes, a.process_id)
   params, sbatch = sharded_steps(a.n_mu, a.steps, a.mu_batch, a.optimizer)

@@ -199,4 +199,6 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
   whole = tmp_path / "whole"  # the same run without the interruption: the same numbers
   r = _run(*[a.replace(str(wd), str(whole)) for a in args])
   assert r.returncode == 0, r.stderr
-  assert json.load(open(whole / "results.json"))["results"] == resumed["results"]
+  def numbers(res):  # every result but the wall-clock seconds
+    return json.loads(re.sub(r'"seconds": [0-9.e+-]+', '"seconds": 0', json.dumps(res["results"])))
+  assert numbers(json.load(open(whole / "results.json"))) == numbers(resumed)

@@ -61,3 +61,16 @@ def test_two_processes_of_two_devices_match_one_process_of_four(tmp_path):
   assert info["processes"] == 2 and info["devices"] == 4 and info["mus_shard_rows"] == [3]
   for k in (k for k in one.files if k.startswith("sharded")):
     assert _rel(multi[k], one[k]) < 1e-5, k
+
+
+def test_chunked_many_query_split_over_2_devices_equals_one_call(tmp_path):
+  """5 betas in chunks of 3 (the last padded) split over 2 devices, in float64 (where rounding
+  cannot steer LM's accept / reject decisions apart): the rank masks, losses and fitted u of one
+  unchunked call on one device."""
+  out = tmp_path / "many.npz"
+  _wait(_check(out, "many", "--n_mu=5", devices=2))
+  d = np.load(out)
+  assert d["split_loss"].shape == (5,) and d["split_u"].dtype == np.float64
+  np.testing.assert_array_equal(d["split_mask0"], d["one_mask0"])
+  np.testing.assert_allclose(d["split_loss"], d["one_loss"], rtol=1e-8)
+  np.testing.assert_allclose(d["split_u"], d["one_u"], atol=1e-10)

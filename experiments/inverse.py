@@ -1,0 +1,169 @@
+"""Inverse problem: estimate mu from observations of u with a trained Phase-1 model.
+
+  python -m experiments.inverse --checkpoint=DIR --observations=obs.npz --out=DIR
+  python -m experiments.inverse --checkpoint=DIR --synthetic=35.2,0,0 --n_obs=100 --noise=0.01 --seed=S --out=DIR
+  python -m experiments.inverse --checkpoint=DIR --trials=20 --true_range=30.5,39.5 --out=DIR
+
+obs.npz holds x, t, u (1-D, one length) and optionally sigma (the noise standard deviation).
+--synthetic draws --n_obs points uniformly in the domain from the reference solution at that mu,
+with Gaussian noise of standard deviation --noise x RMS(u). --trials runs seeds --seed ..
+--seed + N - 1, each with a true first coordinate drawn uniformly from --true_range.
+Only the coordinates of mu that vary over the model's training grid are estimated (convection:
+beta), within that grid's box. Writes inverse.json (mu_hat, std, ci95, mu_true, seconds,
+data_rel_residual) or trials.json, and inverse.png (data, fit, misfit along each coordinate).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from absl import flags
+
+from experiments import _cli
+from lrpinn_jax import inverse
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.experiment import RESULTS_FILE, write_json_atomic
+from lrpinn_jax.finetune import load_phase1
+from lrpinn_jax.pde import make_pde
+
+flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
+flags.DEFINE_string("observations", None, "npz with x, t, u (and optionally sigma)")
+flags.DEFINE_string("synthetic", None, "true mu 'beta,nu,rho': draw observations from the "
+                    "reference solution")
+flags.DEFINE_integer("trials", 0, "synthetic trials with random true mu (0: one fit)",
+                     lower_bound=0)
+flags.DEFINE_string("true_range", "30.5,39.5", "--trials: range of the true first coordinate")
+flags.DEFINE_integer("n_obs", 100, "synthetic observations", lower_bound=1)
+flags.DEFINE_float("noise", 0.01, "synthetic noise, relative to the RMS of u", lower_bound=0.0)
+flags.DEFINE_integer("seed", 0, "seed of the synthetic observations", lower_bound=0)
+flags.DEFINE_integer("n_starts", 21, "LM starts spread over the training box", lower_bound=1)
+flags.DEFINE_integer("steps", 30, "LM steps from each start", lower_bound=1)
+flags.DEFINE_string("out", "runs/inverse", "output folder")
+FLAGS = flags.FLAGS
+
+
+def training_box(path: str, n_mu: int) -> np.ndarray:
+  """(n_mu, 2) lo, hi of the training mu: from <workdir>/results.json, or the official
+  checkpoint's beta in [30, 40]."""
+  if str(path).endswith(".npz"):
+    return np.array([[30.0, 40.0], [0.0, 0.0], [0.0, 0.0]])
+  try:
+    with open(os.path.join(path, RESULTS_FILE)) as f:
+      mus = np.asarray(json.load(f)["phase1"]["train_mu"], np.float64)
+  except (OSError, ValueError, KeyError) as e:
+    raise UserError(f"{path}: cannot read the training mu from {RESULTS_FILE} ({e})") from None
+  if mus.ndim != 2 or mus.shape[1] != n_mu:
+    raise UserError(f"{path}: training mu of the wrong shape {mus.shape}")
+  return np.stack([mus.min(0), mus.max(0)], 1)
+
+
+def _load_obs(path: str):
+  try:
+    with np.load(path) as f:
+      missing = [k for k in ("x", "t", "u") if k not in f.files]
+      if missing:
+        raise UserError(f"{path}: missing {', '.join(missing)} (needs x, t, u)")
+      sigma = float(f["sigma"]) if "sigma" in f.files else None
+      return f["x"], f["t"], f["u"], sigma
+  except (OSError, ValueError) as e:
+    raise UserError(f"cannot read {path} as npz ({e})") from None
+
+
+def _plot(out, solver, x, t, u, est, box, mu_true, names):
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  import jax.numpy as jnp
+  free = list(est.free)
+  fig, axes = plt.subplots(1, 1 + len(free), figsize=(5 * (1 + len(free)), 4))
+  fit = np.asarray(solver(x, t, est.mu_hat))
+  axes[0].scatter(u, fit, s=8)
+  lim = [min(u.min(), fit.min()), max(u.max(), fit.max())]
+  axes[0].plot(lim, lim, "k--", lw=1)
+  axes[0].set(xlabel="observed u", ylabel="fitted u", title="data and fit")
+  for ax, i in zip(axes[1:], free):
+    grid = np.linspace(box[i, 0], box[i, 1], 201)
+    mis = []
+    for g in grid:
+      mu = est.mu_hat.copy()
+      mu[i] = g
+      mis.append(float(jnp.sum((solver(x, t, mu) - u) ** 2)))
+    ax.semilogy(grid, mis)
+    ax.axvline(est.mu_hat[i], color="C1", label="estimate")
+    if mu_true is not None:
+      ax.axvline(mu_true[i], color="k", ls="--", label="true")
+    ax.set(xlabel=names[i], ylabel="sum of squared misfits", title=f"misfit along {names[i]}")
+    ax.legend()
+  fig.tight_layout()
+  fig.savefig(os.path.join(out, "inverse.png"), dpi=120)
+  plt.close(fig)
+
+
+def _row(est, mu_true=None) -> dict:
+  row = {"mu_hat": est.mu_hat.tolist(), "free": list(est.free), "std": est.std.tolist(),
+         "ci95": est.ci95.tolist(), "sigma": est.sigma, "seconds": est.seconds,
+         "data_rel_residual": est.data_rel_residual}
+  if mu_true is not None:
+    err = [abs(est.mu_hat[i] - mu_true[i]) for i in est.free]
+    row.update({"mu_true": list(map(float, mu_true)), "abs_err": err,
+                "covered": [bool(lo <= mu_true[i] <= hi) for i, (lo, hi) in
+                            zip(est.free, est.ci95)]})
+  return row
+
+
+def main(argv):
+  del argv
+  if sum(map(bool, (FLAGS.observations, FLAGS.synthetic, FLAGS.trials))) != 1:
+    raise UserError("give exactly one of --observations, --synthetic, --trials")
+  solver = load_phase1(FLAGS.checkpoint)
+  pde = make_pde(solver.info.get("pde", "convection"), solver.info.get("init_cond", "sin_1"))
+  box = training_box(FLAGS.checkpoint, solver.config.n_mu)
+  free = [int(i) for i in np.flatnonzero(box[:, 1] > box[:, 0])]
+  fitter = inverse.make_fitter(solver, free, box[:, 0], box[free], steps=FLAGS.steps)
+  fit = lambda x, t, u, sigma: inverse.fit_mu(solver, x, t, u, box=box, sigma=sigma,
+                                              n_starts=FLAGS.n_starts, fitter=fitter)
+  if FLAGS.trials:
+    lo, hi = _cli.parse_range("true_range", FLAGS.true_range)
+    rows = []
+    for k in range(FLAGS.trials):
+      seed = FLAGS.seed + k
+      mu_true = box[:, 0].copy()
+      mu_true[free[0]] = np.random.default_rng([seed, 11]).uniform(lo, hi)
+      x, t, u, sigma = inverse.synthetic(pde, mu_true, FLAGS.n_obs, FLAGS.noise, seed)
+      row = {"seed": seed, **_row(fit(x, t, u, sigma), mu_true)}
+      rows.append(row)
+      print(f"[inverse] seed {seed}: true {mu_true[free[0]]:.4f} estimate "
+            f"{row['mu_hat'][free[0]]:.4f} +- {row['std'][0]:.4f} ({row['seconds']:.2f} s)")
+    err = np.array([r["abs_err"][0] for r in rows])
+    summary = {"trials": len(rows), "max_abs_err": float(err.max()),
+               "within_0.05": int(np.sum(err <= 0.05)),
+               "ci95_covers": int(sum(r["covered"][0] for r in rows)),
+               "seconds_per_solve_after_first": float(np.median([r["seconds"] for r in rows[1:]]))
+               if len(rows) > 1 else None}
+    out = {"checkpoint": FLAGS.checkpoint, "n_obs": FLAGS.n_obs, "noise": FLAGS.noise,
+           "true_range": [lo, hi], "summary": summary, "trials": rows}
+    write_json_atomic(os.path.join(FLAGS.out, "trials.json"), out)
+    print(f"[inverse] {summary}; wrote {os.path.join(FLAGS.out, 'trials.json')}")
+    return
+  mu_true = None
+  if FLAGS.synthetic:
+    mu_true = np.asarray(_cli.parse_floats("synthetic", FLAGS.synthetic), np.float64)
+    if mu_true.shape != (pde.n_mu,):
+      raise UserError(f"--synthetic needs {pde.n_mu} numbers {','.join(pde.mu_names)}")
+    x, t, u, sigma = inverse.synthetic(pde, mu_true, FLAGS.n_obs, FLAGS.noise, FLAGS.seed)
+  else:
+    x, t, u, sigma = _load_obs(FLAGS.observations)
+  x, t, u = inverse.check_observations(pde, x, t, u, solver.config.n_mu)
+  est = fit(x, t, u, sigma)
+  row = _row(est, mu_true)
+  write_json_atomic(os.path.join(FLAGS.out, "inverse.json"), {"checkpoint": FLAGS.checkpoint,
+                                                              "n_obs": len(x), **row})
+  _plot(FLAGS.out, solver, x, t, u, est, box, mu_true, pde.mu_names)
+  print(f"[inverse] mu_hat {np.round(est.mu_hat, 5).tolist()}  std {np.round(est.std, 5).tolist()}"
+        f"  ci95 {np.round(est.ci95, 4).tolist()}  data rel residual "
+        f"{est.data_rel_residual:.4f}  {est.seconds:.2f} s; wrote {FLAGS.out}")
+
+
+if __name__ == "__main__":
+  _cli.run_main(main)

@@ -1,0 +1,59 @@
+"""Design: find mu whose solution matches a target, by gradient steps through the Solver.
+
+The objective is the mean squared difference between u(x, t_target; mu) and a target profile
+over x; mu moves in box coordinates z in [0, 1]^d (mu = lo + z (hi - lo), z clipped to the box
+after each step) under optax Adam with a cosine decay of the step to lr/1000 (so the last steps
+settle instead of jittering by lr), from a grid of starts at once (vmap); the best start wins.
+"""
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lrpinn_jax.precision import real
+
+
+class Design(NamedTuple):
+  mu_hat: np.ndarray  # (n_mu,)
+  loss: float  # mean squared misfit at mu_hat
+  seconds: float
+
+
+def fit_profile(solver, x, t_target: float, target, *, box, n_starts: int = 11,
+                steps: int = 300, lr: float = 0.02) -> Design:
+  """mu in ``box`` ((n_mu, 2); coordinates with lo == hi fixed) minimising
+  mean((u(x, t_target; mu) - target)^2) over x (n,)."""
+  t0 = time.perf_counter()
+  box = np.asarray(box, np.float64)
+  free = np.flatnonzero(box[:, 1] > box[:, 0])
+  lo, span = jnp.asarray(box[free, 0], real()), jnp.asarray(box[free, 1] - box[free, 0], real())
+  base = jnp.asarray(box[:, 0], real())
+  xs = jnp.asarray(x, real())
+  ts = jnp.full_like(xs, t_target)
+  goal = jnp.asarray(target, real())
+  mu_of = lambda z: base.at[jnp.asarray(free)].set(lo + z * span)
+  loss_fn = lambda z: jnp.mean((solver(xs, ts, mu_of(z)) - goal) ** 2)
+  opt = optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=1e-3))
+
+  def one(z0):
+    def step(_, carry):
+      z, st = carry
+      g = jax.grad(loss_fn)(z)
+      upd, st = opt.update(g, st, z)
+      return jnp.clip(optax.apply_updates(z, upd), 0.0, 1.0), st
+    z, _ = jax.lax.fori_loop(0, steps, step, (z0, opt.init(z0)))
+    return z, loss_fn(z)
+
+  k = max(1, int(round(n_starts ** (1.0 / len(free)))))
+  axes = [(np.arange(k) + 0.5) / k] * len(free)
+  starts = jnp.asarray(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(free)),
+                       real())
+  z, loss = jax.jit(jax.vmap(one))(starts)
+  best = int(jnp.argmin(loss))
+  return Design(np.asarray(mu_of(z[best]), np.float64), float(loss[best]),
+                time.perf_counter() - t0)
