@@ -1,10 +1,11 @@
 """Design example: the mu whose u(x, t) at one time matches a target profile over x.
 
-  python -m experiments.design --checkpoint=DIR --target_mu=36.3,0,0 [--t=1] [--n_x=256] --out=FILE
+  python -m experiments.design --checkpoint=DIR --target_mu=36.3,0,0 [--t=0.5] [--n_x=256] --out=FILE
 
 The target profile is the reference solution at --target_mu (a stand-in for a measured or wished
 profile); the search runs by Adam through the Solver from --n_starts starts over the model's
-training box. Writes a JSON file with mu_hat, the target, the misfit and the seconds.
+training box. Writes a JSON file with mu_hat, the target, the misfit, the seconds and any other
+minimum about as good (the answer need not be unique).
 """
 from __future__ import annotations
 
@@ -12,16 +13,16 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from experiments.inverse import training_box
 from lrpinn_jax import design
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import write_json_atomic
-from lrpinn_jax.finetune import load_phase1
+from lrpinn_jax.finetune import load_phase1, training_box
 from lrpinn_jax.pde import make_pde
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("target_mu", "36.3,0,0", "mu of the target profile (reference solution)")
-flags.DEFINE_float("t", 1.0, "time of the profile")
+flags.DEFINE_float("t", 0.5, "time of the profile (convection at t = 1: beta and beta - 2 pi "
+                   "give the same profile, so a box of width > 2 pi holds two answers)")
 flags.DEFINE_integer("n_x", 256, "points of the profile", lower_bound=2)
 flags.DEFINE_integer("n_starts", 11, "starts over the training box", lower_bound=1)
 flags.DEFINE_integer("steps", 300, "Adam steps from each start", lower_bound=1)
@@ -46,10 +47,13 @@ def main(argv):
                            steps=FLAGS.steps)
   out = {"checkpoint": FLAGS.checkpoint, "target_mu": mu_t.tolist(), "t": FLAGS.t,
          "mu_hat": res.mu_hat.tolist(), "abs_err": np.abs(res.mu_hat - mu_t).tolist(),
-         "misfit_mse": res.loss, "seconds": res.seconds}
+         "misfit_mse": res.loss, "seconds": res.seconds,
+         "other_minima": res.others.tolist()}
   write_json_atomic(FLAGS.out, out)
   print(f"[design] mu_hat {np.round(res.mu_hat, 4).tolist()} (target {mu_t.tolist()}), "
-        f"misfit {res.loss:.2e}, {res.seconds:.2f} s; wrote {FLAGS.out}")
+        f"misfit {res.loss:.2e}, {res.seconds:.2f} s"
+        + (f"; other minima {np.round(res.others, 4).tolist()}" if len(res.others) else "")
+        + f"; wrote {FLAGS.out}")
 
 
 if __name__ == "__main__":

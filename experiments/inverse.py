@@ -14,7 +14,6 @@ data_rel_residual) or trials.json, and inverse.png (data, fit, misfit along each
 """
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -23,8 +22,8 @@ from absl import flags
 from experiments import _cli
 from lrpinn_jax import inverse
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.experiment import RESULTS_FILE, write_json_atomic
-from lrpinn_jax.finetune import load_phase1
+from lrpinn_jax.experiment import write_json_atomic
+from lrpinn_jax.finetune import load_phase1, training_box
 from lrpinn_jax.pde import make_pde
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
@@ -41,21 +40,6 @@ flags.DEFINE_integer("n_starts", 21, "LM starts spread over the training box", l
 flags.DEFINE_integer("steps", 30, "LM steps from each start", lower_bound=1)
 flags.DEFINE_string("out", "runs/inverse", "output folder")
 FLAGS = flags.FLAGS
-
-
-def training_box(path: str, n_mu: int) -> np.ndarray:
-  """(n_mu, 2) lo, hi of the training mu: from <workdir>/results.json, or the official
-  checkpoint's beta in [30, 40]."""
-  if str(path).endswith(".npz"):
-    return np.array([[30.0, 40.0], [0.0, 0.0], [0.0, 0.0]])
-  try:
-    with open(os.path.join(path, RESULTS_FILE)) as f:
-      mus = np.asarray(json.load(f)["phase1"]["train_mu"], np.float64)
-  except (OSError, ValueError, KeyError) as e:
-    raise UserError(f"{path}: cannot read the training mu from {RESULTS_FILE} ({e})") from None
-  if mus.ndim != 2 or mus.shape[1] != n_mu:
-    raise UserError(f"{path}: training mu of the wrong shape {mus.shape}")
-  return np.stack([mus.min(0), mus.max(0)], 1)
 
 
 def _load_obs(path: str):

@@ -19,11 +19,10 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from experiments.inverse import training_box
 from lrpinn_jax import uq
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import write_json_atomic
-from lrpinn_jax.finetune import load_phase1
+from lrpinn_jax.finetune import load_phase1, training_box
 from lrpinn_jax.pde import make_pde
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
@@ -101,8 +100,9 @@ def main(argv):
   os.makedirs(FLAGS.out, exist_ok=True)
   info = {"checkpoint": FLAGS.checkpoint, "method": "samples" if samples is not None
           else FLAGS.method, "n": res["n"], "grid": [nx, nt], "refine_steps": FLAGS.refine_steps,
-          "dist": None if dist is None else FLAGS.dist, "seconds": res["seconds"],
-          "mean_stderr_max": float(res["stderr"].max())}
+          "dist": None if dist is None else FLAGS.dist, "seconds": res["seconds"]}
+  if samples is not None or FLAGS.method == "mc":  # the Monte Carlo standard error of the mean
+    info["mean_stderr_max"] = float(res["stderr"].max())
   if (dist is not None and dist.kind == "uniform" and pde.name == "convection"
       and pde.init_cond == "sin_1" and dist.free == (0,)):
     mean, std = uq.convection_uniform_exact(res["x"], res["t"], *dist.params[0])

@@ -3,7 +3,9 @@
 The objective is the mean squared difference between u(x, t_target; mu) and a target profile
 over x; mu moves in box coordinates z in [0, 1]^d (mu = lo + z (hi - lo), z clipped to the box
 after each step) under optax Adam with a cosine decay of the step to lr/1000 (so the last steps
-settle instead of jittering by lr), from a grid of starts at once (vmap); the best start wins.
+settle instead of jittering by lr), from a grid of starts at once (vmap); the best start wins,
+and other starts that end at a different mu with a misfit within 2x of the best are reported:
+the answer need not be unique (convection at t = 1: beta and beta - 2 pi give the same profile).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class Design(NamedTuple):
   mu_hat: np.ndarray  # (n_mu,)
   loss: float  # mean squared misfit at mu_hat
   seconds: float
+  others: np.ndarray  # (k, n_mu) other local minima with misfit <= 2x the best (distinct mu)
 
 
 def fit_profile(solver, x, t_target: float, target, *, box, n_starts: int = 11,
@@ -54,6 +57,13 @@ def fit_profile(solver, x, t_target: float, target, *, box, n_starts: int = 11,
   starts = jnp.asarray(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(free)),
                        real())
   z, loss = jax.jit(jax.vmap(one))(starts)
-  best = int(jnp.argmin(loss))
-  return Design(np.asarray(mu_of(z[best]), np.float64), float(loss[best]),
-                time.perf_counter() - t0)
+  z, loss = np.asarray(z, np.float64), np.asarray(loss, np.float64)
+  best = int(np.argmin(loss))
+  others = []
+  for i in np.argsort(loss):
+    near = [np.max(np.abs(z[i] - z[j])) < 0.01 for j in [best] + others]
+    if loss[i] <= 2 * loss[best] and not any(near):
+      others.append(int(i))
+  full = lambda i: np.asarray(mu_of(jnp.asarray(z[i], real())), np.float64)
+  return Design(full(best), float(loss[best]), time.perf_counter() - t0,
+                np.asarray([full(i) for i in others]).reshape(-1, len(box)))

@@ -1,6 +1,7 @@
 """Fine-tune any Phase-1 model (ours or the official npz) for one mu, and save the result."""
 from __future__ import annotations
 
+import json
 import os
 from typing import Callable, Optional
 
@@ -29,6 +30,21 @@ def load_phase1(path: str) -> Solver:
   if "hyper" not in solver.params:
     raise UserError(f"{path} holds a fine-tuned (Phase-2) model; fine-tuning needs a Phase-1 model")
   return solver
+
+
+def training_box(path: str, n_mu: int) -> np.ndarray:
+  """(n_mu, 2) lo, hi of a Phase-1 model's training mu: from <workdir>/results.json, or the
+  official checkpoint's beta in [30, 40] (nu = rho = 0)."""
+  if str(path).endswith(".npz"):
+    return np.array([[30.0, 40.0], [0.0, 0.0], [0.0, 0.0]])
+  try:
+    with open(os.path.join(path, "results.json")) as f:
+      mus = np.asarray(json.load(f)["phase1"]["train_mu"], np.float64)
+  except (OSError, ValueError, KeyError) as e:
+    raise UserError(f"{path}: cannot read the training mu from results.json ({e})") from None
+  if mus.ndim != 2 or mus.shape[1] != n_mu:
+    raise UserError(f"{path}: training mu of the wrong shape {mus.shape}")
+  return np.stack([mus.min(0), mus.max(0)], 1)
 
 
 def residual_rms(cfg, pde, trainable: dict, frozen: dict, mu, points, loss_cfg: LossConfig

@@ -53,6 +53,6 @@ def test_mu_dimension_mismatch_is_an_error():
 def test_design_finds_the_beta_of_a_profile_from_the_same_solver(official_phase1):
   from lrpinn_jax import design
   x = np.linspace(0, 2 * np.pi, 128, endpoint=False)
-  target = np.asarray(official_phase1(x, np.ones_like(x), np.array([36.3, 0.0, 0.0])))
-  res = design.fit_profile(official_phase1, x, 1.0, target, box=[(30, 40), (0, 0), (0, 0)])
+  target = np.asarray(official_phase1(x, np.full_like(x, 0.5), np.array([36.3, 0.0, 0.0])))
+  res = design.fit_profile(official_phase1, x, 0.5, target, box=[(30, 40), (0, 0), (0, 0)])
   assert abs(res.mu_hat[0] - 36.3) < 1e-2
