@@ -6,7 +6,7 @@
 --all adds, on the device JAX picks (printed as "device"): the LM Phase-2 step and its parts, the many-query
 throughput (--many_query_n betas in [25, 45] from the official checkpoint, 100 LM steps, chunks
 of 100; mu per second and worst error) and the time to accuracy of the main command
-(benchmarks.time_to_accuracy, seed 0, in --workdir).
+(benchmarks.time_to_accuracy, seed 0, in --tta_workdir).
 
 Prints one JSON object (with the device's float32 matmul peak, measured in the same run, and the
 Phase-1 step's fraction of it). Phase 1: official configuration (11 mu = beta 30..40, 1000 + 256 + 2x100
@@ -43,8 +43,8 @@ _OUT = flags.DEFINE_string("out", None, "also write the JSON object to this file
 _ALL = flags.DEFINE_bool("all", False, "also LM step, many-query throughput, time to accuracy")
 _MQ_N = flags.DEFINE_integer("many_query_n", 200, "betas of the --all many-query throughput",
                              lower_bound=1)
-_WORKDIR = flags.DEFINE_string("workdir", "runs/speed_all_tta", "--all: workdir of the main "
-                               "command (must not hold checkpoints)")
+_WORKDIR = flags.DEFINE_string("tta_workdir", "runs/speed_all_tta", "--all: workdir of the "
+                               "main command (must not hold checkpoints)")
 
 
 def peak_gflops(n: int = 2048, reps: int = 5) -> float:
@@ -174,12 +174,12 @@ def main(argv):
       var[f"phase2_merge={merge}"] = round(phase2_ms(loss_cfg, n, merge)[0], 3)
     out["variants_ms"] = var
   if _ALL.value:
-    from benchmarks import time_to_accuracy
+    from benchmarks import _tta
     dev = jax.devices()[0]
     out["device"] = f"{dev.platform}: {dev.device_kind} x {jax.device_count()}"
     out["lm_ms"] = lm_ms(n)
     out["many_query"] = many_query_throughput(_MQ_N.value)
-    tta, _ = time_to_accuracy.measure(0, _WORKDIR.value)
+    tta, _ = _tta.measure(0, _WORKDIR.value)
     out["time_to_accuracy"] = {k: tta[k] for k in ("total_seconds", "phase1_seconds",
                                                     "seconds_to", "zero_shot_max", "phase2_max",
                                                     "many_query_worst_25_45")}

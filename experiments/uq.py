@@ -19,7 +19,7 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax import uq
+from lrpinn_jax import many_query, uq
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import write_json_atomic
 from lrpinn_jax.finetune import load_phase1, training_box
@@ -96,11 +96,12 @@ def main(argv):
     dist = parse_dist(FLAGS.dist, box)
   res = uq.run(solver, pde, dist, rule=FLAGS.method, n=FLAGS.n, nx=nx, nt=nt,
                refine_steps=FLAGS.refine_steps, chunk=FLAGS.chunk, seed=FLAGS.seed,
-               samples=samples)
+               samples=samples, log=print)
   os.makedirs(FLAGS.out, exist_ok=True)
   info = {"checkpoint": FLAGS.checkpoint, "method": "samples" if samples is not None
           else FLAGS.method, "n": res["n"], "grid": [nx, nt], "refine_steps": FLAGS.refine_steps,
-          "dist": None if dist is None else FLAGS.dist, "seconds": res["seconds"]}
+          "dist": None if dist is None else FLAGS.dist, "seconds": res["seconds"],
+          "peak_memory_mb": many_query.peak_memory_mb()}
   if samples is not None or FLAGS.method == "mc":  # the Monte Carlo standard error of the mean
     info["mean_stderr_max"] = float(res["stderr"].max())
   if (dist is not None and dist.kind == "uniform" and pde.name == "convection"

@@ -97,8 +97,8 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
   pts = place(jax.tree.map(np.asarray, points), rep)
   lm_solve = make_many_lm(cfg, pde, loss_cfg, steps, lm_cfg)
 
-  # The parameters are an argument, not a constant of the program: XLA would otherwise fold
-  # every parameter-only computation at compile time, which can take minutes.
+  # The parameters are an argument, not a constant baked into the program (one program serves
+  # any parameter values, and XLA does not fold parameter-only work at compile time).
   def batch(params, mus, pts):
     trainable, frozen = init_many(cfg, params, mus, rank_mode)
     trainable, loss = lm_solve(trainable, frozen, mus, pts)

@@ -25,6 +25,7 @@ import numpy as np
 
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.precision import real
+from lrpinn_jax.train import fmt_time
 
 RULES = ("quadrature", "qmc", "mc")
 QUANTILE_SAMPLES = 4096
@@ -100,10 +101,12 @@ def grid(pde, nx: int, nt: int) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 256,
-               quantiles: Sequence[float] = (0.05, 0.5, 0.95), seed: int = 0) -> dict:
+               quantiles: Sequence[float] = (0.05, 0.5, 0.95), seed: int = 0,
+               log=None) -> dict:
   """Weighted mean, std and quantiles of field_fn(mu_chunk) (chunk, *shape) over mus (N, n_mu).
 
-  field_fn must take exactly ``chunk`` mu (the last chunk is padded with weight 0). Returns
+  field_fn must take exactly ``chunk`` mu (the last chunk is padded with weight 0); with
+  ``log``, a progress line with ETA about every tenth of the chunks. Returns
   {"mean", "std", "quantiles" (len(q), *shape), "stderr" (std / sqrt(N) for equal weights)}.
   """
   n = len(mus)
@@ -111,6 +114,7 @@ def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 2
                                                            replace=False))
   s1 = s2 = None
   kept, kept_w = [], []
+  t0 = time.perf_counter()
   for k in range(0, n, chunk):
     part, w = mus[k:k + chunk], weights[k:k + chunk]
     pad = chunk - len(part)
@@ -125,6 +129,12 @@ def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 2
     sel = pick[(pick >= k) & (pick < k + chunk)] - k
     kept.append(u[sel])
     kept_w.append(w[sel])
+    done = min(k + chunk, n)
+    if log is not None and n > chunk and ((k // chunk) % max(1, n // chunk // 10) == 0
+                                          or done == n):
+      elapsed = time.perf_counter() - t0
+      log(f"[uq] {done}/{n} mu, elapsed {fmt_time(elapsed)}  "
+          f"ETA {fmt_time(elapsed / done * (n - done))}")
   mean = s1
   std = np.sqrt(np.maximum(s2 - mean ** 2, 0.0))
   samples, w = np.concatenate(kept), np.concatenate(kept_w)
@@ -186,7 +196,7 @@ def rel_l2(a, b) -> float:
 
 def run(solver, pde, dist: Optional[Dist], *, rule: str = "quadrature", n: int = 64,
         nx: int = 256, nt: int = 101, refine_steps: int = 0, chunk: int = 0, seed: int = 0,
-        quantiles=(0.05, 0.5, 0.95), samples: Optional[np.ndarray] = None) -> dict:
+        quantiles=(0.05, 0.5, 0.95), samples: Optional[np.ndarray] = None, log=None) -> dict:
   """The whole computation: nodes or samples, fields chunk by chunk, statistics; "seconds".
   samples (N, n_mu): given mu of equal weight instead of ``dist``."""
   t0 = time.perf_counter()
@@ -203,6 +213,6 @@ def run(solver, pde, dist: Optional[Dist], *, rule: str = "quadrature", n: int =
   chunk = min(chunk, len(mus))
   field = (refined_field(solver, pde, x, t, refine_steps, chunk, pde.needs_uxx(mus), seed)
            if refine_steps else zero_shot_field(solver, x, t))
-  stats = statistics(field, mus, w, chunk=chunk, quantiles=quantiles, seed=seed)
+  stats = statistics(field, mus, w, chunk=chunk, quantiles=quantiles, seed=seed, log=log)
   return {"x": x, "t": t, **stats, "quantile_levels": np.asarray(quantiles), "n": len(mus),
           "seconds": time.perf_counter() - t0}
