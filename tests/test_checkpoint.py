@@ -112,7 +112,7 @@ def test_training_clock_survives_resume(tmp_path):
 
 
 def test_seconds_to_threshold_from_history():
-  from benchmarks.time_to_accuracy import seconds_to
+  from benchmarks._tta import seconds_to
   hist = [{"seconds": 1.0, "test_rel_err_max": 0.2}, {"seconds": 2.0, "test_rel_err_max": 0.09},
           {"seconds": 3.0, "test_rel_err_max": 0.12}, {"seconds": 4.0, "test_rel_err_max": 0.04}]
   assert seconds_to(hist, 0.10) == 2.0 and seconds_to(hist, 0.05) == 4.0
