@@ -124,7 +124,7 @@ def lm_ms(n: int) -> dict:
   lc = LossConfig(need_xx=False)
   batch = Phase2Batch(mu, points)
   state = lm.init_lm(pde, tr, fr, points, need_xx=False)
-  step = jax.jit(lm.make_lm_step(cfg, pde, lc), donate_argnums=0)
+  step = jax.jit(lm.make_lm_step(cfg, pde, lc))  # no donation: tr is used again below
   out = {"step": _time_step(step, state, batch, n)[0]}
   r, jac = jax.jit(lambda t: lm.jacobian(cfg, pde, lc, t, fr, batch))(tr)
   jtj, jtr = lm.normal(r, jac)
