@@ -143,7 +143,12 @@ def main(argv):
   row = _row(est, mu_true)
   write_json_atomic(os.path.join(FLAGS.out, "inverse.json"), {"checkpoint": FLAGS.checkpoint,
                                                               "n_obs": len(x), **row})
-  _plot(FLAGS.out, solver, x, t, u, est, box, mu_true, pde.mu_names)
+  try:
+    import matplotlib  # noqa: F401  (optional: pip install '.[plots]')
+  except ImportError:
+    print("[plot] matplotlib is not installed: no figure (pip install '.[plots]')")
+  else:
+    _plot(FLAGS.out, solver, x, t, u, est, box, mu_true, pde.mu_names)
   print(f"[inverse] mu_hat {np.round(est.mu_hat, 5).tolist()}  std {np.round(est.std, 5).tolist()}"
         f"  ci95 {np.round(est.ci95, 4).tolist()}  data rel residual "
         f"{est.data_rel_residual:.4f}  {est.seconds:.2f} s; wrote {FLAGS.out}")

@@ -113,7 +113,12 @@ def main(argv):
            quantiles=res["quantiles"], quantile_levels=res["quantile_levels"])
   os.replace(tmp, os.path.join(FLAGS.out, "uq.npz"))
   write_json_atomic(os.path.join(FLAGS.out, "uq.json"), info)
-  _plot(os.path.join(FLAGS.out, "uq.png"), res)
+  try:
+    import matplotlib  # noqa: F401  (optional: pip install '.[plots]')
+  except ImportError:
+    print("[plot] matplotlib is not installed: no figure (pip install '.[plots]')")
+  else:
+    _plot(os.path.join(FLAGS.out, "uq.png"), res)
   print(f"[uq] {info}")
 
 
