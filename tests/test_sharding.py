@@ -2,8 +2,7 @@
 
 The device count of a JAX process is fixed at start, so each check runs tests/sharded_check.py
 in a subprocess with forced host devices (XLA_FLAGS=--xla_force_host_platform_device_count).
-The optimizer is Adam: SOAP's eigenbases amplify rounding differences (on one device, the
-vmapped and the per-mu loss already differ by 5% after 20 steps; BUILD_NOTES.md).
+The optimizer is Adam: SOAP's eigenbases amplify rounding differences (BUILD_NOTES.md).
 """
 import json
 import os
