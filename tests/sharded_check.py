@@ -103,13 +103,12 @@ def main():
   if a.mode == "multihost":
     sharding.initialize(f"127.0.0.1:{a.port}", a.num_processes, a.process_id)
   params, sbatch = sharded_steps(a.n_mu, a.steps, a.mu_batch, a.optimizer)
-  sharded = {k: v for k, v in _flat(params).items()}
   info = {"devices": len(jax.devices()), "processes": jax.process_count(),
           "mus_spec": str(sbatch.mus.sharding.spec), "mus_shape": list(sbatch.mus.shape),
           "mus_shard_rows": sorted({s.data.shape[0] for s in sbatch.mus.addressable_shards}),
           "weights": np.asarray(jax.device_get(sbatch.mu_weights)).tolist()
           if jax.process_count() == 1 else None}
-  out = {f"sharded{k}": v for k, v in sharded.items()}
+  out = {f"sharded{k}": v for k, v in _flat(params).items()}
   if a.mode == "phase1":
     out.update({f"single{k}": v for k, v in _flat(single_steps(a.n_mu, a.steps, a.mu_batch, a.optimizer)).items()})
   if jax.process_index() == 0:
