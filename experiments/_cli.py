@@ -6,9 +6,10 @@ import sys
 import textwrap
 from typing import Callable, List, Tuple
 
+import numpy as np
 from absl import app, flags, logging
 
-from lrpinn_jax import cache, precision
+from lrpinn_jax import cache, mu_sets, precision
 from lrpinn_jax.errors import UserError
 
 flags.DEFINE_bool("x64", False, "run the whole command in float64 (jax_enable_x64): every "
@@ -26,6 +27,20 @@ def parse_floats(name: str, text: str) -> List[float]:
   if not vals or not all(math.isfinite(v) for v in vals):
     raise UserError(f"--{name} must be comma-separated finite numbers, got {text!r}")
   return vals
+
+
+def parse_mu_list(name: str, text: str, n_mu: int = 3):
+  """'1,2,3;4,5,6' -> array [[1, 2, 3], [4, 5, 6]]; a named set or a .csv / .json / .txt file ->
+  its rows (lrpinn_jax.mu_sets)."""
+  if text in mu_sets.NAMED or text.endswith((".csv", ".json", ".txt")):
+    return mu_sets.load(text, n_mu)
+  out = []
+  for part in str(text).split(";"):
+    vals = parse_floats(name, part)
+    if len(vals) != n_mu:
+      raise UserError(f"--{name}: each mu is {n_mu} numbers, got {part!r}")
+    out.append(vals)
+  return np.asarray(out, np.float64)
 
 
 def parse_range(name: str, text: str) -> Tuple[float, float]:

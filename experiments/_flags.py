@@ -37,6 +37,8 @@ flags.DEFINE_bool("resample", None, "fresh collocation points every Phase-1 step
                   "from --seed and the step)" + _R)
 flags.DEFINE_integer("mu_batch", None, "training mu per Phase-1 step, drawn at random without "
                      "replacement (0: all of them every step)" + _R, lower_bound=0)
+flags.DEFINE_enum("mu_sampling", None, ["uniform", "family"], "--mu_batch draws: every mu "
+                  "alike, or every sub-family (mu with the same nonzero coefficients) alike" + _R)
 flags.DEFINE_float("s_init", None, "> 0: hypernetwork heads start with zero kernels and this "
                    "bias, so s(mu) = s_init for every mu at initialisation (0: default init)" + _R)
 flags.DEFINE_bool("periodic_x", None, "periodic input embedding (cos x, sin x, t): the periodic "
@@ -53,6 +55,8 @@ flags.DEFINE_enum("phase2_optimizer", None, ["adam", "lm", "lm_geodesic"],
 flags.DEFINE_bool("phase2_batched", None, "LM Phase 2 for all targets in one jit-compiled call "
                   "vmapped over mu (seconds are then per batch)" + _R)
 flags.DEFINE_integer("n_f", None, "collocation points per step" + _R, lower_bound=1)
+flags.DEFINE_integer("phase2_n_f", None, "Phase-2 collocation points, drawn once (default: "
+                     "from --recipe; unset there: --n_f)", lower_bound=1)
 # Advanced.
 flags.DEFINE_integer("n_0", 256, "initial-condition points", lower_bound=1)
 flags.DEFINE_integer("n_b", 100, "periodic boundary pairs (CDR) or Dirichlet points per side",

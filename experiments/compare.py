@@ -3,14 +3,21 @@
   python -m experiments.compare --pde=convection --beta_range=30,40 --targets=30,35,40 \
       --methods=pinn,pinn_p,s2s,curriculum,naive_lr,maml,reptile,hyper_lr --workdir=DIR
 
-Writes DIR/compare.json and DIR/compare.md. The logic lives in lrpinn_jax.compare.
+  python -m experiments.compare --pde=cdr --init_cond=gauss_pi_2 --mu_set=cdr_family_1_5 \
+      --target_mu='5,0,0;0,5,0;0,0,5;5,5,0;0,5,5;5,5,5' --hyper_checkpoint=results/cdr_family_1_5
+
+--mu_set trains on an explicit set of mu (lrpinn_jax.mu_sets) instead of the --*_range grid, and
+--target_mu gives whole mu triples instead of betas. Writes DIR/compare.json and DIR/compare.md.
+The logic lives in lrpinn_jax.compare.
 """
 from __future__ import annotations
 
 from absl import flags
 
 from experiments import _cli
+from lrpinn_jax import mu_sets
 from lrpinn_jax.compare import METHODS, CompareConfig, run
+from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import mu_grid
 from lrpinn_jax.pde import CDR_PRESETS, INIT_CONDS
 
@@ -20,6 +27,9 @@ flags.DEFINE_string("beta_range", "30,40", "training beta range 'lo,hi' (integer
 flags.DEFINE_string("nu_range", "0,0", "training nu range 'lo,hi'")
 flags.DEFINE_string("rho_range", "0,0", "training rho range 'lo,hi'")
 flags.DEFINE_string("targets", "30,35,40", "target betas (with nu, rho from the lower range ends)")
+flags.DEFINE_string("mu_set", None, "training mu: a named set or CSV / JSON file of beta,nu,rho "
+                    "rows instead of the --*_range grid")
+flags.DEFINE_string("target_mu", None, "target mu triples 'b,n,r;b,n,r' (instead of --targets)")
 flags.DEFINE_string("methods", ",".join(METHODS), "comma-separated methods")
 flags.DEFINE_integer("steps", 10000, "per-target training / pre-training steps", lower_bound=0)
 flags.DEFINE_integer("finetune_steps", 1000, "fine-tuning steps per target (pre-trained methods)",
@@ -54,8 +64,14 @@ def main(argv):
   del argv
   ranges = [_cli.parse_range(f"{n}_range", getattr(FLAGS, f"{n}_range"))
             for n in ("beta", "nu", "rho")]
-  train_mu = mu_grid(ranges, [1.0, 1.0, 1.0])
-  targets = [(b, ranges[1][0], ranges[2][0]) for b in _cli.parse_floats("targets", FLAGS.targets)]
+  train_mu = mu_sets.load(FLAGS.mu_set) if FLAGS.mu_set else mu_grid(ranges, [1.0, 1.0, 1.0])
+  if FLAGS.target_mu:
+    targets = [tuple(m) for m in _cli.parse_mu_list("target_mu", FLAGS.target_mu)]
+  elif FLAGS.mu_set:
+    raise UserError("--mu_set needs --target_mu (whole mu triples)")
+  else:
+    targets = [(b, ranges[1][0], ranges[2][0])
+               for b in _cli.parse_floats("targets", FLAGS.targets)]
   methods = tuple(m.strip() for m in FLAGS.methods.split(",") if m.strip())
   if FLAGS.first_order:
     methods = tuple("maml_fo" if m == "maml" else m for m in methods)

@@ -10,11 +10,23 @@ the given noise level and the fit's own ||u_fit - u|| / sqrt(n_obs - n_free): th
 error (about 1-3% relative zero-shot) adds to the data noise, and an interval from the nominal
 noise alone would be too narrow.
 
+Joint refinement (``refine``), how a PINN solves an inverse problem: from that estimate, the
+free mu coordinates AND the Phase-2 parameters (s, first and last layer; the hypernetwork is left
+behind) are fitted together by LM on the stacked residual
+  r = [Phase-2 residual blocks (PDE at collocation points, initial, boundary; each scaled by
+       1/sqrt(count)), sqrt(w / n_obs) (u(x_i, t_i) - u_i)],
+so the PDE, not the hypernetwork's approximation of its solution, ties u to mu. ||r||^2 is the
+negative log posterior times 2 sigma^2 w / n_obs (data with noise sigma, the PDE rows as a
+likelihood on the same scale), so the Laplace covariance of mu is the mu block of
+(w sigma^2 / n_obs) (J^T J)^+ over all unknowns: the network's freedom widens it (Schur complement).
+
 >>> # est = fit_mu(solver, x, t, u, box=[(30, 40), (0, 0), (0, 0)], sigma=0.01)
 >>> # est.mu_hat, est.std, est.ci95
+>>> # joint = refine(solver, pde, x, t, u, est, sigma=0.01, steps=100)
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import NamedTuple, Optional, Sequence, Tuple
 
@@ -22,8 +34,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax.flatten_util import ravel_pytree
+
 from lrpinn_jax import lm
+from lrpinn_jax.data import DataConfig, train_batch
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.model import point_fn
+from lrpinn_jax.phase2 import merge_net, split_params
 from lrpinn_jax.precision import real
 
 Z95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
@@ -38,6 +55,7 @@ class Estimate(NamedTuple):
   sigma: float  # the noise level used: max(given, estimated from the fit)
   data_rel_residual: float  # ||u_fit - u|| / ||u||
   seconds: float  # wall time of this call (compilation included on the first call)
+  pde_residual_rms: Optional[float] = None  # refine only: RMS of the PDE residual at the end
 
 
 def _grid(box: np.ndarray, n: int) -> np.ndarray:
@@ -129,14 +147,103 @@ def fit_mu(solver, x, t, u, *, box, sigma: Optional[float] = None, n_starts: int
   model = lambda th: solver(xs, ts, jnp.asarray(base, real()).at[jnp.asarray(free)].set(th))
   jac = np.asarray(jax.jacfwd(model)(theta[best]), np.float64)  # (n_obs, n_free)
   resid = np.asarray(model(theta[best]), np.float64) - np.asarray(u, np.float64)
+  cov, std, ci, s, rel = _laplace(mu, free, np.linalg.pinv(jac.T @ jac), resid,
+                                  np.asarray(u, np.float64), sigma)
+  return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0)
+
+
+def _laplace(mu, free, unit_cov, resid, u, sigma):
+  """(cov, std, ci95, sigma used, data relative residual) from the covariance of mu[free] for
+  noise 1 and the data residual (n_obs,): sigma is the larger of the given one and the fit's."""
   n, d = len(resid), len(free)
   s_fit = float(np.sqrt(resid @ resid / max(n - d, 1)))  # noise and model error together
   s = s_fit if sigma is None else max(float(sigma), s_fit)
-  cov = s ** 2 * np.linalg.pinv(jac.T @ jac)
+  cov = s ** 2 * unit_cov
   std = np.sqrt(np.maximum(np.diag(cov), 0.0))
   ci = np.stack([mu[list(free)] - Z95 * std, mu[list(free)] + Z95 * std], 1)
   rel = float(np.linalg.norm(resid) / max(np.linalg.norm(u), 1e-30))
-  return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0)
+  return cov, std, ci, s, rel
+
+
+def make_refiner(solver, pde, free: Sequence[int], *, steps: int = 100, data_weight: float = 1.0,
+                 need_xx: bool = False, lm_cfg: lm.LMConfig = lm.LMConfig()):
+  """Returns refine(trainable, frozen, mu0 (n_mu,), x, t, u, points) -> (trainable, mu (n_mu,),
+  J (m, n) at the end, data residual (n_obs,), PDE residual RMS), jitted: joint LM over the
+  Phase-2 parameters and mu[free] (module docstring). One compilation serves every solve with
+  the same shapes (rank mode "full" keeps them fixed)."""
+  cfg = dataclasses.replace(solver.config, merge=False)
+  free_idx = jnp.asarray(tuple(int(i) for i in free))
+
+  def run(trainable, frozen, mu0, x, t, u, points):
+    flat0, unravel = ravel_pytree(trainable)
+    n_net = flat0.shape[0]
+
+    def parts(theta):
+      net, s = merge_net(unravel(theta[:n_net]), frozen)
+      return point_fn(cfg, net, s), mu0.at[free_idx].set(theta[n_net:])
+
+    def rows(fn, cols):
+      point = lambda th, *c: fn(*parts(th), *c)
+      return jax.vmap(jax.value_and_grad(point), in_axes=(None,) + (0,) * len(cols))
+
+    def rj(theta):
+      blocks = [(rows(fn, cols)(theta, *cols), cols[0].shape[0])
+                for _, fn, cols in pde.blocks(points, need_xx=need_xx)]
+      f_rms = jnp.sqrt(jnp.mean(blocks[0][0][0] ** 2))
+      data = rows(lambda u_fn, _, xi, ti, ui: u_fn(xi, ti) - ui, (x, t, u))(theta, x, t, u)
+      w = jnp.sqrt(data_weight / x.shape[0])
+      r = jnp.concatenate([v / jnp.sqrt(k) for (v, _), k in blocks] + [w * data[0]])
+      jac = jnp.concatenate([g / jnp.sqrt(k) for (_, g), k in blocks] + [w * data[1]])
+      return r, jac, data[0], f_rms
+
+    def step(_, st):
+      theta, jtj, jtr, loss, lam, nu = st
+      v = lm.propose(jtj, jtr, lam, lm_cfg)
+      r, jac, _, _ = rj(theta + v)
+      new = jnp.sum(r ** 2)
+      ok, lam, nu = lm.judge(loss, new, lm.predicted_decrease(jtj, jtr, v), lam, nu, lm_cfg)
+      jtj_c, jtr_c = lm.normal(r, jac)
+      pick = lambda a, b: jnp.where(ok, a, b)
+      return (pick(theta + v, theta), pick(jtj_c, jtj), pick(jtr_c, jtr), pick(new, loss),
+              lam, nu)
+
+    theta0 = jnp.concatenate([flat0, mu0[free_idx]])
+    r, jac, _, _ = rj(theta0)
+    st = (theta0, *lm.normal(r, jac), jnp.sum(r ** 2), jnp.asarray(lm_cfg.init_damping, real()),
+          jnp.asarray(2.0, real()))
+    theta = jax.lax.fori_loop(0, steps, step, st)[0]
+    _, jac, data, f_rms = rj(theta)
+    return unravel(theta[:n_net]), parts(theta)[1], jac, data, f_rms
+
+  return jax.jit(run)
+
+
+def refine(solver, pde, x, t, u, est: Estimate, *, sigma: Optional[float] = None,
+           steps: int = 100, data_weight: float = 1.0, data: DataConfig = DataConfig(),
+           seed: int = 0, refiner=None) -> Estimate:
+  """Joint refinement of ``est`` (a ``fit_mu`` result): mu[est.free] and the Phase-2 parameters by
+  LM on the PDE residual and the data misfit (module docstring), Laplace covariance of mu from
+  the joint Gauss-Newton Hessian. Collocation points: ``data`` drawn with ``seed``.
+  refiner: a ``make_refiner`` result to reuse (one compilation for many solves)."""
+  t0 = time.perf_counter()
+  free = est.free
+  need_xx = bool(pde.needs_uxx(est.mu_hat[None])) or 1 in free
+  refiner = refiner or make_refiner(solver, pde, free, steps=steps, data_weight=data_weight,
+                                    need_xx=need_xx)
+  trainable, frozen, _ = split_params(solver.config, solver.params, est.mu_hat, "full")
+  points = jax.tree.map(jnp.asarray, train_batch(pde, data, seed))
+  xs, ts, us = (jnp.asarray(a, real()) for a in (x, t, u))
+  _, mu, jac, resid, f_rms = refiner(trainable, frozen, jnp.asarray(est.mu_hat, real()), xs, ts,
+                                     us, points)
+  mu = np.asarray(mu, np.float64)
+  jac = np.asarray(jac, np.float64)
+  d = len(free)
+  # The mu block of (J^T J)^+ (the last d unknowns), times w / n_obs: covariance for noise 1.
+  inv = np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)[-d:, -d:]
+  base_cov = data_weight / len(resid) * inv
+  cov, std, ci, s, rel = _laplace(mu, free, base_cov, np.asarray(resid, np.float64),
+                                  np.asarray(u, np.float64), sigma)
+  return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0, float(f_rms))
 
 
 def synthetic(pde, mu_true, n_obs: int, noise: float, seed: int):

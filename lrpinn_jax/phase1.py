@@ -27,9 +27,24 @@ class LossConfig:
   causal_bins: int = 16
   resample: bool = False  # fresh collocation points every Phase-1 step (see resample_points)
   mu_batch: int = 0  # > 0: each Phase-1 step uses this many training mu drawn without replacement
+  mu_sampling: str = "uniform"  # how the mu_batch draw weighs the mu (MU_SAMPLINGS, family_probs)
   # Phase-1 weights of the loss terms, e.g. (("bc", 10.0),); unnamed terms weigh 1 (paper).
   # Phase 2 keeps the unweighted loss. Metrics report the unweighted terms.
   weights: Tuple[Tuple[str, float], ...] = ()
+
+
+MU_SAMPLINGS = ("uniform", "family")
+
+
+def family_probs(mus: jnp.ndarray) -> jnp.ndarray:
+  """Draw probabilities (n,) that give every sub-family of mus (n, d) the same chance, a
+  sub-family being the mu with the same nonzero coordinates (CDR: convection, diffusion, ...,
+  lrpinn_jax.mu_sets.family). P2INN's set has 5 convection mu beside 125 CDR mu: uniform draws
+  would show a convection mu once every five steps of 8."""
+  code = (mus != 0).astype(jnp.int32) @ (2 ** jnp.arange(mus.shape[1]))
+  counts = jnp.sum(jax.nn.one_hot(code, 2 ** mus.shape[1]), 0)
+  w = 1.0 / counts[code]
+  return w / jnp.sum(w)
 
 
 class Phase1State(NamedTuple):
@@ -120,8 +135,9 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
       batch = batch._replace(points=resample_points(pde, batch.points, key, state.step))
     real = batch.mus.shape[0] if n_mu is None else n_mu
     if 0 < loss_cfg.mu_batch < real:
+      probs = family_probs(batch.mus[:real]) if loss_cfg.mu_sampling == "family" else None
       pick = jax.random.choice(jax.random.fold_in(key_mu, state.step), real,
-                               (loss_cfg.mu_batch,), replace=False)
+                               (loss_cfg.mu_batch,), replace=False, p=probs)
       batch = batch._replace(mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None
                              else batch.mu_weights[pick])
     if mesh is not None:

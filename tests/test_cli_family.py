@@ -50,6 +50,26 @@ def test_cdr_end_to_end_batched_then_finetune(tmp_path):
   assert r.returncode != 0 and "no beta term" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_cdr_on_an_explicit_mu_set_reports_each_sub_family(tmp_path):
+  mu_file = tmp_path / "mu.csv"
+  mu_file.write_text("1,0,0\n2,0,0\n0,1,2\n1,1,1\n")
+  wd = tmp_path / "family"
+  r = _run("cdr", f"--mu_set={mu_file}", "--rank_mode=adaptive", "--mu_batch=2",
+           f"--workdir={wd}", *TINY)
+  assert r.returncode == 0, r.stderr
+  res = json.load(open(wd / "results.json"))
+  assert res["phase1"]["train_mu"] == [[1, 0, 0], [2, 0, 0], [0, 1, 2], [1, 1, 1]]
+  assert res["config"]["init_cond"] == "gauss_pi_2" and res["config"]["mu_sampling"] == "family"
+  fam = res["summary_by_family"]
+  assert list(fam) == ["convection", "reaction_diffusion", "cdr"]
+  conv = [e["zero_shot"]["rel_err"] for e in res["results"][:2]]
+  assert fam["convection"]["count"] == 2
+  assert fam["convection"]["zero_shot"]["max_rel_err"] == pytest.approx(max(conv))
+  r = _run("cdr", f"--mu_set={mu_file}", "--beta_range=1,5", f"--workdir={tmp_path / 'y'}")
+  assert r.returncode != 0 and "--mu_set replaces the grid" in r.stderr
+  assert "Traceback" not in r.stderr and not (tmp_path / "y").exists()
+
+
 def test_helmholtz_end_to_end_then_finetune(tmp_path):
   wd = tmp_path / "hh"
   no_p2 = [a for a in TINY if not a.startswith("--phase2_steps")]  # the recipe's 10 steps apply

@@ -56,3 +56,40 @@ def test_design_finds_the_beta_of_a_profile_from_the_same_solver(official_phase1
   target = np.asarray(official_phase1(x, np.full_like(x, 0.5), np.array([36.3, 0.0, 0.0])))
   res = design.fit_profile(official_phase1, x, 0.5, target, box=[(30, 40), (0, 0), (0, 0)])
   assert abs(res.mu_hat[0] - 36.3) < 1e-2
+
+
+def test_joint_refinement_removes_the_surrogate_error_on_exact_data(official_phase1):
+  """Noise-free data of the exact solution 1 + sin(x - beta t) at beta = 35.2: the mu-only
+  estimate carries the zero-shot model's own error; refining mu with the Phase-2 parameters
+  against the PDE and the data lands much closer, and its interval covers the truth."""
+  pde = make_pde("convection")
+  x, t, u, _ = inverse.synthetic(pde, [35.2, 0.0, 0.0], 100, 0.0, 0)
+  est = inverse.fit_mu(official_phase1, x, t, u, box=[(30, 40), (0, 0), (0, 0)])
+  joint = inverse.refine(official_phase1, pde, x, t, u, est, steps=40)
+  assert joint.free == (0,) and joint.mu_hat[1] == 0 and joint.mu_hat[2] == 0
+  assert abs(joint.mu_hat[0] - 35.2) < 0.5 * abs(est.mu_hat[0] - 35.2)
+  assert abs(joint.mu_hat[0] - 35.2) < 5e-3
+  assert joint.ci95[0, 0] <= 35.2 <= joint.ci95[0, 1]
+  assert joint.data_rel_residual < est.data_rel_residual
+
+
+def test_inverse_command_writes_both_estimates_and_refuses_bad_input(tmp_path):
+  import json
+  import os
+  import subprocess
+  import sys
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  run = lambda *a: subprocess.run([sys.executable, "-m", "experiments.inverse",
+                                   "--checkpoint=lrpinn_jax/official/phase1.npz", *a], cwd=root,
+                                  capture_output=True, text=True, timeout=300)
+  r = run("--synthetic=35.2,0,0", "--n_obs=50", "--steps=5", "--refine_steps=3",
+          f"--out={tmp_path / 'one'}")
+  assert r.returncode == 0, r.stderr
+  out = json.load(open(tmp_path / "one" / "inverse.json"))
+  assert out["mu_true"] == [35.2, 0.0, 0.0] and out["free"] == [0]
+  assert out["refined"]["free"] == [0] and "pde_residual_rms" in out["refined"]
+  bad = tmp_path / "obs.npz"
+  np.savez(bad, x=np.array([0.1, 9.0]), t=np.array([0.5, 0.5]), u=np.array([1.0, 1.0]))
+  r = run(f"--observations={bad}", f"--out={tmp_path / 'bad'}")
+  assert r.returncode != 0 and "outside the domain" in r.stderr and "Traceback" not in r.stderr
+  assert not (tmp_path / "bad").exists()

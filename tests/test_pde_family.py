@@ -203,6 +203,9 @@ def test_periodic_derivative_block_only_with_diffusion():
   np.testing.assert_allclose(res["bc"], 0.0, atol=1e-5)
   np.testing.assert_allclose(res["bc_x"], -4 * np.pi, rtol=1e-5)
   assert "bc_x" not in block_vectors(pde, u, jnp.array([1.0, 0.0, 0.0]), pts, need_xx=False)
+  # in a model that also sees diffusion, a mu without it keeps its kink: the block is zero there
+  np.testing.assert_allclose(
+      block_vectors(pde, u, jnp.array([1.0, 0.0, 2.0]), pts, need_xx=True)["bc_x"], 0.0)
   assert n_residuals(pde, pts, True) == n_residuals(pde, pts, False) + 5
 
 
