@@ -29,16 +29,16 @@ def parse_floats(name: str, text: str) -> List[float]:
   return vals
 
 
-def parse_mu_list(name: str, text: str, n_mu: int = 3):
-  """'1,2,3;4,5,6' -> array [[1, 2, 3], [4, 5, 6]]; a named set or a .csv / .json / .txt file ->
-  its rows (lrpinn_jax.mu_sets)."""
+def parse_mu_list(name: str, text: str):
+  """CDR mu: '1,2,3;4,5,6' -> array [[1, 2, 3], [4, 5, 6]]; a named set or a .csv / .json / .txt
+  file -> its rows (lrpinn_jax.mu_sets)."""
   if text in mu_sets.NAMED or text.endswith((".csv", ".json", ".txt")):
-    return mu_sets.load(text, n_mu)
+    return mu_sets.load(text)
   out = []
   for part in str(text).split(";"):
     vals = parse_floats(name, part)
-    if len(vals) != n_mu:
-      raise UserError(f"--{name}: each mu is {n_mu} numbers, got {part!r}")
+    if len(vals) != 3:
+      raise UserError(f"--{name}: each mu is three numbers beta,nu,rho, got {part!r}")
     out.append(vals)
   return np.asarray(out, np.float64)
 
