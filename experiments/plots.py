@@ -8,6 +8,9 @@ fig2_solution_beta<B>.png  exact / predicted / |error| over (x, t) (the fine-tun
 fig3_phase1_curves.png     Phase-1 loss and mean test error over the steps (phase1_history.jsonl)
 fig4_ranks.png             ranks per layer vs beta, and sorted |s_2(beta)| as a heat map
 fig5_many_query.png        zero-shot and Phase-2 errors and trainable parameters vs beta
+fig_families.png           mean and worst error per CDR sub-family, zero-shot and after Phase 2
+                           (--families=<results.json> with "summary_by_family", e.g. of
+                           experiments.cdr --mu_set=cdr_family_1_5)
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from lrpinn_jax.train import HISTORY_FILE
 flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir, or an official .npz")
 flags.DEFINE_string("finetune", None, "finetune output folder (for Fig. 2)")
 flags.DEFINE_string("many_query", None, "many_query.json (for Fig. 5)")
+flags.DEFINE_string("families", None, "results.json with a summary per CDR sub-family")
 flags.DEFINE_string("out", None, "folder for the PNGs (default: --workdir, or the folder of "
                     "--many_query)")
 flags.DEFINE_float("beta", 40.0, "beta of the solution snapshot")
@@ -121,11 +125,35 @@ def fig_many_query(plt, mq_path, path):
   plt.close(fig)
 
 
+def fig_families(plt, results_path, path):
+  d = json.load(open(results_path))
+  if "summary_by_family" not in d:
+    raise UserError(f"--families: {results_path} has no summary_by_family (train with --mu_set)")
+  fam = d["summary_by_family"]
+  names = list(fam)
+  stages = [k for k in fam[names[0]] if k != "count"]  # zero_shot, then the Phase-2 modes
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+  width = 0.8 / len(stages)
+  pos = np.arange(len(names))
+  for ax, key, title in zip(axes, ("mean_rel_err", "max_rel_err"), ("mean", "worst")):
+    for j, stage in enumerate(stages):
+      ax.bar(pos + (j - (len(stages) - 1) / 2) * width, [fam[n][stage][key] for n in names],
+             width, label=stage.replace("_", "-") if stage == "zero_shot" else
+             f"Phase 2 ({stage})")
+    ax.set_yscale("log")
+    ax.set_xticks(pos, [f"{n.replace('_', '-')} ({fam[n]['count']})" for n in names],
+                  fontsize=8, rotation=20, ha="right")
+    ax.set(ylabel="relative L2 error", title=f"{title} over each sub-family's mu")
+    ax.legend()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
 def main(argv):
   del argv
   plt = _plt()
   out = FLAGS.out or (FLAGS.workdir if FLAGS.workdir and not FLAGS.workdir.endswith(".npz")
-                      else os.path.dirname(FLAGS.many_query or "") or ".")
+                      else os.path.dirname(FLAGS.many_query or FLAGS.families or "") or ".")
   os.makedirs(out, exist_ok=True)
   made = []
   if FLAGS.workdir:
@@ -151,8 +179,13 @@ def main(argv):
       raise UserError(f"--many_query: {FLAGS.many_query} not found")
     fig_many_query(plt, FLAGS.many_query, os.path.join(out, "fig5_many_query.png"))
     made.append("fig5_many_query.png")
+  if FLAGS.families:
+    if not os.path.exists(FLAGS.families):
+      raise UserError(f"--families: {FLAGS.families} not found")
+    fig_families(plt, FLAGS.families, os.path.join(out, "fig_families.png"))
+    made.append("fig_families.png")
   if not made:
-    raise UserError("nothing to plot: give --workdir, --finetune and/or --many_query")
+    raise UserError("nothing to plot: give --workdir, --finetune, --many_query and/or --families")
   print(f"[plots] wrote {', '.join(made)} to {out}")
 
 
