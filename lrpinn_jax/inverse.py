@@ -66,6 +66,30 @@ def _grid(box: np.ndarray, n: int) -> np.ndarray:
   return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
 
 
+def minimize(rj, theta0, steps: int, project=lambda th: th,
+             lm_cfg: lm.LMConfig = lm.LMConfig()):
+  """``steps`` LM steps (the propose / judge of lrpinn_jax.lm) on rj(theta) -> (r (m,), J (m, n))
+  from theta0 (n,), every candidate passed through ``project`` (e.g. a clip to a box): returns
+  (theta, ||r(theta)||^2). The state keeps the normal equations of the accepted point, so each
+  step evaluates r and J once, at the candidate."""
+  def step(_, st):
+    theta, jtj, jtr, loss, lam, nu = st
+    cand = project(theta + lm.propose(jtj, jtr, lam, lm_cfg))
+    r, jac = rj(cand)
+    new = jnp.sum(r ** 2)
+    ok, lam, nu = lm.judge(loss, new, lm.predicted_decrease(jtj, jtr, cand - theta), lam, nu,
+                           lm_cfg)
+    jtj_c, jtr_c = lm.normal(r, jac)
+    pick = lambda a, b: jnp.where(ok, a, b)
+    return pick(cand, theta), pick(jtj_c, jtj), pick(jtr_c, jtr), pick(new, loss), lam, nu
+
+  r, jac = rj(theta0)
+  st = (theta0, *lm.normal(r, jac), jnp.sum(r ** 2), jnp.asarray(lm_cfg.init_damping, real()),
+        jnp.asarray(2.0, real()))
+  st = jax.lax.fori_loop(0, steps, step, st)
+  return st[0], st[3]
+
+
 def make_fitter(solver, free: Sequence[int], base_mu, box, *, steps: int = 30,
                 lm_cfg: lm.LMConfig = lm.LMConfig()):
   """Returns fit(x, t, u, sigma, starts) -> (theta (n_starts, n_free), loss (n_starts,)), jitted:
@@ -83,25 +107,7 @@ def make_fitter(solver, free: Sequence[int], base_mu, box, *, steps: int = 30,
       jac = jax.jacfwd(lambda th: model(th, x, t))(theta) / sigma
       return r, jac
 
-    def step(_, st):
-      theta, r, jtj, jtr, loss, lam, nu = st
-      v = lm.propose(jtj, jtr, lam, lm_cfg)
-      cand = jnp.clip(theta + v, lo, hi)
-      v = cand - theta
-      r_c, j_c = rj(cand)
-      new = jnp.sum(r_c ** 2)
-      ok, lam, nu = lm.judge(loss, new, lm.predicted_decrease(jtj, jtr, v), lam, nu, lm_cfg)
-      jtj_c, jtr_c = lm.normal(r_c, j_c)
-      pick = lambda a, b: jnp.where(ok, a, b)
-      return (pick(cand, theta), pick(r_c, r), pick(jtj_c, jtj), pick(jtr_c, jtr),
-              pick(new, loss), lam, nu)
-
-    r, jac = rj(theta0)
-    jtj, jtr = lm.normal(r, jac)
-    st = (theta0, r, jtj, jtr, jnp.sum(r ** 2), jnp.asarray(lm_cfg.init_damping, real()),
-          jnp.asarray(2.0, real()))
-    st = jax.lax.fori_loop(0, steps, step, st)
-    return st[0], st[4]
+    return minimize(rj, theta0, steps, lambda th: jnp.clip(th, lo, hi), lm_cfg)
 
   return jax.jit(jax.vmap(one, in_axes=(0, None, None, None, None)))
 
@@ -196,22 +202,8 @@ def make_refiner(solver, pde, free: Sequence[int], *, steps: int = 100, data_wei
       jac = jnp.concatenate([g / jnp.sqrt(k) for (_, g), k in blocks] + [w * data[1]])
       return r, jac, data[0], f_rms
 
-    def step(_, st):
-      theta, jtj, jtr, loss, lam, nu = st
-      v = lm.propose(jtj, jtr, lam, lm_cfg)
-      r, jac, _, _ = rj(theta + v)
-      new = jnp.sum(r ** 2)
-      ok, lam, nu = lm.judge(loss, new, lm.predicted_decrease(jtj, jtr, v), lam, nu, lm_cfg)
-      jtj_c, jtr_c = lm.normal(r, jac)
-      pick = lambda a, b: jnp.where(ok, a, b)
-      return (pick(theta + v, theta), pick(jtj_c, jtj), pick(jtr_c, jtr), pick(new, loss),
-              lam, nu)
-
     theta0 = jnp.concatenate([flat0, mu0[free_idx]])
-    r, jac, _, _ = rj(theta0)
-    st = (theta0, *lm.normal(r, jac), jnp.sum(r ** 2), jnp.asarray(lm_cfg.init_damping, real()),
-          jnp.asarray(2.0, real()))
-    theta = jax.lax.fori_loop(0, steps, step, st)[0]
+    theta, _ = minimize(lambda th: rj(th)[:2], theta0, steps, lm_cfg=lm_cfg)
     _, jac, data, f_rms = rj(theta)
     return unravel(theta[:n_net]), parts(theta)[1], jac, data, f_rms
 
