@@ -7,9 +7,10 @@
 Integer grids by default (--beta_step etc.); the range of a coefficient the preset does not use may
 be omitted (it is 0). --mu_set trains on an explicit set instead (a named set or a CSV / JSON file
 of beta,nu,rho rows, lrpinn_jax.mu_sets; e.g. cdr_family_1_5: P2INN's 190 mu over all
-sub-families, with the "cdr_family" recipe and the Gaussian sigma = pi/2 u0 unless told
-otherwise); results.json then also holds "summary_by_family". Same flags, progress output, checkpoints and results.json as
-experiments.convection; results.json also holds "summary" (mean and worst error over the targets).
+sub-families), with the "cdr_family" recipe and the Gaussian sigma = pi/2 u0 unless told
+otherwise. Same flags, progress output, checkpoints and results.json as experiments.convection;
+results.json also holds "summary" (mean and worst error over the targets) and, for targets of
+several sub-families, "summary_by_family".
 """
 from __future__ import annotations
 

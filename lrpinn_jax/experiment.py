@@ -47,7 +47,7 @@ class ExperimentConfig:
   rank_mode: str = "both"
   resume: bool = False
   n_f: int = 1000
-  phase2_n_f: Optional[int] = None  # Phase-2 collocation points (fixed, unlike Phase 1's); None: n_f
+  phase2_n_f: Optional[int] = None  # Phase-2 collocation points (one draw); None: n_f
   n_0: int = 256
   n_b: int = 100
   n_test: int = 1000
