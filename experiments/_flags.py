@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from lrpinn_jax import derivatives, losses, recipes
+from lrpinn_jax import derivatives, losses, phase1, recipes
 from lrpinn_jax.errors import UserError
 
 _R = " (default: from --recipe)"
@@ -37,7 +37,7 @@ flags.DEFINE_bool("resample", None, "fresh collocation points every Phase-1 step
                   "from --seed and the step)" + _R)
 flags.DEFINE_integer("mu_batch", None, "training mu per Phase-1 step, drawn at random without "
                      "replacement (0: all of them every step)" + _R, lower_bound=0)
-flags.DEFINE_enum("mu_sampling", None, ["uniform", "family"], "--mu_batch draws: every mu "
+flags.DEFINE_enum("mu_sampling", None, list(phase1.MU_SAMPLINGS), "--mu_batch draws: every mu "
                   "alike, or every sub-family (mu with the same nonzero coefficients) alike" + _R)
 flags.DEFINE_float("s_init", None, "> 0: hypernetwork heads start with zero kernels and this "
                    "bias, so s(mu) = s_init for every mu at initialisation (0: default init)" + _R)

@@ -216,7 +216,8 @@ def refine(solver, pde, x, t, u, est: Estimate, *, sigma: Optional[float] = None
   """Joint refinement of ``est`` (a ``fit_mu`` result): mu[est.free] and the Phase-2 parameters by
   LM on the PDE residual and the data misfit (module docstring), Laplace covariance of mu from
   the joint Gauss-Newton Hessian. Collocation points: ``data`` drawn with ``seed``.
-  refiner: a ``make_refiner`` result to reuse (one compilation for many solves)."""
+  refiner: a ``make_refiner`` result to reuse (one compilation for many solves), built with the
+  same ``data_weight``."""
   t0 = time.perf_counter()
   free = est.free
   need_xx = bool(pde.needs_uxx(est.mu_hat[None])) or 1 in free
