@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import sys
 import textwrap
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 from absl import app, flags, logging
@@ -100,8 +100,9 @@ def _parse_flags(argv):
     sys.exit(2)
 
 
-def run_main(main: Callable) -> None:
-  """app.run with flag errors and UserError reported as one line on stderr, exit code 2 / 1."""
+def run_main(main: Callable, argv: Optional[List[str]] = None) -> None:
+  """app.run with flag errors and UserError reported as one line on stderr, exit code 2 / 1.
+  argv: the command line (default sys.argv)."""
   def wrapped(argv):
     # Our progress and errors are printed; absl logs from JAX (backend probing) and orbax (its own
     # ERROR lines for a corrupted checkpoint, which we report as one line) would only add noise.
@@ -117,7 +118,7 @@ def run_main(main: Callable) -> None:
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(getattr(e, "exit_code", 1))
-  app.run(wrapped, flags_parser=_parse_flags)
+  app.run(wrapped, argv=argv, flags_parser=_parse_flags)
 
 
 def module_flags(flag_values, module_name: str) -> dict:

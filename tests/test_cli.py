@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import lrpinn_jax
 from experiments import _cli
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import ExperimentConfig
+from tests.conftest import assert_one_line_error, cli_cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--phase1_steps=4", "--phase2_steps=3", "--n_f=32", "--n_0=16", "--n_b=8",
@@ -22,10 +24,18 @@ def _run(*args):
                         capture_output=True, text=True, timeout=300)
 
 
-def test_end_to_end_then_resume(tmp_path):
-  wd = str(tmp_path / "run")
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+  """One run of the command with TINY, shared by the tests that need a trained workdir (each
+  copies it before changing anything): (workdir, the finished process)."""
+  wd = tmp_path_factory.mktemp("tiny") / "run"
   r = _run(f"--workdir={wd}", *TINY)
   assert r.returncode == 0, r.stderr
+  return wd, r
+
+
+def test_end_to_end_then_resume(tiny_run, tmp_path):
+  wd, r = tiny_run
   assert "ETA" in r.stdout and "zero-shot" in r.stdout
   res = json.load(open(os.path.join(wd, "results.json")))
   assert res["config"]["beta_range"] == "1,3" and res["config"]["phase1_steps"] == 4
@@ -47,9 +57,10 @@ def test_end_to_end_then_resume(tmp_path):
     assert len(h["test_rel_err_per_mu"]) == 3
     assert h["test_rel_err"] == pytest.approx(sum(h["test_rel_err_per_mu"]) / 3)
     assert h["test_rel_err_max"] == max(h["test_rel_err_per_mu"])
-  solver = lrpinn_jax.load(wd)
+  solver = lrpinn_jax.load(str(wd))
   assert solver([0.5], [0.5], [2.0, 0.0, 0.0]).shape == (1,)
   # resume to a longer budget continues from step 4
+  wd = str(shutil.copytree(wd, tmp_path / "run"))
   r = _run(f"--workdir={wd}", *TINY[1:], "--phase1_steps=6", "--resume", "--rank_mode=full")
   assert r.returncode == 0, r.stderr
   assert "resumed from step 4" in r.stdout
@@ -57,22 +68,36 @@ def test_end_to_end_then_resume(tmp_path):
   assert res["phase1"]["steps"] == 6 and set(res["results"][0]["phase2"]) == {"full"}
 
 
-@pytest.mark.parametrize("args,message", [
+BAD_INPUTS = [
     (["--beta_range=40,30"], "--beta_range must be 'lo,hi' with lo <= hi"),
     (["--phase1_steps=-5"], "phase1_steps"),
     (["--seed=-3"], "--seed=-3: -3 is not a non-negative integer"),
     (["--mu_batch=50"], "--mu_batch must be between 0 (all) and the number of training mu (3)"),
     (["--recipe=fast"], "--recipe=fast: value should be one of <best|paper>"),
     (["--resume"], "no checkpoint"),
-])
-def test_bad_input_one_line_error(tmp_path, args, message):
-  wd = tmp_path / "run"
-  r = _run(f"--workdir={wd}", *TINY, *args)
-  assert r.returncode != 0
-  lines = r.stderr.strip().splitlines()
-  assert len(lines) == 1, r.stderr
-  assert message in lines[0] and "Traceback" not in r.stderr
-  assert not (wd / "results.json").exists()
+]
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory, tiny_run):
+  """Every BAD_INPUTS line through the command's entry point, in one subprocess, and last a
+  resume from a copy of the tiny run whose results.json is gone and checkpoint files are junk."""
+  root = tmp_path_factory.mktemp("bad_input")
+  cases = [[f"--workdir={root / str(i)}", *TINY, *args] for i, (args, _) in enumerate(BAD_INPUTS)]
+  corrupt = shutil.copytree(tiny_run[0], root / "corrupt")
+  os.remove(corrupt / "results.json")
+  for folder, _, files in os.walk(corrupt / "checkpoints"):
+    for f in files:
+      open(os.path.join(folder, f), "wb").write(b"junk")
+  cases.append([f"--workdir={corrupt}", *TINY, "--phase1_steps=8", "--resume"])
+  return root, cli_cases("experiments.convection", cases, root)
+
+
+@pytest.mark.parametrize("i", range(len(BAD_INPUTS)), ids=[m for _, m in BAD_INPUTS])
+def test_bad_input_one_line_error(bad_input_runs, i):
+  root, runs = bad_input_runs
+  assert_one_line_error(runs[i], BAD_INPUTS[i][1])
+  assert not (root / str(i) / "results.json").exists()
 
 
 @pytest.mark.parametrize("call,message", [
@@ -93,17 +118,10 @@ def test_bad_values_rejected_in_process(call, message):
     call()
 
 
-def test_corrupted_checkpoint_on_resume(tmp_path):
-  wd = tmp_path / "run"
-  assert _run(f"--workdir={wd}", *TINY, "--phase2_steps=0").returncode == 0
-  os.remove(wd / "results.json")
-  for root, _, files in os.walk(wd / "checkpoints"):
-    for f in files:
-      open(os.path.join(root, f), "wb").write(b"junk")
-  r = _run(f"--workdir={wd}", *TINY, "--phase1_steps=8", "--resume")
-  assert r.returncode != 0
-  assert len(r.stderr.strip().splitlines()) == 1 and "cannot restore checkpoint" in r.stderr
-  assert not (wd / "results.json").exists()
+def test_corrupted_checkpoint_on_resume(bad_input_runs):
+  root, runs = bad_input_runs
+  assert_one_line_error(runs[-1], "cannot restore checkpoint")
+  assert not (root / "corrupt" / "results.json").exists()
 
 
 def _finetune(*args):
@@ -129,25 +147,34 @@ def test_finetune_official_npz_and_load(tmp_path):
   assert solver.info["kind"] == "phase2" and solver.info["mu"] == (40.0, 0.0, 0.0)
 
 
-@pytest.mark.parametrize("args,message", [
+FINETUNE_BAD_INPUTS = [
     (["--checkpoint=/nonexistent/phase1.npz"], "checkpoint not found"),
     (["--checkpoint=/nonexistent_dir"], "not an lrpinn_jax workdir"),
     (["--mu=40,0"], "--mu must be 3 finite numbers beta,nu,rho"),
     (["--max_seconds=-1"], "--max_seconds must be a positive finite number"),
-])
-def test_finetune_bad_input(tmp_path, args, message):
+]
+
+
+@pytest.fixture(scope="module")
+def finetune_bad_input_runs(tmp_path_factory):
   from tests.conftest import ref_path
-  r = _finetune(f"--checkpoint={ref_path('phase1.npz')}", f"--workdir={tmp_path / 'ft'}", *args)
-  assert r.returncode != 0
-  lines = r.stderr.strip().splitlines()
-  assert len(lines) == 1 and message in lines[0], r.stderr
-  assert not (tmp_path / "ft" / "finetune.json").exists()
+  root = tmp_path_factory.mktemp("finetune_bad_input")
+  cases = [[f"--checkpoint={ref_path('phase1.npz')}", f"--workdir={root / str(i)}", *args]
+           for i, (args, _) in enumerate(FINETUNE_BAD_INPUTS)]
+  return root, cli_cases("experiments.finetune", cases, root)
 
 
-def test_plots_command_on_tiny_workdir(tmp_path):
+@pytest.mark.parametrize("i", range(len(FINETUNE_BAD_INPUTS)),
+                         ids=[m for _, m in FINETUNE_BAD_INPUTS])
+def test_finetune_bad_input(finetune_bad_input_runs, i):
+  root, runs = finetune_bad_input_runs
+  assert_one_line_error(runs[i], FINETUNE_BAD_INPUTS[i][1])
+  assert not (root / str(i) / "finetune.json").exists()
+
+
+def test_plots_command_on_tiny_workdir(tiny_run, tmp_path):
   pytest.importorskip("matplotlib")
-  wd = tmp_path / "run"
-  assert _run(f"--workdir={wd}", *TINY, "--phase2_steps=0").returncode == 0
+  wd = tiny_run[0]
   mq = tmp_path / "mq.json"
   mq.write_text(json.dumps({"seconds": 1.0, "phase2_steps": 2, "betas": [
       {"beta": b, "zero_shot_rel_err": 0.3, "phase2_rel_err": 0.01, "ranks": [3, 4],
@@ -176,7 +203,8 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
   the results.json numbers of an uninterrupted run."""
   import signal
   wd = tmp_path / "run"
-  args = [f"--workdir={wd}", *TINY[1:], "--phase1_steps=1000", "--log_every=20",
+  # 300 steps: still running when the signal comes after step 20, and the run stays short
+  args = [f"--workdir={wd}", *TINY[1:], "--phase1_steps=300", "--log_every=20",
           "--ckpt_every=500", "--phase2_steps=0", "--rank_mode=adaptive"]
   proc = subprocess.Popen([sys.executable, "-m", "experiments.convection", *args], cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -188,14 +216,14 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
   _, err = proc.communicate(timeout=10)
   assert proc.returncode == 75, err
   (line,) = err.strip().splitlines()
-  m = re.search(r"SIGTERM at Phase-1 step (\d+)/1000: checkpoint saved", line)
+  m = re.search(r"SIGTERM at Phase-1 step (\d+)/300: checkpoint saved", line)
   assert m, line
   assert m.group(1) in os.listdir(wd / "checkpoints") and not (wd / "results.json").exists()
   r = _run(*args, "--resume")
   assert r.returncode == 0, r.stderr
   assert f"resumed from step {m.group(1)}" in r.stdout
   resumed = json.load(open(wd / "results.json"))
-  assert resumed["phase1"]["steps"] == 1000
+  assert resumed["phase1"]["steps"] == 300
   whole = tmp_path / "whole"  # the same run without the interruption: the same numbers
   r = _run(*[a.replace(str(wd), str(whole)) for a in args])
   assert r.returncode == 0, r.stderr

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import lrpinn_jax
+from tests.conftest import assert_one_line_error, cli_cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--phase1_steps=4", "--phase2_steps=3", "--n_f=32", "--n_0=16", "--n_b=8",
@@ -96,7 +97,7 @@ def test_helmholtz_end_to_end_then_finetune(tmp_path):
   assert r.returncode != 0 and "--mu must be 2 finite numbers a1,a2" in r.stderr
 
 
-@pytest.mark.parametrize("module,args,message", [
+BAD_INPUTS = [
     ("cdr", ["--pde=reaction", "--rho_range=1,5", "--beta_range=1,2"], "no beta term"),
     ("cdr", ["--pde=cdr", "--beta_range=1,2", "--nu_range=1,2"], "pass --rho_range"),
     ("cdr", ["--pde=diffusion", "--nu_range=-1,2"], "nu must be >= 0"),
@@ -109,14 +110,27 @@ def test_helmholtz_end_to_end_then_finetune(tmp_path):
              "--periodic_x"], "u0' jumps by 0.345"),
     ("helmholtz", ["--sine_start=-1"], "--sine_start must be a finite number >= 0"),
     ("helmholtz", ["--loss_weights=ic=2"], "--loss_weights: expected name=weight pairs"),
-])
-def test_bad_input_one_line_error(tmp_path, module, args, message):
-  wd = tmp_path / "run"
-  r = _run(module, f"--workdir={wd}", *TINY, *args)
-  assert r.returncode != 0
-  lines = r.stderr.strip().splitlines()
-  assert len(lines) == 1 and message in lines[0], r.stderr
-  assert not (wd / "results.json").exists()
+]
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+  """Every BAD_INPUTS line through its command's entry point, one subprocess per command."""
+  root = tmp_path_factory.mktemp("bad_input")
+  runs = {}
+  for module in sorted({m for m, _, _ in BAD_INPUTS}):
+    idx = [i for i, (m, _, _) in enumerate(BAD_INPUTS) if m == module]
+    cases = [[f"--workdir={root / str(i)}", *TINY, *BAD_INPUTS[i][1]] for i in idx]
+    (root / module).mkdir()
+    runs.update(zip(idx, cli_cases(f"experiments.{module}", cases, root / module)))
+  return root, runs
+
+
+@pytest.mark.parametrize("i", range(len(BAD_INPUTS)), ids=[m for _, _, m in BAD_INPUTS])
+def test_bad_input_one_line_error(bad_input_runs, i):
+  root, runs = bad_input_runs
+  assert_one_line_error(runs[i], BAD_INPUTS[i][2])
+  assert not (root / str(i) / "results.json").exists()
 
 
 def test_negative_s_init_refused():

@@ -27,6 +27,14 @@ def _wait(proc):
   assert proc.returncode == 0, out[-3000:]
 
 
+# Sharded and one-device float32 steps are two compiled programs: their gradients differ by
+# rounding (about 1e-6 relative), and Adam's normalised update m / sqrt(v) turns the rounding of
+# near-zero gradient entries into differences of a few 1e-5 of a leaf's scale after 20 steps
+# (measured up to 1.4e-5). A split that dropped or double-counted one of the 11 mu changes the
+# mean gradient by about 9% in every step, far beyond 1e-4.
+SHARDED_RTOL = 1e-4
+
+
 def _rel(a, b):
   return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
 
@@ -42,7 +50,7 @@ def test_20_sharded_steps_equal_one_device_with_11_mu_on_4_devices(tmp_path):
   keys = [k[len("sharded"):] for k in d.files if k.startswith("sharded")]
   assert len(keys) > 10
   for k in keys:
-    assert _rel(d["sharded" + k], d["single" + k]) < 1e-5, k
+    assert _rel(d["sharded" + k], d["single" + k]) < SHARDED_RTOL, k
 
 
 def test_two_processes_of_two_devices_match_one_process_of_four(tmp_path):
@@ -59,7 +67,7 @@ def test_two_processes_of_two_devices_match_one_process_of_four(tmp_path):
   info = json.loads(str(multi["info"]))
   assert info["processes"] == 2 and info["devices"] == 4 and info["mus_shard_rows"] == [3]
   for k in (k for k in one.files if k.startswith("sharded")):
-    assert _rel(multi[k], one[k]) < 1e-5, k
+    assert _rel(multi[k], one[k]) < SHARDED_RTOL, k
 
 
 def test_chunked_many_query_split_over_2_devices_equals_one_call(tmp_path):
