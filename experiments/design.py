@@ -17,7 +17,7 @@ from lrpinn_jax import design
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import write_json_atomic
 from lrpinn_jax.finetune import load_phase1, training_box
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.pde import pde_of
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("target_mu", "36.3,0,0", "mu of the target profile (reference solution)")
@@ -33,7 +33,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   solver = load_phase1(FLAGS.checkpoint)
-  pde = make_pde(solver.info.get("pde", "convection"), solver.info.get("init_cond", "sin_1"))
+  pde = pde_of(solver)
   mu_t = np.asarray(_cli.parse_floats("target_mu", FLAGS.target_mu), np.float64)
   if mu_t.shape != (pde.n_mu,):
     raise UserError(f"--target_mu needs {pde.n_mu} numbers {','.join(pde.mu_names)}")

@@ -27,7 +27,7 @@ from lrpinn_jax import inverse
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import write_json_atomic
 from lrpinn_jax.finetune import load_phase1, training_box
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.pde import pde_of
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("observations", None, "npz with x, t, u (and optionally sigma)")
@@ -35,7 +35,8 @@ flags.DEFINE_string("synthetic", None, "true mu 'beta,nu,rho': draw observations
                     "reference solution")
 flags.DEFINE_integer("trials", 0, "synthetic trials with random true mu (0: one fit)",
                      lower_bound=0)
-flags.DEFINE_string("true_range", "30.5,39.5", "--trials: range of every true estimated coordinate")
+flags.DEFINE_string("true_range", "30.5,39.5", "--trials: range 'lo,hi' of every true estimated "
+                    "coordinate, or 'box': each one in the middle 90% of its training range")
 flags.DEFINE_integer("n_obs", 100, "synthetic observations", lower_bound=1)
 flags.DEFINE_float("noise", 0.01, "synthetic noise, relative to the RMS of u", lower_bound=0.0)
 flags.DEFINE_integer("seed", 0, "seed of the synthetic observations", lower_bound=0)
@@ -124,7 +125,7 @@ def main(argv):
   if sum(map(bool, (FLAGS.observations, FLAGS.synthetic, FLAGS.trials))) != 1:
     raise UserError("give exactly one of --observations, --synthetic, --trials")
   solver = load_phase1(FLAGS.checkpoint)
-  pde = make_pde(solver.info.get("pde", "convection"), solver.info.get("init_cond", "sin_1"))
+  pde = pde_of(solver)
   box = training_box(FLAGS.checkpoint, solver.config.n_mu)
   free = [int(i) for i in np.flatnonzero(box[:, 1] > box[:, 0])]
   fitter = inverse.make_fitter(solver, free, box[:, 0], box[free], steps=FLAGS.steps)
@@ -140,12 +141,18 @@ def main(argv):
     return est, joint
 
   if FLAGS.trials:
-    lo, hi = _cli.parse_range("true_range", FLAGS.true_range)
+    if FLAGS.true_range == "box":  # per coordinate: parameters of different scales
+      margin = 0.05 * (box[free, 1] - box[free, 0])
+      lo, hi = box[free, 0] + margin, box[free, 1] - margin
+      size = None
+    else:
+      lo, hi = _cli.parse_range("true_range", FLAGS.true_range)
+      size = len(free)
     rows, refined = [], []
     for k in range(FLAGS.trials):
       seed = FLAGS.seed + k
       mu_true = box[:, 0].copy()
-      mu_true[free] = np.random.default_rng([seed, 11]).uniform(lo, hi, len(free))
+      mu_true[free] = np.random.default_rng([seed, 11]).uniform(lo, hi, size)
       x, t, u, sigma = inverse.synthetic(pde, mu_true, FLAGS.n_obs, FLAGS.noise, seed)
       est, joint = fit(x, t, u, sigma)
       rows.append({"seed": seed, **_row(est, mu_true)})
@@ -158,7 +165,8 @@ def main(argv):
                 f"{np.round(joint.std, 4).tolist()} ({joint.seconds:.2f} s)")
       print(msg)
     out = {"checkpoint": FLAGS.checkpoint, "n_obs": FLAGS.n_obs, "noise": FLAGS.noise,
-           "true_range": [lo, hi], "refine_steps": FLAGS.refine_steps,
+           "true_range": np.stack([lo, hi], -1).tolist() if size is None else [lo, hi],
+           "refine_steps": FLAGS.refine_steps,
            "summary": _summary(rows), "trials": rows}
     if refined:
       out["refined"] = {"summary": _summary(refined), "trials": refined}

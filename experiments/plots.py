@@ -4,9 +4,10 @@
       [--many_query=<many_query.json>] [--out=<folder>]
 
 fig2_solution_beta<B>.png  exact / predicted / |error| over (x, t) (the fine-tuned model if
-                           --finetune is given, else the Phase-1 model zero-shot)
+                           --finetune is given, else the Phase-1 model zero-shot); with
+                           --mu=a,b (any problem of two coordinates): fig2_solution_mu<a>_<b>.png
 fig3_phase1_curves.png     Phase-1 loss and mean test error over the steps (phase1_history.jsonl)
-fig4_ranks.png             ranks per layer vs beta, and sorted |s_2(beta)| as a heat map
+fig4_ranks.png             ranks per layer vs beta, and sorted |s_2(beta)| as a heat map (CDR)
 fig5_many_query.png        zero-shot and Phase-2 errors and trainable parameters vs beta
 fig_families.png           mean and worst error per CDR sub-family, zero-shot and after Phase 2
                            (--families=<results.json> with "summary_by_family", e.g. of
@@ -32,7 +33,9 @@ flags.DEFINE_string("many_query", None, "many_query.json (for Fig. 5)")
 flags.DEFINE_string("families", None, "results.json with a summary per CDR sub-family")
 flags.DEFINE_string("out", None, "folder for the PNGs (default: --workdir, or the folder of "
                     "--many_query)")
-flags.DEFINE_float("beta", 40.0, "beta of the solution snapshot")
+flags.DEFINE_float("beta", 40.0, "beta of the solution snapshot (CDR family)")
+flags.DEFINE_string("mu", None, "mu of the solution snapshot, one number per parameter of the "
+                    "model's problem (replaces --beta)")
 flags.DEFINE_string("beta_range", "20,50", "beta range of Fig. 4")
 FLAGS = flags.FLAGS
 
@@ -47,20 +50,23 @@ def _plt():
     raise UserError("plots need matplotlib: pip install '.[plots]'") from None
 
 
-def fig_solution(plt, solver, beta, title, path):
-  from lrpinn_jax.pde import make_pde
-  pde = make_pde(solver.info.get("pde", "convection"))
-  x = np.linspace(*pde.x_range, 256)
-  t = np.linspace(*pde.t_range, 100)
+def fig_solution(plt, solver, mu, title, path):
+  from lrpinn_jax.pde import pde_of
+  pde = pde_of(solver)
+  (x_lo, x_hi), (t_lo, t_hi) = pde.domain
+  xn, tn = pde.coord_names
+  x = np.linspace(x_lo, x_hi, 256)
+  t = np.linspace(t_lo, t_hi, 100)
   xx, tt = np.meshgrid(x, t)
-  mu = np.array([beta, 0.0, 0.0], np.float32)
+  mu = np.asarray(mu, np.float32)
+  label = ", ".join(f"{n} = {v:.4g}" for n, v in zip(pde.mu_names, mu) if v or len(mu) < 3)
   exact = pde.reference(xx, tt, mu)
   pred = np.asarray(solver(xx, tt, mu))
   fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
   for ax, z, name in zip(axes, (exact, pred, np.abs(pred - exact)),
                          ("exact", f"predicted ({title})", "|error|")):
     im = ax.pcolormesh(tt, xx, z, shading="auto", cmap="rainbow")
-    ax.set(xlabel="t", ylabel="x", title=f"{name}, beta = {beta:g}")
+    ax.set(xlabel=tn, ylabel=xn, title=f"{name}, {label}")
     fig.colorbar(im, ax=ax)
   rel = np.linalg.norm(pred - exact) / np.linalg.norm(exact)
   fig.suptitle(f"relative L2 error {rel:.4f} on the 256 x 100 grid")
@@ -156,24 +162,30 @@ def main(argv):
                       else os.path.dirname(FLAGS.many_query or FLAGS.families or "") or ".")
   os.makedirs(out, exist_ok=True)
   made = []
+  if FLAGS.mu:
+    mu = _cli.parse_floats("mu", FLAGS.mu)
+    fig2 = f"fig2_solution_mu{'_'.join(f'{v:g}' for v in mu)}.png"
+  else:
+    mu, fig2 = [FLAGS.beta, 0.0, 0.0], f"fig2_solution_beta{FLAGS.beta:g}.png"
   if FLAGS.workdir:
     solver = load_phase1(FLAGS.workdir)
-    lo, hi = _cli.parse_range("beta_range", FLAGS.beta_range)
-    fig_ranks(plt, solver, lo, hi, os.path.join(out, "fig4_ranks.png"))
-    made.append("fig4_ranks.png")
+    if len(mu) != solver.config.n_mu:
+      raise UserError(f"--mu needs {solver.config.n_mu} numbers for this model, got {len(mu)}")
+    if solver.config.n_mu == 3:  # ranks along the CDR family's beta axis
+      lo, hi = _cli.parse_range("beta_range", FLAGS.beta_range)
+      fig_ranks(plt, solver, lo, hi, os.path.join(out, "fig4_ranks.png"))
+      made.append("fig4_ranks.png")
     history = os.path.join(FLAGS.workdir, HISTORY_FILE)
     if os.path.exists(history):
       fig_curves(plt, history, os.path.join(out, "fig3_phase1_curves.png"))
       made.append("fig3_phase1_curves.png")
     if not FLAGS.finetune:
-      name = f"fig2_solution_beta{FLAGS.beta:g}.png"
-      fig_solution(plt, solver, FLAGS.beta, "Phase 1, zero-shot", os.path.join(out, name))
-      made.append(name)
+      fig_solution(plt, solver, mu, "Phase 1, zero-shot", os.path.join(out, fig2))
+      made.append(fig2)
   if FLAGS.finetune:
-    name = f"fig2_solution_beta{FLAGS.beta:g}.png"
-    fig_solution(plt, checkpoint.load(FLAGS.finetune), FLAGS.beta, "after Phase 2",
-                 os.path.join(out, name))
-    made.append(name)
+    fig_solution(plt, checkpoint.load(FLAGS.finetune), mu, "after Phase 2",
+                 os.path.join(out, fig2))
+    made.append(fig2)
   if FLAGS.many_query:
     if not os.path.exists(FLAGS.many_query):
       raise UserError(f"--many_query: {FLAGS.many_query} not found")

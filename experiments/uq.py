@@ -23,7 +23,7 @@ from lrpinn_jax import many_query, uq
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import write_json_atomic
 from lrpinn_jax.finetune import load_phase1, training_box
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.pde import pde_of
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("dist", "uniform:30,40", "uniform:lo,hi,... or normal:mean,std,... over the "
@@ -82,7 +82,7 @@ def main(argv):
   except (ValueError, AssertionError):
     raise UserError(f"--grid must be NXxNT with positive integers, got {FLAGS.grid!r}") from None
   solver = load_phase1(FLAGS.checkpoint)
-  pde = make_pde(solver.info.get("pde", "convection"), solver.info.get("init_cond", "sin_1"))
+  pde = pde_of(solver)
   box = training_box(FLAGS.checkpoint, solver.config.n_mu)
   samples, dist = None, None
   if FLAGS.samples:

@@ -61,7 +61,10 @@ def write_model_info(workdir: str, cfg: ModelConfig, pde, kind: str = "phase1", 
   """model.json: kind "phase1" (hypernetwork model) or "phase2" (fine-tuned; extra: mu, ranks)."""
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, MODEL_FILE), "w") as f:
-    json.dump({"model": json.loads(cfg.to_json()), "pde": pde.name, "init_cond": pde.init_cond,
+    # a Problem is recorded by its source ("file.py:problem", "module:name"), so that load and
+    # every command can rebuild it
+    json.dump({"model": json.loads(cfg.to_json()), "pde": getattr(pde, "source", "") or pde.name,
+               "init_cond": pde.init_cond,
                "kind": kind, **extra}, f, indent=1)
 
 

@@ -19,6 +19,7 @@ from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
 from lrpinn_jax.model import ModelConfig, hyper_s, ranks_of
 from lrpinn_jax.pde import CDR1D, make_pde
+from lrpinn_jax.problem import Problem
 from lrpinn_jax.phase1 import MU_SAMPLINGS, LossConfig, predict
 from lrpinn_jax.phase2 import RANK_MODES
 from lrpinn_jax.precision import np_real, real
@@ -85,7 +86,13 @@ class ExperimentConfig:
       if mus.size and not np.all(np.isfinite(mus)):
         raise UserError(f"{name}: mu must be finite")
       pde.check_mu(mus)
-    if pde.coords[1] != "t":
+    if isinstance(pde, Problem):
+      for name in ("hard_ic", "periodic_x", "causal_eps"):
+        if getattr(self, name):
+          raise UserError(f"--{name} is a shortcut of the built-in CDR PDEs; a Problem states "
+                          f"its conditions itself")
+      pde.check()
+    if pde.time is None:
       if self.hard_ic:
         raise UserError(f"--hard_ic needs an initial condition; {self.pde!r} has none")
       if self.periodic_x:
@@ -152,10 +159,12 @@ class ExperimentConfig:
 
   def model_config(self) -> ModelConfig:
     pde = make_pde(self.pde, self.init_cond)
-    (x_lo, x_hi), _ = pde.domain
+    x_lo, x_hi = pde.domain[0]
     period = float(x_hi - x_lo) if self.periodic_x else 0.0
     n = pde.n_mu
     extra = {"hard_ic": pde.init_cond, "t0": float(pde.domain[1][0])} if self.hard_ic else {}
+    extra["n_in"] = len(pde.domain)
+    extra["n_out"] = len(getattr(pde, "fields", ("u",)))
     extra["sine_start"] = float(self.sine_start)
     extra["s_init"] = float(self.s_init)
     extra["t_scale"] = float(self.t_scale)

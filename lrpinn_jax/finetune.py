@@ -15,7 +15,7 @@ from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import write_json_atomic
 from lrpinn_jax.metrics import errors
 from lrpinn_jax.model import point_fn
-from lrpinn_jax.pde import block_vectors, make_pde
+from lrpinn_jax.pde import block_vectors, pde_of
 from lrpinn_jax.phase1 import LossConfig
 from lrpinn_jax.phase2 import merge_net, predict, trainable_count
 from lrpinn_jax.solver import Solver
@@ -67,7 +67,7 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
   if os.path.exists(os.path.join(workdir, checkpoint.CKPT_DIR)):
     raise UserError(f"{workdir} already holds a model; choose another --workdir")
   solver = load_phase1(source)
-  pde = make_pde(solver.info.get("pde", "convection"), solver.info.get("init_cond", "sin_1"))
+  pde = pde_of(solver)
   mu = np.asarray(mu, np_real())
   if mu.shape != (pde.n_mu,) or not np.all(np.isfinite(mu)):
     raise UserError(f"--mu must be {pde.n_mu} finite numbers {','.join(pde.mu_names)} for "

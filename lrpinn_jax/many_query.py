@@ -193,12 +193,12 @@ def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", 
   """
   from lrpinn_jax.data import DataConfig, test_points, train_batch
   from lrpinn_jax.metrics import errors
-  from lrpinn_jax.pde import make_pde
+  from lrpinn_jax.pde import pde_of
   from lrpinn_jax.phase1 import predict as zero_shot
 
   t0 = time.perf_counter()
   data = data or DataConfig()
-  pde = make_pde(solver.info.get("pde", "convection"))
+  pde = pde_of(solver)
   betas = np.asarray(betas, np.float64)
   mus = np.stack([betas, np.zeros_like(betas), np.zeros_like(betas)], 1).astype(np_real())
   points = train_batch(pde, data, seed)

@@ -33,7 +33,8 @@ class ModelConfig:
     n_lowrank: number L of low-rank hidden layers (official: 3).
     rank: full rank r of U_l (d, r), V_l (d, r) (official: 50).
     hyper_width, hyper_depth: hypernetwork tanh layers (official: 50, 3).
-    n_in: inputs of the main network ((x, t) or (x, y) -> 2).
+    n_in: inputs of the main network: the problem's coordinates ((x, t) or (x, y) -> 2).
+    n_out: outputs of the main network: the problem's fields (1: a scalar u).
     n_mu: length of mu, the hypernetwork's input ((beta, nu, rho) -> 3; Helmholtz (a1, a2) -> 2).
     mu_shift, mu_scale: the hypernetwork sees (mu - shift) / scale (n_mu entries each).
       Identity = the official model.
@@ -65,6 +66,7 @@ class ModelConfig:
   hyper_width: int = 50
   hyper_depth: int = 3
   n_in: int = 2
+  n_out: int = 1
   mu_shift: Tuple[float, ...] = (0.0, 0.0, 0.0)
   mu_scale: Tuple[float, ...] = (1.0, 1.0, 1.0)
   lowrank_bias: bool = True
@@ -101,7 +103,8 @@ class LRPINN(nn.Module):
   """u(z) = W_out h_L + b_out, h_{l+1} = tanh(U_l diag(s_l) V_l^T h_l + b_l), h_0 = tanh(W0 z + b0)
   (or sin(sine_start (W0 z + b0)), see ModelConfig).
 
-  Call with z (n_in,) and s, a sequence of L vectors (r_l,). Returns a scalar.
+  Call with z (n_in,) and s, a sequence of L vectors (r_l,). Returns a scalar (n_out = 1) or
+  the fields (n_out,).
   """
   width: int
   ranks: Ranks
@@ -110,6 +113,7 @@ class LRPINN(nn.Module):
   x_period: float = 0.0
   sine_start: float = 0.0
   t_scale: float = 1.0
+  n_out: int = 1
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, s: Sequence[jnp.ndarray]) -> jnp.ndarray:
@@ -124,7 +128,8 @@ class LRPINN(nn.Module):
       layer = LowRankDense(self.width, r, use_bias=self.lowrank_bias, merge=self.merge,
                            name=f"lowrank_{l}")
       h = jnp.tanh(layer(h, s[l]))
-    return nn.Dense(1, kernel_init=default_kernel_init, name="end")(h)[0]
+    out = nn.Dense(self.n_out, kernel_init=default_kernel_init, name="end")(h)
+    return out[0] if self.n_out == 1 else out
 
 
 class HyperNetwork(nn.Module):
@@ -153,7 +158,7 @@ class HyperNetwork(nn.Module):
 
 def net_module(cfg: ModelConfig, ranks: Optional[Ranks] = None) -> LRPINN:
   return LRPINN(cfg.width, tuple(ranks or cfg.full_ranks), cfg.lowrank_bias, cfg.merge,
-                cfg.x_period, cfg.sine_start, cfg.t_scale)
+                cfg.x_period, cfg.sine_start, cfg.t_scale, cfg.n_out)
 
 
 def hyper_module(cfg: ModelConfig) -> HyperNetwork:
@@ -176,12 +181,13 @@ def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.
 
 
 def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
-             ranks: Optional[Ranks] = None) -> Callable[[jnp.ndarray, jnp.ndarray], jnp.ndarray]:
-  """u(x, t) for one point (scalars in, scalar out), with s fixed: the function PDE losses differentiate."""
+             ranks: Optional[Ranks] = None) -> Callable[..., jnp.ndarray]:
+  """u(*z) for one point, z the n_in coordinates as scalars (e.g. u(x, t)), with s fixed: the
+  function PDE losses differentiate. Returns a scalar (n_out = 1) or the fields (n_out,)."""
   module = net_module(cfg, ranks or tuple(int(v.shape[0]) for v in s))
 
-  def u(x, t):
-    return module.apply({"params": net_params}, jnp.stack([x, t]), s)
+  def u(*z):
+    return module.apply({"params": net_params}, jnp.stack(z), s)
 
   if not cfg.hard_ic:
     return u

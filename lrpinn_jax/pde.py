@@ -97,6 +97,8 @@ class CDR1D:
   n_mu = 3
   mu_names = ("beta", "nu", "rho")
   coords = ("x", "t")
+  coord_names = coords
+  time = "t"
 
   def __post_init__(self):
     if self.init_cond not in INIT_CONDS:
@@ -225,6 +227,8 @@ class Helmholtz2D:
   n_mu = 2
   mu_names = ("a1", "a2")
   coords = ("x", "y")
+  coord_names = coords
+  time = None
   init_cond = "none"
 
   @property
@@ -283,16 +287,36 @@ class Helmholtz2D:
     return self.exact(np.asarray(x, np.float64), np.asarray(y, np.float64), mu)
 
 
-PRESETS = tuple(CDR_PRESETS) + ("helmholtz",)
+# Built-in problems written with the public Problem API: name -> "module:attribute".
+PROBLEMS = {"burgers": "lrpinn_jax.pdes.burgers:problem"}
+PRESETS = tuple(CDR_PRESETS) + ("helmholtz",) + tuple(PROBLEMS)
 
 
 def make_pde(name: str = "convection", init_cond: str = "sin_1"):
-  """The PDE for a preset name (and, for the CDR family, an initial condition)."""
+  """The PDE for a preset name (and, for the CDR family, an initial condition), a built-in
+  Problem by name, or a Problem from a file or module ("path/file.py[:NAME]", "module:NAME")."""
+  from lrpinn_jax.problem import _source
+  if name in PROBLEMS or _source.is_source(name):
+    return _source.load_problem(PROBLEMS.get(name, name))
   if name == "helmholtz":
     return Helmholtz2D()
   if name not in CDR_PRESETS:
-    raise UserError(f"unknown PDE {name!r}; choose one of {PRESETS}")
+    raise UserError(f"unknown PDE {name!r}; choose one of {PRESETS}, or a problem file")
   return CDR1D(name=name, init_cond=init_cond, active=CDR_PRESETS[name])
+
+
+def pde_of(solver):
+  """The PDE or Problem a loaded model was trained on (from its model.json), checked against the
+  model: a problem file that changed its coordinates, fields or parameters since is refused."""
+  info = solver.info
+  pde = make_pde(info.get("pde", "convection"), info.get("init_cond", "sin_1"))
+  cfg = solver.config
+  have = (len(pde.domain), len(getattr(pde, "fields", ("u",))), pde.n_mu)
+  if have != (cfg.n_in, cfg.n_out, cfg.n_mu):
+    raise UserError(f"the model's problem {info.get('pde')} has changed: the model takes "
+                    f"{cfg.n_in} coordinates, {cfg.n_out} fields and {cfg.n_mu} parameters, the "
+                    f"problem now has {have[0]}, {have[1]} and {have[2]}")
+  return pde
 
 
 def n_residuals(pde, points, need_xx: bool = True) -> int:

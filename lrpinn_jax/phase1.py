@@ -155,11 +155,12 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
   return step
 
 
-def predict(cfg: ModelConfig, params: dict, mus, x, t) -> jnp.ndarray:
-  """u at points x, t (n,) for each mu (n_mu, n_mu_dim): (n_mu, n). Zero-shot, hypernetwork only."""
+def predict(cfg: ModelConfig, params: dict, mus, *coords) -> jnp.ndarray:
+  """u at points (one array (n,) per coordinate, e.g. x, t) for each mu (n_mu, n_mu_dim):
+  (n_mu, n), or (n_mu, n, n_out) for several fields. Zero-shot, hypernetwork only."""
   def per_mu(mu):
     u = point_fn(cfg, params["net"], hyper_s(cfg, params["hyper"], mu))
-    return jax.vmap(u)(x, t)
+    return jax.vmap(u)(*coords)
 
   return jax.vmap(per_mu)(jnp.asarray(mus, real()))
 

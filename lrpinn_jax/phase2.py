@@ -100,10 +100,11 @@ def make_phase2_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
   return step
 
 
-def predict(cfg: ModelConfig, trainable: dict, frozen: dict, x, t) -> jnp.ndarray:
-  """u at points x, t (n,) with the fine-tuned model: (n,)."""
+def predict(cfg: ModelConfig, trainable: dict, frozen: dict, *coords) -> jnp.ndarray:
+  """u at points (one array (n,) per coordinate, e.g. x, t) with the fine-tuned model: (n,), or
+  (n, n_out) for several fields."""
   net, s = merge_net(trainable, frozen)
-  return jax.vmap(point_fn(cfg, net, s))(jnp.asarray(x, real()), jnp.asarray(t, real()))
+  return jax.vmap(point_fn(cfg, net, s))(*(jnp.asarray(c, real()) for c in coords))
 
 
 def trainable_count(trainable: dict) -> int:

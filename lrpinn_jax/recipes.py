@@ -73,6 +73,11 @@ BEST = {
     # a1 = a2 = a in [2, 3] (results/helmholtz_2_3): sine first layer, 10 geodesic-LM steps.
     "helmholtz": {**_IMPROVED, "phase1_steps": 20000, "sine_start": 30.0,
                   "phase2_optimizer": "lm_geodesic", "phase2_steps": 10, "phase2_batched": True},
+    # Any Problem without a recipe of its own (experiments.train --problem=FILE): the settings
+    # that carried over between the tuned problems above (SOAP, s = 1 at init, 8 mu per step,
+    # fresh points, LM Phase 2 batched over the targets). Not tuned for any one problem.
+    "generic": {**_IMPROVED, "optimizer": "soap", "phase1_steps": 10000, "mu_batch": 8,
+                "s_init": 1.0, "phase2_batched": True},
 }
 
 RECIPES = ("best", "paper")

@@ -38,15 +38,22 @@ class Solver:
       return hyper_s(self.config, self.params["hyper"], jnp.asarray(mu, real()))
     return tuple(self.params["s"])
 
-  def __call__(self, x, t, mu) -> jnp.ndarray:
-    """u at points x, t (equal shapes, any shape; t is y for Helmholtz) for one mu (n_mu,);
-    returns x's shape."""
-    x = jnp.asarray(x, real())
-    t = jnp.asarray(t, real())
-    if x.shape != t.shape:
-      raise ValueError(f"x and t must have the same shape, got {x.shape} and {t.shape}")
+  def __call__(self, *coords_and_mu) -> jnp.ndarray:
+    """u at points for one mu: ``solver(x, t, mu)`` (or ``solver(x, y, t, mu)``: one array per
+    coordinate, in the problem's order, all of one shape; t is y for Helmholtz) with mu
+    (n_mu,). Returns that shape for one field, and that shape plus a trailing axis of the fields
+    for several."""
+    *coords, mu = coords_and_mu
+    if len(coords) != self.config.n_in:
+      raise ValueError(f"this model takes {self.config.n_in} coordinate arrays and mu, got "
+                       f"{len(coords)} arrays")
+    coords = [jnp.asarray(c, real()) for c in coords]
+    if any(c.shape != coords[0].shape for c in coords):
+      raise ValueError(f"the coordinate arrays must have one shape, got "
+                       f"{[c.shape for c in coords]}")
     u = point_fn(self.config, self.params["net"], self.s(mu))
-    return jax.vmap(u)(x.ravel(), t.ravel()).reshape(x.shape)
+    out = jax.vmap(u)(*(c.ravel() for c in coords))
+    return out.reshape(coords[0].shape + out.shape[1:])
 
   def ranks(self, mu) -> Tuple[int, ...]:
     """Per-layer ranks (number of nonzero entries of s_l) at one mu; concrete ints."""

@@ -1,0 +1,285 @@
+"""A parameterized PDE problem: coordinates, fields, parameters mu, a residual at ONE point, and
+conditions. Static data plus pure functions, so the trainers can close over it in jitted steps.
+
+  problem = Problem(
+      coords={"x": (-1.0, 1.0), "t": (0.0, 1.0)}, time="t",
+      fields=("u",),
+      params={"nu": (0.01 / pi, 0.1 / pi), "A": (0.5, 1.0)},
+      residual=lambda u, z, mu: u.d("u", "t") + u("u") * u.d("u", "x") - mu["nu"] * u.d2("u", "x"),
+      conditions=(Initial("u", lambda z, mu: -mu["A"] * jnp.sin(pi * z["x"])),
+                  Dirichlet("u", lambda z, mu: 0.0, on="x")),
+  )
+
+The residual gets ``u`` (lrpinn_jax.problem.Fields: values and derivatives by name), the point
+``z`` and the parameters ``mu`` (dicts of scalars by name), and returns one value per equation
+(a scalar, or a tuple for a system). The trainers see a Problem through the members below
+(``blocks``, ``sample_points``, ``resample``, ``reference``, ``check_mu``...), the same protocol as
+the built-in PDEs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.precision import np_real
+from lrpinn_jax.problem._conditions import Condition
+from lrpinn_jax.problem._fields import Fields
+
+Box = Tuple[Tuple[str, float, float], ...]
+
+
+def _box(name: str, value) -> Box:
+  """{"x": (lo, hi), ...} or ((name, lo, hi), ...) -> ((name, lo, hi), ...), checked."""
+  items = value.items() if isinstance(value, Mapping) else [(v[0], v[1:]) for v in value]
+  out = []
+  for key, rng in items:
+    try:
+      lo, hi = (float(v) for v in rng)
+    except (TypeError, ValueError):
+      raise UserError(f"Problem {name}: {key!r} needs (lo, hi), got {rng!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+      raise UserError(f"Problem {name}: {key!r} needs finite lo < hi, got ({lo:g}, {hi:g})")
+    out.append((str(key), lo, hi))
+  if not out:
+    raise UserError(f"Problem {name}: at least one entry is needed")
+  return tuple(out)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Problem:
+  """A parameterized PDE problem (see the module docstring for an example).
+
+  Attributes:
+    coords: {name: (lo, hi)} of the coordinates, in the network's input order.
+    fields: names of the output fields, in the network's output order.
+    params: {name: (lo, hi)}: the parameters mu and the box they are trained on.
+    residual: (u: Fields, z: dict, mu: dict) -> scalar or tuple of scalars (one per equation).
+    conditions: Initial, Dirichlet, Neumann, Periodic... (lrpinn_jax.problem).
+    time: the name of the time coordinate, if any.
+    exact: optional (z: dict of arrays, mu: dict of floats) -> array (one field) or tuple of
+      arrays (one per field), numpy float64: the exact or reference solution for test errors.
+    name: a short name (printed, and written in model.json beside the problem's source).
+    extrapolate: whether mu outside ``params``' box is accepted (zero-shot beyond the box).
+    equations: optional number of equations the residual returns, checked before training.
+  """
+  coords: Box
+  fields: Tuple[str, ...]
+  params: Box
+  residual: Callable
+  conditions: Tuple[Condition, ...] = ()
+  time: Optional[str] = None
+  exact: Optional[Callable] = None
+  name: str = "problem"
+  extrapolate: bool = True
+  equations: Optional[int] = None
+  source: str = ""  # where the problem comes from ("file.py:problem", "module:name"); set by load
+
+  def __post_init__(self):
+    set_ = lambda k, v: object.__setattr__(self, k, v)
+    set_("coords", _box("coords", self.coords))
+    set_("params", _box("params", self.params))
+    fields = (self.fields,) if isinstance(self.fields, str) else tuple(self.fields)
+    if not fields or len(set(fields)) != len(fields):
+      raise UserError(f"Problem fields: give distinct names, got {fields!r}")
+    set_("fields", fields)
+    set_("conditions", tuple(self.conditions))
+    if self.time is not None and self.time not in self.coord_names:
+      raise UserError(f"Problem time={self.time!r} is not one of the coordinates "
+                      f"{self.coord_names}")
+    names = [c.name for c in self.conditions]
+    for c in self.conditions:
+      for f in ((c.fields,) if isinstance(c.fields, str) else tuple(c.fields)):
+        if f not in fields:
+          raise UserError(f"condition {type(c).__name__} {c.name!r}: unknown field {f!r}; the "
+                          f"problem's fields are {fields}")
+      for attr in ("coord",):
+        coord = getattr(c, attr, None)
+        if coord is not None and coord not in self.coord_names:
+          raise UserError(f"condition {type(c).__name__}: unknown coordinate {coord!r}; the "
+                          f"problem's coordinates are {self.coord_names}")
+      for side in getattr(c, "on", ()) and ((c.on,) if isinstance(c.on, str) else c.on):
+        if side.partition("=")[0] not in self.coord_names or side.partition("=")[2] not in (
+            "", "lo", "hi"):
+          raise UserError(f"condition {type(c).__name__}: unknown face {side!r}; use a "
+                          f"coordinate name, or name=lo / name=hi, of {self.coord_names}")
+      if type(c).__name__ == "Initial" and self.time is None:
+        raise UserError("an Initial condition needs the problem's time coordinate (time=...)")
+    if len(set(names)) != len(names) or "f" in names:
+      raise UserError(f"condition names must be distinct and not 'f', got {names}")
+
+  # --- what a problem is ---------------------------------------------------------------------
+  @property
+  def coord_names(self) -> Tuple[str, ...]:
+    return tuple(c[0] for c in self.coords)
+
+  @property
+  def field_names(self) -> Tuple[str, ...]:
+    return self.fields
+
+  @property
+  def d(self) -> int:
+    return len(self.coords)
+
+  @property
+  def n_fields(self) -> int:
+    return len(self.fields)
+
+  @property
+  def n_mu(self) -> int:
+    return len(self.params)
+
+  @property
+  def mu_names(self) -> Tuple[str, ...]:
+    return tuple(p[0] for p in self.params)
+
+  @property
+  def mu_box(self) -> np.ndarray:
+    """(n_mu, 2): lo, hi of each parameter."""
+    return np.array([p[1:] for p in self.params], np.float64)
+
+  @property
+  def domain(self) -> Tuple[Tuple[float, float], ...]:
+    return tuple(c[1:] for c in self.coords)
+
+  init_cond = "none"  # the built-in CDR's initial-condition switch; a Problem has its own
+
+  def box(self, coord: str) -> Tuple[float, float]:
+    return self.coords[self.coord_index(coord)][1:]
+
+  def coord_index(self, coord: str) -> int:
+    return self.coord_names.index(coord)
+
+  def field_indices(self, fields) -> np.ndarray:
+    names = (fields,) if isinstance(fields, str) else tuple(fields)
+    return np.array([self.fields.index(f) for f in (names or self.fields)], np.int32)
+
+  def point_dict(self, z) -> Dict[str, jnp.ndarray]:
+    return {name: z[..., i] for i, name in enumerate(self.coord_names)}
+
+  def mu_dict(self, mu) -> Dict[str, jnp.ndarray]:
+    return {name: mu[..., i] for i, name in enumerate(self.mu_names)}
+
+  # --- points --------------------------------------------------------------------------------
+  def uniform(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n points (n, d) uniform in the box."""
+    lo, hi = np.array(self.domain).T
+    return lo + (hi - lo) * rng.uniform(size=(n, self.d))
+
+  def sample_points(self, cfg, seed: int) -> dict:
+    """{"f": (n_f, d) interior points, condition name: its points} (precision.real()): initial
+    conditions get n_0 points, the others n_b per face."""
+    rng = np.random.default_rng([seed, 0])
+    out = {"f": self.uniform(cfg.n_f, rng)}
+    for c in self.conditions:
+      n = cfg.n_0 if type(c).__name__ == "Initial" else cfg.n_b
+      out[c.name] = c.sample(self, n, rng)
+    return {k: np.asarray(v, np_real()) for k, v in out.items()}
+
+  def resample(self, points: dict, key) -> dict:
+    """Fresh uniform interior points (jax), the condition points kept."""
+    f = points["f"]
+    lo, hi = (jnp.asarray(v, f.dtype) for v in np.array(self.domain).T)
+    return {**points, "f": lo + (hi - lo) * jax.random.uniform(key, f.shape, f.dtype)}
+
+  def test_points(self, n: int, seed: int) -> np.ndarray:
+    """n points (n, d) float64 uniform in the box, the same for every mu."""
+    return self.uniform(n, np.random.default_rng([seed, 1]))
+
+  # --- residual blocks (the trainers' protocol) ----------------------------------------------
+  def _vector_net(self, u: Callable) -> Callable:
+    """The network as z (d,) -> fields (n,), from the trainers' u(*coords)."""
+    return lambda z: jnp.atleast_1d(u(*(z[i] for i in range(self.d))))
+
+  def pde_residual(self, u: Callable, z, mu) -> jnp.ndarray:
+    """The residual at ONE point z (d,) for one mu (n_mu,) of the network z -> fields: a scalar
+    for one equation, a vector (n_eq,) for several."""
+    spatial = tuple(c for c in self.coord_names if c != self.time)
+    out = self.residual(Fields(u, z, self.coord_names, self.fields, spatial),
+                        self.point_dict(z), self.mu_dict(mu))
+    if isinstance(out, (tuple, list)):
+      return jnp.stack([jnp.asarray(v) for v in out])
+    return jnp.asarray(out)
+
+  def blocks(self, points: dict, mode: str = "jvp", need_xx: bool = True):
+    """(name, fn(u, mu, *cols), cols) per block: the PDE residual "f" at the interior points and
+    one block per condition. mode and need_xx concern the built-in PDEs only."""
+    del mode, need_xx
+
+    def scalar_if_one(r):  # one value per point: a scalar, as Levenberg-Marquardt's rows need
+      return r.reshape(()) if r.size == 1 else r
+
+    def f(u, mu, z):
+      return scalar_if_one(self.pde_residual(self._vector_net(u), z, mu))
+
+    out = [("f", f, (points["f"],))]
+    for c in self.conditions:
+      out.append((c.name, (lambda c: lambda u, mu, z: scalar_if_one(
+          c.residual(self, self._vector_net(u), z, mu)))(c), (points[c.name],)))
+    return tuple(out)
+
+  def needs_uxx(self, mus) -> bool:
+    del mus
+    return True
+
+  # --- parameters and reference --------------------------------------------------------------
+  def check_mu(self, mus) -> None:
+    mus = np.asarray(mus, np.float64).reshape(-1, self.n_mu)
+    if not np.all(np.isfinite(mus)):
+      raise UserError(f"{self.name}: mu must be finite")
+    if not self.extrapolate:
+      lo, hi = self.mu_box.T
+      bad = np.any((mus < lo) | (mus > hi), axis=1)
+      if np.any(bad):
+        raise UserError(f"{self.name}: mu {mus[bad][0].tolist()} is outside the box "
+                        f"{dict(zip(self.mu_names, self.mu_box.tolist()))} and the problem does "
+                        f"not extrapolate")
+
+  def reference(self, *coords_and_mu) -> np.ndarray:
+    """The exact solution at points (coordinate arrays of one shape, in order) for one mu:
+    that shape for one field, that shape plus a trailing field axis for several (float64)."""
+    if self.exact is None:
+      raise UserError(f"{self.name} has no exact or reference solution (Problem.exact)")
+    *coords, mu = coords_and_mu
+    z = {name: np.asarray(c, np.float64) for name, c in zip(self.coord_names, coords)}
+    m = {name: float(v) for name, v in zip(self.mu_names, np.asarray(mu, np.float64).ravel())}
+    out = self.exact(z, m)
+    if isinstance(out, (tuple, list)):
+      return np.stack([np.broadcast_to(np.asarray(v, np.float64), z[self.coord_names[0]].shape)
+                       for v in out], -1)
+    return np.broadcast_to(np.asarray(out, np.float64), z[self.coord_names[0]].shape)
+
+  def check(self) -> None:
+    """Evaluates the residual and every condition once at a point of the box for the box's centre
+    mu with a smooth stand-in network, so a problem that returns the wrong number of equations
+    or non-finite values fails here in one line that names the part, not inside a jitted step."""
+    z = jnp.asarray(np.array(self.domain).mean(1) + 0.1 * np.ptp(np.array(self.domain), 1) / 3)
+    mu = jnp.asarray(self.mu_box.mean(1))
+    net = lambda zz: jnp.tanh(jnp.sum(zz) + jnp.arange(1.0, self.n_fields + 1.0))
+    try:
+      r = self.pde_residual(net, z, mu)
+    except UserError:
+      raise
+    except Exception as e:
+      raise UserError(f"{self.name}: the residual failed at one point: {type(e).__name__}: "
+                      f"{str(e).splitlines()[0] if str(e) else ''}") from None
+    n_eq = self.equations
+    if r.ndim > 1 or (n_eq is not None and r.size != n_eq):
+      raise UserError(f"{self.name}: the residual returned shape {r.shape}; expected one value "
+                      f"per equation" + (f" ({n_eq})" if n_eq else ""))
+    if not np.all(np.isfinite(np.asarray(r))):
+      raise UserError(f"{self.name}: the residual is not finite at z={np.asarray(z).tolist()}, "
+                      f"mu={np.asarray(mu).tolist()}")
+    for c in self.conditions:
+      zc = c.sample(self, 1, np.random.default_rng(0))[0]
+      try:
+        v = c.residual(self, net, jnp.asarray(zc), mu)
+      except Exception as e:
+        raise UserError(f"{self.name}: condition {c.name!r} failed at one point: "
+                        f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+      if not np.all(np.isfinite(np.asarray(v))):
+        raise UserError(f"{self.name}: condition {c.name!r} is not finite at one point")

@@ -1,0 +1,191 @@
+"""The public Problem API on tiny problems with exact solutions: a two-field system, a problem of
+three coordinates, Burgers' Cole-Hopf reference; derivative helpers by hand; bad problems."""
+import math
+import os
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from lrpinn_jax import phase1
+from lrpinn_jax.data import DataConfig
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.model import ModelConfig
+from lrpinn_jax.pde import block_vectors, make_pde
+from lrpinn_jax.pdes.burgers import cole_hopf
+from lrpinn_jax.problem import Dirichlet, Fields, Initial, Neumann, Periodic, Problem
+from lrpinn_jax.solver import Solver
+
+# u_x = a v, v_x = -a u on [0, 1] x [0, 1] (y is a passive coordinate): u = sin(a x), v = cos(a x)
+SYSTEM = Problem(
+    name="oscillator", coords={"x": (0.0, 1.0), "y": (0.0, 1.0)}, fields=("u", "v"),
+    params={"a": (1.0, 2.0)},
+    residual=lambda u, z, mu: (u.d("u", "x") - mu["a"] * u("v"), u.d("v", "x") + mu["a"] * u("u")),
+    conditions=(Dirichlet(("u", "v"), lambda z, mu: (0.0, 1.0), on="x=lo"),
+                Neumann("u", lambda z, mu: mu["a"] * jnp.cos(mu["a"]), on="x=hi")),
+    exact=lambda z, mu: (np.sin(mu["a"] * z["x"]), np.cos(mu["a"] * z["x"])))
+
+
+def system_exact(mu):
+  return lambda x, y: jnp.stack([jnp.sin(mu[0] * x), jnp.cos(mu[0] * x)]) + 0.0 * y
+
+
+# u_t = k (u_xx + u_yy) on [0, 1]^2 x [0, 0.5]: u = exp(-2 k pi^2 t) sin(pi x) sin(pi y)
+HEAT = Problem(
+    name="heat2d", coords={"x": (0.0, 1.0), "y": (0.0, 1.0), "t": (0.0, 0.5)}, time="t",
+    fields="u", params={"k": (0.1, 0.5)},
+    residual=lambda u, z, mu: u.d("u", "t") - mu["k"] * u.laplacian("u"),
+    conditions=(Initial("u", lambda z, mu: jnp.sin(jnp.pi * z["x"]) * jnp.sin(jnp.pi * z["y"])),
+                Dirichlet("u", lambda z, mu: 0.0)),
+    exact=lambda z, mu: (np.exp(-2 * mu["k"] * np.pi ** 2 * z["t"]) * np.sin(np.pi * z["x"])
+                         * np.sin(np.pi * z["y"])))
+
+
+def heat_exact(mu):
+  return lambda x, y, t: (jnp.exp(-2 * mu[0] * jnp.pi ** 2 * t) * jnp.sin(jnp.pi * x)
+                          * jnp.sin(jnp.pi * y))
+
+
+SMALL = DataConfig(n_f=40, n_0=20, n_b=10, n_test=20)
+
+
+def test_fields_derivatives_by_hand():
+  # f(x, y) = (x^2 y, sin x + y^3): every helper against its closed form at (0.3, -0.7)
+  net = lambda z: jnp.stack([z[0] ** 2 * z[1], jnp.sin(z[0]) + z[1] ** 3])
+  x, y = 0.3, -0.7
+  f = Fields(net, jnp.array([x, y]), ("x", "y"), ("p", "q"), ("x", "y"))
+  want = {("p",): x * x * y, ("p", "x"): 2 * x * y, ("p", "y"): x * x, ("q", "x"): math.cos(x),
+          ("q", "y"): 3 * y * y}
+  assert float(f("p")) == pytest.approx(want[("p",)], rel=1e-6)
+  for (name, c), v in ((k, v) for k, v in want.items() if len(k) == 2):
+    assert float(f.d(name, c)) == pytest.approx(v, rel=1e-5)
+  assert float(f.d2("p", "x")) == pytest.approx(2 * y, rel=1e-5)
+  assert float(f.d2("p", "x", "y")) == pytest.approx(2 * x, rel=1e-5)
+  assert float(f.laplacian("q")) == pytest.approx(-math.sin(x) + 6 * y, rel=1e-5)
+  assert float(f.directional("p", {"x": 2.0, "y": -1.0})) == pytest.approx(
+      2 * 2 * x * y - x * x, rel=1e-5)
+  with pytest.raises(UserError, match="unknown field 'w'"):
+    f("w")
+  with pytest.raises(UserError, match="unknown coordinate 'z'"):
+    f.d("p", "z")
+
+
+@pytest.mark.parametrize("problem,exact,mu", [(SYSTEM, system_exact, [1.7]),
+                                              (HEAT, heat_exact, [0.3])])
+def test_exact_solutions_have_zero_residual_and_misfit(problem, exact, mu):
+  pts = jax.tree.map(jnp.asarray, problem.sample_points(SMALL, 0))
+  assert set(pts) == {"f"} | {c.name for c in problem.conditions}
+  assert pts["f"].shape == (40, problem.d)
+  mu = jnp.asarray(mu)
+  res = jax.jit(lambda p: block_vectors(problem, exact(mu), mu, p))(pts)
+  for name, r in res.items():  # float32 derivatives of O(1) functions: rounding ~1e-6
+    np.testing.assert_allclose(np.asarray(r), 0.0, atol=2e-5, err_msg=name)
+  # the reference and the network agree on the layout: one field -> the points' shape
+  x = np.linspace(0.1, 0.9, 5)
+  ref = problem.reference(*([x] * problem.d), np.asarray(mu))
+  assert ref.shape == (5,) + ((2,) if problem.n_fields == 2 else ())
+
+
+def test_a_wrong_solution_has_a_nonzero_residual_and_misfit():
+  pts = jax.tree.map(jnp.asarray, SYSTEM.sample_points(SMALL, 0))
+  mu = jnp.array([1.7])
+  wrong = lambda x, y: jnp.stack([jnp.sin(1.5 * x), jnp.cos(1.7 * x)])
+  res = block_vectors(SYSTEM, wrong, mu, pts)
+  assert float(jnp.max(jnp.abs(res["f"]))) > 0.1 and float(jnp.max(jnp.abs(res["bc_n"]))) > 0.1
+
+
+def test_periodic_condition_matches_values_and_derivatives():
+  p = Problem(coords={"x": (0.0, 2 * math.pi), "t": (0.0, 1.0)}, fields="u",
+              params={"b": (0.0, 1.0)}, residual=lambda u, z, mu: u.d("u", "t"),
+              conditions=(Periodic(coord="x", derivative_order=1,
+                                   when=lambda mu: mu["b"] > 0.5),))
+  pts = jax.tree.map(jnp.asarray, p.sample_points(SMALL, 0))
+  smooth = lambda x, t: jnp.sin(x) + t
+  kink = lambda x, t: (x - jnp.pi) ** 2 + t  # equal values at 0 and 2 pi, slopes -2 pi and 2 pi
+  np.testing.assert_allclose(block_vectors(p, smooth, jnp.array([1.0]), pts)["bc"], 0.0,
+                             atol=1e-5)
+  r = np.asarray(block_vectors(p, kink, jnp.array([1.0]), pts)["bc"])
+  assert r.shape == (10, 2)
+  np.testing.assert_allclose(r[:, 0], 0.0, atol=1e-5)
+  np.testing.assert_allclose(r[:, 1], -4 * math.pi, rtol=1e-5)
+  np.testing.assert_allclose(block_vectors(p, kink, jnp.array([0.2]), pts)["bc"], 0.0)  # off
+
+
+@pytest.mark.parametrize("problem", [SYSTEM, HEAT], ids=["two_fields", "three_coords"])
+def test_phase1_trains_a_system_and_three_coordinates(problem):
+  cfg = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2, n_in=problem.d,
+                    n_out=problem.n_fields, n_mu=1, mu_shift=(0.0,), mu_scale=(1.0,))
+  opt = optax.adam(1e-2)
+  state = phase1.init_phase1(cfg, opt, jax.random.key(0))
+  mus = problem.mu_box.mean(1, keepdims=True).T
+  batch = phase1.make_batch(np.concatenate([mus, mus * 1.1]), problem.sample_points(SMALL, 0))
+  lc = phase1.LossConfig(resample=True)
+  step = jax.jit(phase1.make_phase1_step(cfg, problem, opt, lc))
+  first = None
+  for _ in range(100):
+    state, m = step(state, batch)
+    first = float(m["loss"]) if first is None else first
+  assert float(m["loss"]) < 0.5 * first
+  assert set(m) == {"loss", "ortho", "f"} | {c.name for c in problem.conditions}
+  solver = Solver(state.params, cfg)
+  x = jnp.linspace(0.1, 0.4, 6).reshape(2, 3)
+  u = solver(*([x] * problem.d), mus[0])
+  assert u.shape == (2, 3) + ((2,) if problem.n_fields == 2 else ())
+  with pytest.raises(ValueError, match=f"takes {problem.d} coordinate arrays"):
+    solver(x, mus[0])
+
+
+def test_burgers_cole_hopf_solves_the_pde():
+  """Central differences of the reference (h = 1e-3) leave a residual of O(h^2) times the third
+  derivatives; the boundary values are 0 and t = 0 gives the initial condition."""
+  nu, a, h = 0.05 / math.pi, 0.8, 1e-3
+  x = np.array([-0.6, -0.2, 0.1, 0.45, 0.8])
+  t = np.array([0.2, 0.5, 0.7, 0.9, 1.0]) - 0.05
+  u = lambda xx, tt: cole_hopf(xx, tt, nu, a)
+  u_t = (u(x, t + h) - u(x, t - h)) / (2 * h)
+  u_x = (u(x + h, t) - u(x - h, t)) / (2 * h)
+  u_xx = (u(x + h, t) - 2 * u(x, t) + u(x - h, t)) / h ** 2
+  assert np.max(np.abs(u_t + u(x, t) * u_x - nu * u_xx)) < 1e-3
+  np.testing.assert_allclose(cole_hopf(np.array([-1.0, 1.0]), np.array([0.4, 0.7]), nu, a), 0.0,
+                             atol=1e-12)
+  np.testing.assert_allclose(cole_hopf(x, np.zeros(5), nu, a), -a * np.sin(np.pi * x), atol=1e-15)
+  burgers = make_pde("burgers")
+  assert burgers.source == "lrpinn_jax.pdes.burgers:problem" and burgers.mu_names == ("nu", "A")
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: Problem(coords={"x": (1.0, 0.0)}, fields="u", params={"a": (0, 1)},
+                     residual=lambda u, z, mu: 0.0), "'x' needs finite lo < hi"),
+    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
+                     residual=lambda u, z, mu: 0.0,
+                     conditions=(Dirichlet("w", lambda z, mu: 0.0),)), "unknown field 'w'"),
+    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
+                     residual=lambda u, z, mu: 0.0,
+                     conditions=(Periodic(coord="y"),)), "unknown coordinate 'y'"),
+    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
+                     residual=lambda u, z, mu: 0.0,
+                     conditions=(Initial("u", lambda z, mu: 0.0),)), "needs the problem's time"),
+    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
+                     residual=lambda u, z, mu: u("u") / 0.0).check(), "not finite"),
+    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
+                     residual=lambda u, z, mu: (u("u"), u("u")), equations=1).check(),
+     "expected one value per equation (1)"),
+    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
+                     residual=lambda u, z, mu: u("p")).check(), "unknown field 'p'"),
+])
+def test_bad_problems_fail_early_in_one_line(make, message):
+  with pytest.raises(UserError, match=re.escape(message)) as e:
+    make()
+  assert "\n" not in str(e.value)
+
+
+def test_cole_hopf_matches_the_published_shock_data():
+  """Raissi et al.'s burgers_shock.mat (nu = 0.01/pi, A = 1; a 32 x 10 subset in tests/data),
+  computed independently by Hermite quadrature: the project's reference agrees to 1e-9 (measured
+  4.2e-11 over the whole 256 x 100 file), the shock at x = 0 included."""
+  d = np.load(os.path.join(os.path.dirname(__file__), "data", "burgers_shock_subset.npz"))
+  xx, tt = np.meshgrid(d["x"], d["t"], indexing="ij")
+  np.testing.assert_allclose(cole_hopf(xx, tt, 0.01 / math.pi, 1.0), d["u"], rtol=0, atol=1e-9)

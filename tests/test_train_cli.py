@@ -1,0 +1,55 @@
+"""`python -m experiments.train --problem=FILE` end to end on a tiny budget: a user's problem file
+trains, model.json records it, load and finetune rebuild it, and a moved file is one line."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lrpinn_jax
+from lrpinn_jax.pdes import burgers
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--phase1_steps=4", "--phase2_steps=2", "--n_f=32", "--n_0=16", "--n_b=8",
+        "--n_test=32", "--log_every=2", "--ckpt_every=2", "--rank_mode=full"]
+
+
+def _run(module, *args):
+  return subprocess.run([sys.executable, "-m", f"experiments.{module}", *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_train_a_problem_file_then_load_and_finetune(tmp_path):
+  src = tmp_path / "my_burgers.py"  # the built-in file, as a user's own copy would be
+  shutil.copy(burgers.__file__, src)
+  wd = tmp_path / "run"
+  r = _run("train", f"--problem={src}", f"--workdir={wd}", "--mu_grid=2",
+           "--targets=0.01,0.9;0.02,0.6", *TINY)
+  assert r.returncode == 0, r.stderr
+  res = json.load(open(wd / "results.json"))
+  lo, hi = burgers.problem.mu_box.T
+  assert np.allclose(res["phase1"]["train_mu"], [[lo[0], lo[1]], [lo[0], hi[1]], [hi[0], lo[1]],
+                                                 [hi[0], hi[1]]])
+  assert res["config"]["pde"] == str(src) and res["config"]["recipe"] == "best"
+  assert res["config"]["optimizer"] == "soap"  # the generic recipe
+  assert [e["mu"] for e in res["results"]] == [[0.01, 0.9], [0.02, 0.6]]
+  assert all(np.isfinite(e["phase2"]["full"]["rel_err"]) for e in res["results"])
+  assert json.load(open(wd / "model.json"))["pde"] == str(src)
+  solver = lrpinn_jax.load(str(wd))
+  assert solver.config.n_in == 2 and solver.config.n_mu == 2
+  assert solver(np.zeros((2, 3)), np.ones((2, 3)), [0.02, 0.7]).shape == (2, 3)
+  ft = tmp_path / "ft"
+  r = _run("finetune", f"--checkpoint={wd}", "--mu=0.02,0.7", "--steps=2", f"--workdir={ft}",
+           "--n_f=32", "--n_0=16", "--n_b=8", "--n_test=32")
+  assert r.returncode == 0, r.stderr
+  assert json.load(open(ft / "finetune.json"))["mu"] == pytest.approx([0.02, 0.7])
+  os.remove(src)  # the model's problem file moved: every command that needs it says so
+  r = _run("finetune", f"--checkpoint={wd}", "--mu=0.02,0.7", f"--workdir={tmp_path / 'x'}")
+  assert r.returncode != 0 and r.stderr.strip().splitlines() == [
+      f"error: problem file not found: {src}"]
+  r = _run("train", "--problem=nothing_here.py", f"--workdir={tmp_path / 'y'}")
+  assert r.returncode != 0 and "problem file not found: nothing_here.py" in r.stderr
+  assert not (tmp_path / "y").exists()
