@@ -42,7 +42,7 @@ def test_presets_fix_unused_coefficients():
     make_pde("reaction_diffusion").check_mu([[1, 3, 5]])
   make_pde("cdr").check_mu([[1, 3, 5]])
   with pytest.raises(UserError, match="unknown PDE"):
-    make_pde("burgers")
+    make_pde("kdv")
 
 
 def test_reaction_reference_is_the_logistic_closed_form(rng):
