@@ -164,7 +164,7 @@ class ExperimentConfig:
     n = pde.n_mu
     extra = {"hard_ic": pde.init_cond, "t0": float(pde.domain[1][0])} if self.hard_ic else {}
     extra["n_in"] = len(pde.domain)
-    extra["n_out"] = len(getattr(pde, "fields", ("u",)))
+    extra["n_out"] = len(pde.fields)
     extra["sine_start"] = float(self.sine_start)
     extra["s_init"] = float(self.s_init)
     extra["t_scale"] = float(self.t_scale)

@@ -98,6 +98,7 @@ class CDR1D:
   mu_names = ("beta", "nu", "rho")
   coords = ("x", "t")
   coord_names = coords
+  fields = ("u",)
   time = "t"
 
   def __post_init__(self):
@@ -228,6 +229,7 @@ class Helmholtz2D:
   mu_names = ("a1", "a2")
   coords = ("x", "y")
   coord_names = coords
+  fields = ("u",)
   time = None
   init_cond = "none"
 
@@ -311,7 +313,7 @@ def pde_of(solver):
   info = solver.info
   pde = make_pde(info.get("pde", "convection"), info.get("init_cond", "sin_1"))
   cfg = solver.config
-  have = (len(pde.domain), len(getattr(pde, "fields", ("u",))), pde.n_mu)
+  have = (len(pde.domain), len(pde.fields), pde.n_mu)
   if have != (cfg.n_in, cfg.n_out, cfg.n_mu):
     raise UserError(f"the model's problem {info.get('pde')} has changed: the model takes "
                     f"{cfg.n_in} coordinates, {cfg.n_out} fields and {cfg.n_mu} parameters, the "

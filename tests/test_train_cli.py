@@ -13,7 +13,7 @@ import lrpinn_jax
 from lrpinn_jax.pdes import burgers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--phase1_steps=4", "--phase2_steps=2", "--n_f=32", "--n_0=16", "--n_b=8",
+TINY = ["--phase1_steps=4", "--phase2_steps=2", "--n_f=32", "--phase2_n_f=32", "--n_0=16", "--n_b=8",
         "--n_test=32", "--log_every=2", "--ckpt_every=2", "--rank_mode=full"]
 
 
@@ -34,7 +34,9 @@ def test_train_a_problem_file_then_load_and_finetune(tmp_path):
   assert np.allclose(res["phase1"]["train_mu"], [[lo[0], lo[1]], [lo[0], hi[1]], [hi[0], lo[1]],
                                                  [hi[0], hi[1]]])
   assert res["config"]["pde"] == str(src) and res["config"]["recipe"] == "best"
-  assert res["config"]["optimizer"] == "soap"  # the generic recipe
+  # the problem's own recipe (its name is "burgers"), explicit flags on top
+  assert res["config"]["optimizer"] == "soap" and res["config"]["phase1_steps"] == 4
+  assert res["config"]["phase2_n_f"] == 32
   assert [e["mu"] for e in res["results"]] == [[0.01, 0.9], [0.02, 0.6]]
   assert all(np.isfinite(e["phase2"]["full"]["rel_err"]) for e in res["results"])
   assert json.load(open(wd / "model.json"))["pde"] == str(src)
