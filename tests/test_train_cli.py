@@ -13,8 +13,8 @@ import lrpinn_jax
 from lrpinn_jax.pdes import burgers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--phase1_steps=4", "--phase2_steps=2", "--n_f=32", "--phase2_n_f=32", "--n_0=16", "--n_b=8",
-        "--n_test=32", "--log_every=2", "--ckpt_every=2", "--rank_mode=full"]
+TINY = ["--phase1_steps=4", "--phase2_steps=2", "--n_f=32", "--phase2_n_f=32", "--n_0=16",
+        "--n_b=8", "--n_test=32", "--log_every=2", "--ckpt_every=2", "--rank_mode=full"]
 
 
 def _run(module, *args):
