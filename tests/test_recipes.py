@@ -47,7 +47,7 @@ def test_explicit_settings_override_the_recipe_and_none_does_not():
 
 @pytest.mark.parametrize("call,message", [
     (lambda: recipes.recipe("convection", "fast"), "--recipe must be one of best, paper"),
-    (lambda: recipes.recipe("burgers", "best"), "no recipes for problem 'burgers'"),
+    (lambda: recipes.recipe("kdv", "best"), "no recipes for problem 'kdv'"),
     (lambda: recipes.resolve("convection", "best", {"width": 3}), "not recipe settings: width"),
 ])
 def test_bad_recipe_input(call, message):
