@@ -29,16 +29,18 @@ def parse_floats(name: str, text: str) -> List[float]:
   return vals
 
 
-def parse_mu_list(name: str, text: str):
-  """CDR mu: '1,2,3;4,5,6' -> array [[1, 2, 3], [4, 5, 6]]; a named set or a .csv / .json / .txt
-  file -> its rows (lrpinn_jax.mu_sets)."""
+def parse_mu_list(name: str, text: str, mu_names=("beta", "nu", "rho")):
+  """mu rows: '1,2,3;4,5,6' -> array [[1, 2, 3], [4, 5, 6]] (one number per name of
+  ``mu_names``); a named set or a .csv / .json / .txt file -> its rows (lrpinn_jax.mu_sets)."""
   if text in mu_sets.NAMED or text.endswith((".csv", ".json", ".txt")):
-    return mu_sets.load(text)
+    return mu_sets.load(text, len(mu_names))
   out = []
   for part in str(text).split(";"):
     vals = parse_floats(name, part)
-    if len(vals) != 3:
-      raise UserError(f"--{name}: each mu is three numbers beta,nu,rho, got {part!r}")
+    if len(vals) != len(mu_names):
+      count = {1: "one number", 2: "two numbers", 3: "three numbers"}.get(
+          len(mu_names), f"{len(mu_names)} numbers")
+      raise UserError(f"--{name}: each mu is {count} {','.join(mu_names)}, got {part!r}")
     out.append(vals)
   return np.asarray(out, np.float64)
 

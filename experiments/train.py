@@ -15,10 +15,11 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli, _flags
-from lrpinn_jax import mu_sets, recipes
+from lrpinn_jax import recipes
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import ExperimentConfig, run
 from lrpinn_jax.pde import make_pde
+from lrpinn_jax.problem import Problem
 
 flags.adopt_module_key_flags(_flags)
 __doc__ += "\n" + recipes.describe("generic")
@@ -26,22 +27,11 @@ flags.DEFINE_string("problem", None, "the problem: a built-in name, FILE.py[:NAM
 flags.DEFINE_integer("mu_grid", 5, "training mu: this many values per parameter, evenly spaced "
                      "over the problem's box (a full grid)", lower_bound=1)
 flags.DEFINE_string("mu_set", None, "train on this set of mu instead of the grid: a CSV / JSON "
-                    "file of rows, one number per parameter")
+                    "file of rows, one number per parameter, or mu 'a,b;c,d'")
 flags.DEFINE_string("targets", "all", "'all' (the training mu), or mu 'a,b;c,d' (one number per "
                     "parameter, in the problem's order), or a file as for --mu_set")
 flags.DEFINE_string("workdir", None, "output directory (default runs/<problem name>)")
 FLAGS = flags.FLAGS
-
-
-def _mu_list(name: str, text: str, n_mu: int) -> np.ndarray:
-  if text.endswith((".csv", ".json", ".txt")):
-    mus = mu_sets.load(text, n_mu)
-  else:
-    mus = np.asarray([_cli.parse_floats(name, part) for part in text.split(";")], dtype=object)
-    if any(len(m) != n_mu for m in mus):
-      raise UserError(f"--{name}: each mu needs {n_mu} numbers, got {text!r}")
-    mus = np.asarray(mus.tolist(), np.float64)
-  return mus
 
 
 def main(argv):
@@ -50,13 +40,16 @@ def main(argv):
   if not FLAGS.problem:
     raise UserError("--problem is required: a built-in name, FILE.py[:NAME] or module:NAME")
   problem = make_pde(FLAGS.problem)
+  if not isinstance(problem, Problem):
+    raise UserError(f"--problem={FLAGS.problem} is a PDE of the built-in family: train it with "
+                    f"experiments.convection, experiments.cdr or experiments.helmholtz")
   if FLAGS.mu_set:
-    train_mu = _mu_list("mu_set", FLAGS.mu_set, problem.n_mu)
+    train_mu = _cli.parse_mu_list("mu_set", FLAGS.mu_set, problem.mu_names)
   else:
     axes = [np.linspace(lo, hi, FLAGS.mu_grid) for lo, hi in problem.mu_box]
     train_mu = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, problem.n_mu)
-  targets = train_mu if FLAGS.targets == "all" else _mu_list("targets", FLAGS.targets,
-                                                             problem.n_mu)
+  targets = (train_mu if FLAGS.targets == "all"
+             else _cli.parse_mu_list("targets", FLAGS.targets, problem.mu_names))
   recipe = problem.name if problem.name in recipes.BEST else "generic"
   cfg = ExperimentConfig(workdir=FLAGS.workdir or f"runs/{problem.name}",
                          train_mu=tuple(map(tuple, train_mu.tolist())),

@@ -55,3 +55,16 @@ def test_train_a_problem_file_then_load_and_finetune(tmp_path):
   r = _run("train", "--problem=nothing_here.py", f"--workdir={tmp_path / 'y'}")
   assert r.returncode != 0 and "problem file not found: nothing_here.py" in r.stderr
   assert not (tmp_path / "y").exists()
+
+
+def test_bad_input_one_line_errors(tmp_path):
+  from tests.conftest import assert_one_line_error, cli_cases
+  cases = [(["--problem=convection"], "is a PDE of the built-in family"),
+           ([], "--problem is required"),
+           (["--problem=burgers", "--targets=1,2,3"], "each mu is two numbers nu,A"),
+           (["--problem=burgers", "--hard_ic"], "--hard_ic is a shortcut of the built-in CDR")]
+  runs = cli_cases("experiments.train", [[f"--workdir={tmp_path / str(i)}", *args, *TINY]
+                                         for i, (args, _) in enumerate(cases)], tmp_path)
+  for i, (run, (_, message)) in enumerate(zip(runs, cases)):
+    assert_one_line_error(run, message)
+    assert not (tmp_path / str(i)).exists()
