@@ -189,3 +189,21 @@ def test_cole_hopf_matches_the_published_shock_data():
   d = np.load(os.path.join(os.path.dirname(__file__), "data", "burgers_shock_subset.npz"))
   xx, tt = np.meshgrid(d["x"], d["t"], indexing="ij")
   np.testing.assert_allclose(cole_hopf(xx, tt, 0.01 / math.pi, 1.0), d["u"], rtol=0, atol=1e-9)
+
+
+def test_the_readme_problem_file_runs_and_is_the_built_in():
+  """The complete file shown under "Your own PDE" in README.md defines the built-in problem."""
+  readme = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")).read()
+  section = readme[readme.index("## Your own PDE"):]
+  code = section[section.index("```python") + len("```python"):section.index("```\n")]
+  scope = {}
+  exec(compile(code, "README.md", "exec"), scope)  # noqa: S102  (the project's own README)
+  mine, builtin = scope["problem"], make_pde("burgers")
+  for attr in ("coords", "fields", "params", "time", "name"):
+    assert getattr(mine, attr) == getattr(builtin, attr), attr
+  pts = jax.tree.map(jnp.asarray, builtin.sample_points(SMALL, 0))
+  u = lambda x, t: jnp.tanh(x - 0.3 * t)
+  mu = jnp.array([0.02, 0.8])
+  for name in ("f", "ic", "bc"):  # the same residual and conditions, point by point
+    np.testing.assert_array_equal(block_vectors(mine, u, mu, pts)[name],
+                                  block_vectors(builtin, u, mu, pts)[name])
