@@ -142,7 +142,7 @@ class Periodic(Condition):
     return _face(problem, self.coord, "lo", n, rng)
 
   def residual(self, problem, u, z, mu):
-    idx = problem.field_indices(self.fields or problem.field_names)
+    idx = problem.field_indices(self.fields)
     k = problem.coord_index(self.coord)
     lo, hi = problem.box(self.coord)
     z_lo, z_hi = z.at[k].set(lo), z.at[k].set(hi)

@@ -27,7 +27,7 @@ import numpy as np
 
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.precision import np_real
-from lrpinn_jax.problem._conditions import Condition
+from lrpinn_jax.problem._conditions import Condition, Initial, _names
 from lrpinn_jax.problem._fields import Fields
 
 Box = Tuple[Tuple[str, float, float], ...]
@@ -83,7 +83,7 @@ class Problem:
     set_ = lambda k, v: object.__setattr__(self, k, v)
     set_("coords", _box("coords", self.coords))
     set_("params", _box("params", self.params))
-    fields = (self.fields,) if isinstance(self.fields, str) else tuple(self.fields)
+    fields = _names(self.fields)
     if not fields or len(set(fields)) != len(fields):
       raise UserError(f"Problem fields: give distinct names, got {fields!r}")
     set_("fields", fields)
@@ -93,21 +93,21 @@ class Problem:
                       f"{self.coord_names}")
     names = [c.name for c in self.conditions]
     for c in self.conditions:
-      for f in ((c.fields,) if isinstance(c.fields, str) else tuple(c.fields)):
+      kind = type(c).__name__
+      for f in _names(c.fields):
         if f not in fields:
-          raise UserError(f"condition {type(c).__name__} {c.name!r}: unknown field {f!r}; the "
-                          f"problem's fields are {fields}")
-      for attr in ("coord",):
-        coord = getattr(c, attr, None)
-        if coord is not None and coord not in self.coord_names:
-          raise UserError(f"condition {type(c).__name__}: unknown coordinate {coord!r}; the "
-                          f"problem's coordinates are {self.coord_names}")
-      for side in getattr(c, "on", ()) and ((c.on,) if isinstance(c.on, str) else c.on):
-        if side.partition("=")[0] not in self.coord_names or side.partition("=")[2] not in (
-            "", "lo", "hi"):
-          raise UserError(f"condition {type(c).__name__}: unknown face {side!r}; use a "
-                          f"coordinate name, or name=lo / name=hi, of {self.coord_names}")
-      if type(c).__name__ == "Initial" and self.time is None:
+          raise UserError(f"condition {kind} {c.name!r}: unknown field {f!r}; the problem's "
+                          f"fields are {fields}")
+      coord = getattr(c, "coord", None)
+      if coord is not None and coord not in self.coord_names:
+        raise UserError(f"condition {kind}: unknown coordinate {coord!r}; the problem's "
+                        f"coordinates are {self.coord_names}")
+      for side in _names(getattr(c, "on", ())):
+        name, _, end = side.partition("=")
+        if name not in self.coord_names or end not in ("", "lo", "hi"):
+          raise UserError(f"condition {kind}: unknown face {side!r}; use a coordinate name, or "
+                          f"name=lo / name=hi, of {self.coord_names}")
+      if isinstance(c, Initial) and self.time is None:
         raise UserError("an Initial condition needs the problem's time coordinate (time=...)")
     if len(set(names)) != len(names) or "f" in names:
       raise UserError(f"condition names must be distinct and not 'f', got {names}")
@@ -155,8 +155,8 @@ class Problem:
     return self.coord_names.index(coord)
 
   def field_indices(self, fields) -> np.ndarray:
-    names = (fields,) if isinstance(fields, str) else tuple(fields)
-    return np.array([self.fields.index(f) for f in (names or self.fields)], np.int32)
+    """Indices of ``fields`` (a name or names; () for all) in the network's output."""
+    return np.array([self.fields.index(f) for f in (_names(fields) or self.fields)], np.int32)
 
   def point_dict(self, z) -> Dict[str, jnp.ndarray]:
     return {name: z[..., i] for i, name in enumerate(self.coord_names)}
@@ -176,7 +176,7 @@ class Problem:
     rng = np.random.default_rng([seed, 0])
     out = {"f": self.uniform(cfg.n_f, rng)}
     for c in self.conditions:
-      n = cfg.n_0 if type(c).__name__ == "Initial" else cfg.n_b
+      n = cfg.n_0 if isinstance(c, Initial) else cfg.n_b
       out[c.name] = c.sample(self, n, rng)
     return {k: np.asarray(v, np_real()) for k, v in out.items()}
 
