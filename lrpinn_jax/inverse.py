@@ -188,19 +188,16 @@ def make_refiner(solver, pde, free: Sequence[int], *, steps: int = 100, data_wei
       net, s = merge_net(unravel(theta[:n_net]), frozen)
       return point_fn(cfg, net, s), mu0.at[free_idx].set(theta[n_net:])
 
-    def rows(fn, cols):
-      point = lambda th, *c: fn(*parts(th), *c)
-      return jax.vmap(jax.value_and_grad(point), in_axes=(None,) + (0,) * len(cols))
-
     def rj(theta):
-      blocks = [(rows(fn, cols)(theta, *cols), cols[0].shape[0])
+      blocks = [lm.block_rows(lambda th, *c, fn=fn: fn(*parts(th), *c), theta, cols)
                 for _, fn, cols in pde.blocks(points, need_xx=need_xx)]
-      f_rms = jnp.sqrt(jnp.mean(blocks[0][0][0] ** 2))
-      data = rows(lambda u_fn, _, xi, ti, ui: u_fn(xi, ti) - ui, (x, t, u))(theta, x, t, u)
+      f_rms = jnp.linalg.norm(blocks[0][0])  # block rows are scaled to mean squares
+      data, data_jac = lm.block_rows(lambda th, xi, ti, ui: parts(th)[0](xi, ti) - ui, theta,
+                                     (x, t, u), mean=False)
       w = jnp.sqrt(data_weight / x.shape[0])
-      r = jnp.concatenate([v / jnp.sqrt(k) for (v, _), k in blocks] + [w * data[0]])
-      jac = jnp.concatenate([g / jnp.sqrt(k) for (_, g), k in blocks] + [w * data[1]])
-      return r, jac, data[0], f_rms
+      r = jnp.concatenate([b[0] for b in blocks] + [w * data])
+      jac = jnp.concatenate([b[1] for b in blocks] + [w * data_jac])
+      return r, jac, data, f_rms
 
     theta0 = jnp.concatenate([flat0, mu0[free_idx]])
     theta, _ = minimize(lambda th: rj(th)[:2], theta0, steps, lm_cfg=lm_cfg)

@@ -79,28 +79,41 @@ def residual_fn(cfg, pde, loss_cfg: LossConfig, frozen: dict, batch: Phase2Batch
     net, s = merge_net(trainable, frozen)
     res = losses.residuals(point_fn(cfg, net, s), pde, batch.mu, batch.points,
                            loss_cfg.deriv_mode, loss_cfg.need_xx)
-    return jnp.concatenate([v / jnp.sqrt(v.shape[0]) for v in res.values()])
+    return jnp.concatenate([v.reshape(-1) / jnp.sqrt(v.size) for v in res.values()])
   return r
 
 
+def block_rows(point: Callable, theta: jnp.ndarray, cols, mean: bool = True) -> tuple:
+  """The residual entries of one block and their Jacobian rows; mean=True scales both by
+  1/sqrt(entries), so that ||r||^2 is the block's mean square (its Phase-1 loss term).
+
+  point(theta, *c) is the residual at ONE point: a scalar, or a vector (k,) for a system or a
+  condition on several fields. vmapped over the points cols (each (n, ...)): r (n k,),
+  J (n k, len(theta)), one reverse pass per entry (k cotangents through one vjp).
+  """
+  def one(*c):
+    val, vjp = jax.vjp(lambda th: point(th, *c), theta)
+    if val.ndim == 0:
+      return val[None], vjp(jnp.ones_like(val))[0][None]
+    return val, jax.vmap(lambda ct: vjp(ct)[0])(jnp.eye(val.shape[0], dtype=val.dtype))
+
+  r, jac = jax.vmap(one)(*cols)
+  r, jac = r.reshape(-1), jac.reshape(-1, theta.shape[0])
+  return (r / jnp.sqrt(r.size), jac / jnp.sqrt(r.size)) if mean else (r, jac)
+
+
 def jacobian(cfg, pde, loss_cfg: LossConfig, trainable: dict, frozen: dict, batch: Phase2Batch):
-  """(r, J): r (m,), J (m, n) with n = number of trainable numbers, one row per point by vmap(grad)."""
+  """(r, J): r (m,), J (m, n) with n = number of trainable numbers, one row per residual entry
+  (``block_rows``)."""
   flat, unravel = ravel_pytree(trainable)
 
   def u_of(theta):
     net, s = merge_net(unravel(theta), frozen)
     return point_fn(cfg, net, s)
 
-  def rows(fn, cols):
-    point = lambda theta, *c: fn(u_of(theta), batch.mu, *c)
-    vg = jax.vmap(jax.value_and_grad(point), in_axes=(None,) + (0,) * len(cols))
-    return vg(flat, *cols)
-
-  blocks = [(rows(fn, cols), cols[0].shape[0])
+  blocks = [block_rows(lambda theta, *c, fn=fn: fn(u_of(theta), batch.mu, *c), flat, cols)
             for _, fn, cols in pde.blocks(batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)]
-  r = jnp.concatenate([v / jnp.sqrt(n) for (v, _), n in blocks])
-  jac = jnp.concatenate([g / jnp.sqrt(n) for (_, g), n in blocks])
-  return r, jac
+  return jnp.concatenate([r for r, _ in blocks]), jnp.concatenate([j for _, j in blocks])
 
 
 def init_lm(pde, trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMConfig(),

@@ -322,8 +322,20 @@ def pde_of(solver):
 
 
 def n_residuals(pde, points, need_xx: bool = True) -> int:
-  """Length of the stacked residual vector (all blocks)."""
-  return int(sum(cols[0].shape[0] for _, _, cols in pde.blocks(points, need_xx=need_xx)))
+  """Length of the stacked residual vector: every entry of every block (a block of a system
+  gives several entries per point), counted by shape evaluation with a stand-in network."""
+  n_out = len(pde.fields)
+
+  def u(*z):
+    v = jnp.tanh(sum(z) + jnp.arange(n_out, dtype=jnp.result_type(z[0])))
+    return v[0] if n_out == 1 else v
+
+  mu = jnp.zeros(pde.n_mu, np_real())
+  total = 0
+  for _, fn, cols in pde.blocks(points, need_xx=need_xx):
+    one = jax.eval_shape(lambda *c, fn=fn: fn(u, mu, *c), *(jnp.asarray(c[0]) for c in cols))
+    total += int(cols[0].shape[0]) * int(np.prod(one.shape))
+  return total
 
 
 def block_vectors(pde, u_fn: Callable, mu, points, mode: str = derivatives.DEFAULT_MODE,

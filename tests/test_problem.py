@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from lrpinn_jax import phase1
+from lrpinn_jax import lm, many_query, phase1, phase2
 from lrpinn_jax.data import DataConfig
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.model import ModelConfig
@@ -18,6 +18,8 @@ from lrpinn_jax.pde import block_vectors, make_pde
 from lrpinn_jax.pdes.burgers import cole_hopf
 from lrpinn_jax.problem import Dirichlet, Fields, Initial, Neumann, Periodic, Problem
 from lrpinn_jax.solver import Solver
+
+from tests.conftest import FLOAT32_TWO_PROGRAMS
 
 # u_x = a v, v_x = -a u on [0, 1] x [0, 1] (y is a passive coordinate): u = sin(a x), v = cos(a x)
 SYSTEM = Problem(
@@ -114,28 +116,64 @@ def test_periodic_condition_matches_values_and_derivatives():
   np.testing.assert_allclose(block_vectors(p, kink, jnp.array([0.2]), pts)["bc"], 0.0)  # off
 
 
-@pytest.mark.parametrize("problem", [SYSTEM, HEAT], ids=["two_fields", "three_coords"])
-def test_phase1_trains_a_system_and_three_coordinates(problem):
-  cfg = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2, n_in=problem.d,
-                    n_out=problem.n_fields, n_mu=1, mu_shift=(0.0,), mu_scale=(1.0,))
+def tiny_model(problem):
+  return ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2, n_in=problem.d,
+                     n_out=problem.n_fields, n_mu=1, mu_shift=(0.0,), mu_scale=(1.0,))
+
+
+@pytest.fixture(scope="module", params=[SYSTEM, HEAT], ids=["two_fields", "three_coords"])
+def trained(request):
+  """(problem, ModelConfig, Phase-1 params, training mus, first loss, last metrics) after 100
+  Adam steps on two mu."""
+  problem = request.param
+  cfg = tiny_model(problem)
   opt = optax.adam(1e-2)
   state = phase1.init_phase1(cfg, opt, jax.random.key(0))
   mus = problem.mu_box.mean(1, keepdims=True).T
-  batch = phase1.make_batch(np.concatenate([mus, mus * 1.1]), problem.sample_points(SMALL, 0))
-  lc = phase1.LossConfig(resample=True)
-  step = jax.jit(phase1.make_phase1_step(cfg, problem, opt, lc))
+  mus = np.concatenate([mus, mus * 1.1])
+  batch = phase1.make_batch(mus, problem.sample_points(SMALL, 0))
+  step = jax.jit(phase1.make_phase1_step(cfg, problem, opt, phase1.LossConfig(resample=True)))
   first = None
   for _ in range(100):
     state, m = step(state, batch)
     first = float(m["loss"]) if first is None else first
+  return problem, cfg, state.params, mus, first, m
+
+
+def test_phase1_trains_a_system_and_three_coordinates(trained):
+  problem, cfg, params, mus, first, m = trained
   assert float(m["loss"]) < 0.5 * first
   assert set(m) == {"loss", "ortho", "f"} | {c.name for c in problem.conditions}
-  solver = Solver(state.params, cfg)
+  solver = Solver(params, cfg)
   x = jnp.linspace(0.1, 0.4, 6).reshape(2, 3)
   u = solver(*([x] * problem.d), mus[0])
   assert u.shape == (2, 3) + ((2,) if problem.n_fields == 2 else ())
   with pytest.raises(ValueError, match=f"takes {problem.d} coordinate arrays"):
     solver(x, mus[0])
+
+
+def test_lm_phase2_on_a_system_and_three_coordinates(trained):
+  # LM's ||r||^2 is the Adam Phase-2 loss (each block's mean square over all its entries: a
+  # two-field condition gives two rows per point), and LM lowers it; the batched many-query
+  # program gives the same first loss for the same mu.
+  problem, cfg, params, mus, _, _ = trained
+  pts = jax.tree.map(jnp.asarray, problem.sample_points(SMALL, 1))
+  lc = phase1.LossConfig()
+  trainable, frozen, _ = phase2.split_params(cfg, params, mus[0], "full")
+  batch = phase2.Phase2Batch(jnp.asarray(mus[0], jnp.float32), pts)
+  want = float(phase2.phase2_loss(trainable, frozen, cfg, problem, lc, batch)[0])
+  step = jax.jit(lm.make_lm_step(cfg, problem, lc))
+  state = lm.init_lm(problem, trainable, frozen, pts)
+  per_point = sum(c.sample(problem, 1, np.random.default_rng(0)).shape[0] for c in
+                  problem.conditions)  # one point per face of each condition
+  assert state.r.shape[0] > pts["f"].shape[0] + per_point
+  state, m = step(state, batch)
+  np.testing.assert_allclose(float(m["loss"]), want, **FLOAT32_TWO_PROGRAMS)
+  for _ in range(30):
+    state, m = step(state, batch)
+  assert float(m["loss"]) < 0.2 * want
+  res = many_query.run_many(cfg, problem, params, mus, pts, steps=1, rank_mode="full")
+  np.testing.assert_allclose(res.loss[0], want, **FLOAT32_TWO_PROGRAMS)
 
 
 def test_burgers_cole_hopf_solves_the_pde():
