@@ -165,11 +165,10 @@ def main(argv):
   }
   if _VARIANTS.value:
     var = {}
-    for mode in ("jvp", "grad"):
-      for need_xx, merge in ((False, None), (False, False), (True, None)):
-        lc = LossConfig(deriv_mode=mode, need_xx=need_xx)
-        key = f"phase1_{mode}_{'uxx' if need_xx else 'no_uxx'}_merge={merge}"
-        var[key] = round(phase1_ms(ModelConfig(merge=merge), lc, n)[0], 3)
+    for need_xx, merge in ((False, None), (False, False), (True, None)):
+      lc = LossConfig(need_xx=need_xx)
+      key = f"phase1_jvp_{'uxx' if need_xx else 'no_uxx'}_merge={merge}"
+      var[key] = round(phase1_ms(ModelConfig(merge=merge), lc, n)[0], 3)
     for merge in (None, False):
       var[f"phase2_merge={merge}"] = round(phase2_ms(loss_cfg, n, merge)[0], 3)
     out["variants_ms"] = var

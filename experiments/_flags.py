@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from lrpinn_jax import derivatives, losses, phase1, recipes
+from lrpinn_jax import losses, phase1, recipes
 from lrpinn_jax.errors import UserError
 
 _R = " (default: from --recipe)"
@@ -66,8 +66,8 @@ flags.DEFINE_integer("log_every", 500, "progress line every N steps", lower_boun
 flags.DEFINE_integer("ckpt_every", 2000, "Phase-1 checkpoint every N steps", lower_bound=1)
 flags.DEFINE_enum("ortho", losses.DEFAULT_ORTHO, list(losses.ORTHO_FORMS),
                   "orthogonality penalty: paper (squared Frobenius) or official (unsquared / r^2)")
-flags.DEFINE_enum("deriv_mode", derivatives.DEFAULT_MODE, list(derivatives.MODES),
-                  "PDE derivatives by forward (jvp) or reverse (grad) mode")
+flags.DEFINE_string("deriv_mode", "jvp", "PDE derivatives: forward mode (jvp), the only mode "
+                    "(reverse mode, grad, was removed: it measured slower)")
 flags.DEFINE_string("loss_weights", "", "Phase-1 weights of loss terms, e.g. 'bc=10' (terms: "
                     "f, ic, bc, ortho, bc_x with diffusion; unnamed ones weigh 1)")
 

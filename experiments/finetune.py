@@ -11,7 +11,7 @@ from __future__ import annotations
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax import derivatives, finetune
+from lrpinn_jax import finetune
 from lrpinn_jax.data import DataConfig
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
@@ -33,8 +33,8 @@ flags.DEFINE_integer("n_test", 1000, "test points", lower_bound=1)
 flags.DEFINE_integer("eval_every", 1, "test errors into the trajectory every N steps (0: end only)",
                      lower_bound=0)
 flags.DEFINE_integer("log_every", 100, "progress line every N steps", lower_bound=1)
-flags.DEFINE_enum("deriv_mode", derivatives.DEFAULT_MODE, list(derivatives.MODES),
-                  "PDE derivatives by forward (jvp) or reverse (grad) mode")
+flags.DEFINE_string("deriv_mode", "jvp", "PDE derivatives: forward mode (jvp), the only mode "
+                    "(reverse mode, grad, was removed: it measured slower)")
 FLAGS = flags.FLAGS
 
 

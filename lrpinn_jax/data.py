@@ -10,7 +10,6 @@ from typing import NamedTuple
 import numpy as np
 
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.pde import TrainBatch  # noqa: F401  (re-exported: the CDR points)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +34,8 @@ class TestSet(NamedTuple):
 
 
 def train_batch(pde, cfg: DataConfig, seed: int):
-  """The PDE's training points (its own NamedTuple of precision.real() arrays, e.g. pde.TrainBatch)."""
+  """The problem's training points: {"f": interior (n_f, d), condition name: its points}, arrays
+  of precision.real() (Problem.sample_points)."""
   return pde.sample_points(cfg, seed)
 
 

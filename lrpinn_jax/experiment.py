@@ -18,8 +18,9 @@ from lrpinn_jax.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
 from lrpinn_jax.model import ModelConfig, hyper_s, ranks_of
-from lrpinn_jax.pde import CDR1D, make_pde
-from lrpinn_jax.problem import Problem
+from lrpinn_jax.pde import make_pde
+from lrpinn_jax.pdes.cdr import CDRProblem
+from lrpinn_jax.problem import Periodic
 from lrpinn_jax.phase1 import MU_SAMPLINGS, LossConfig, predict
 from lrpinn_jax.phase2 import RANK_MODES
 from lrpinn_jax.precision import np_real, real
@@ -86,19 +87,18 @@ class ExperimentConfig:
       if mus.size and not np.all(np.isfinite(mus)):
         raise UserError(f"{name}: mu must be finite")
       pde.check_mu(mus)
-    if isinstance(pde, Problem):
-      for name in ("hard_ic", "periodic_x", "causal_eps"):
-        if getattr(self, name):
-          raise UserError(f"--{name} is a shortcut of the built-in CDR PDEs; a Problem states "
-                          f"its conditions itself")
-      pde.check()
-    if pde.time is None:
-      if self.hard_ic:
-        raise UserError(f"--hard_ic needs an initial condition; {self.pde!r} has none")
-      if self.periodic_x:
-        raise UserError(f"--periodic_x applies to periodic-in-x PDEs, not {self.pde!r}")
-      if self.causal_eps:
-        raise UserError(f"--causal_eps needs a time coordinate; {self.pde!r} has none")
+    pde.check()
+    if self.deriv_mode != "jvp":
+      raise UserError(f"--deriv_mode={self.deriv_mode} was removed: derivatives are forward mode "
+                      f"(jvp), which measured faster")
+    if self.hard_ic and getattr(pde, "init_cond", "none") == "none":
+      raise UserError(f"--hard_ic needs a built-in initial condition (the CDR family's "
+                      f"--init_cond); {self.pde!r} has none")
+    if self.periodic_x and not periodic_in_first(pde):
+      raise UserError(f"--periodic_x needs a Periodic condition in the first coordinate "
+                      f"{pde.coord_names[0]!r}; {self.pde!r} has none")
+    if self.causal_eps and pde.time is None:
+      raise UserError(f"--causal_eps needs a time coordinate; {self.pde!r} has none")
     if self.hard_ic and self.periodic_x and pde.needs_uxx(np.asarray(self.train_mu + self.targets)):
       jump = pde.u0_slope_jump()
       if abs(jump) > KINK_TOL:
@@ -185,6 +185,12 @@ class ExperimentConfig:
                       causal_eps=self.causal_eps, resample=self.resample,
                       mu_batch=self.mu_batch, mu_sampling=self.mu_sampling,
                       weights=parse_weights(self.loss_weights, pde, need_xx))
+
+
+def periodic_in_first(pde) -> bool:
+  """Whether the problem has a Periodic condition in its first coordinate (so the network may
+  see that coordinate through cos and sin of its period, ModelConfig.x_period)."""
+  return any(isinstance(c, Periodic) and c.coord == pde.coord_names[0] for c in pde.conditions)
 
 
 def parse_weights(text: str, pde, need_xx: bool = True) -> Tuple[Tuple[str, float], ...]:
@@ -351,7 +357,7 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
          "phase1": {"steps": int(state.step), "seconds": p1_seconds, "restored": bool(restored),
                     "train_mu": [list(map(float, m)) for m in cfg.train_mu]},
          "results": results, "summary": summarize(results)}
-  if isinstance(pde, CDR1D) and len(mu_sets.by_family(cfg.targets)) > 1:
+  if isinstance(pde, CDRProblem) and len(mu_sets.by_family(cfg.targets)) > 1:
     out["summary_by_family"] = summarize_by_family(results)
   if main:
     write_json_atomic(os.path.join(cfg.workdir, RESULTS_FILE), out)

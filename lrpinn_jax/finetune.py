@@ -64,6 +64,9 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
   """Phase 2 at ``mu`` from the Phase-1 model ``source``; writes <workdir>/finetune.json and the
   fine-tuned model (``lrpinn_jax.load(workdir)``). Returns the finetune.json dict."""
   data.validate()
+  if deriv_mode != "jvp":
+    raise UserError(f"--deriv_mode={deriv_mode} was removed: derivatives are forward mode (jvp), "
+                    f"which measured faster")
   if os.path.exists(os.path.join(workdir, checkpoint.CKPT_DIR)):
     raise UserError(f"{workdir} already holds a model; choose another --workdir")
   solver = load_phase1(source)

@@ -6,8 +6,9 @@ from typing import Callable, Dict
 import jax
 import jax.numpy as jnp
 
-from lrpinn_jax.derivatives import DEFAULT_MODE
 from lrpinn_jax.pde import block_vectors
+
+DEFAULT_MODE = "jvp"
 
 ORTHO_FORMS = ("paper", "official")
 DEFAULT_ORTHO = "paper"
@@ -16,15 +17,15 @@ _SQRT_FLOOR = 1e-20
 
 def residuals(u_fn: Callable, pde, mu, batch, mode: str = DEFAULT_MODE,
               need_xx: bool = True) -> Dict[str, jnp.ndarray]:
-  """The PDE's residual vectors for ONE mu, e.g. for CDR: PDE residual at collocation points
-  (n_f,), initial misfit (n_0,), periodic-boundary misfit (n_b,)."""
+  """The problem's residual vectors for ONE mu, e.g. for CDR: PDE residual at collocation points
+  (n_f,), initial misfit (n_0,), periodic-boundary misfit (n_b,); a system: (n, equations)."""
   return block_vectors(pde, u_fn, mu, batch, mode, need_xx)
 
 
 def pinn_losses(u_fn: Callable, pde, mu, batch, mode: str = DEFAULT_MODE,
                 need_xx: bool = True, causal_eps: float = 0.0,
                 causal_bins: int = 16) -> Dict[str, jnp.ndarray]:
-  """Mean squares of each residual vector (CDR: {"f", "ic", "bc"}) as scalars for ONE mu.
+  """Mean squares of each residual block (CDR: {"f", "ic", "bc"}) as scalars for ONE mu.
 
   causal_eps > 0: causal weighting of the PDE residual (Wang, Sankaran & Perdikaris 2022): the
   collocation points are binned by t into ``causal_bins`` slabs with mean squares L_1..L_M, and
@@ -34,11 +35,15 @@ def pinn_losses(u_fn: Callable, pde, mu, batch, mode: str = DEFAULT_MODE,
   res = residuals(u_fn, pde, mu, batch, mode, need_xx)
   out = {k: jnp.mean(r ** 2) for k, r in res.items()}
   if causal_eps > 0:
-    t_lo, t_hi = pde.domain[1]
-    bins = jnp.clip(((batch.t_f - t_lo) / (t_hi - t_lo) * causal_bins).astype(jnp.int32), 0,
+    k = pde.coord_names.index(pde.time)
+    t_lo, t_hi = pde.domain[k]
+    t_f = batch["f"][:, k]
+    sq = res["f"] ** 2
+    sq = sq.reshape(sq.shape[0], -1).mean(1)  # one value per point (a system: mean over equations)
+    bins = jnp.clip(((t_f - t_lo) / (t_hi - t_lo) * causal_bins).astype(jnp.int32), 0,
                     causal_bins - 1)
-    sums = jax.ops.segment_sum(res["f"] ** 2, bins, causal_bins)
-    counts = jax.ops.segment_sum(jnp.ones_like(batch.t_f), bins, causal_bins)
+    sums = jax.ops.segment_sum(sq, bins, causal_bins)
+    counts = jax.ops.segment_sum(jnp.ones_like(t_f), bins, causal_bins)
     per_bin = sums / jnp.maximum(counts, 1.0)
     w = jax.lax.stop_gradient(jnp.exp(-causal_eps * (jnp.cumsum(per_bin) - per_bin)))
     out["f"] = jnp.mean(w * per_bin)

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 
 from lrpinn_jax import losses, sharding
-from lrpinn_jax.derivatives import DEFAULT_MODE
+from lrpinn_jax.losses import DEFAULT_MODE
 from lrpinn_jax.model import ModelConfig, hyper_s, init_params, point_fn
 from lrpinn_jax.precision import real
 

@@ -4,6 +4,8 @@ import os
 import shutil
 import tempfile
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -39,6 +41,17 @@ FLOAT32_TWO_PROGRAMS = {"rtol": 1e-5, "atol": 1e-6}
 
 TINY_MODEL = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2)
 TINY_DATA = DataConfig(n_f=64, n_0=32, n_b=16, n_test=64)
+
+
+def residual_at(pde, u, coords, mu, need_xx: bool = True):
+  """The problem's PDE residual of the function u(*z) at points (coords: one (n,) array per
+  coordinate, float32) for one mu, vmapped; need_xx=False drops the problem's drop_zero terms
+  as a program whose mu all have them at 0 does."""
+  dropped = frozenset(() if need_xx else pde.drop_zero)
+  net = lambda z: jnp.atleast_1d(u(*(z[i] for i in range(len(coords)))))
+  z = jnp.stack([jnp.asarray(c, jnp.float32) for c in coords], -1)
+  mu = jnp.asarray(mu, jnp.float32)
+  return jax.vmap(lambda zz: pde.pde_residual(net, zz, mu, dropped))(z)
 
 
 def ref_path(name: str) -> str:

@@ -75,20 +75,20 @@ def test_resampling_is_a_pure_function_of_the_step():
   pts = make_batch(np.zeros((1, 3)), train_batch(pde, TINY_DATA, 0)).points
   key = jax.random.key(0)
   a, b, c = (resample_points(pde, pts, key, k) for k in (3, 3, 4))
-  np.testing.assert_array_equal(a.x_f, b.x_f)
-  assert not np.array_equal(a.x_f, c.x_f)
-  assert float(a.x_f.min()) >= 0 and float(a.x_f.max()) < 2 * np.pi
-  np.testing.assert_array_equal(a.x_0, pts.x_0)
+  np.testing.assert_array_equal(a["f"], b["f"])
+  assert not np.array_equal(a["f"], c["f"])
+  assert float(a["f"][:, 0].min()) >= 0 and float(a["f"][:, 0].max()) < 2 * np.pi
+  np.testing.assert_array_equal(a["ic"], pts["ic"])
 
 
 def test_causal_weights_hand_computed():
   """Two time bins with residual^2 means L1, L2: f = (L1 + exp(-eps L1) L2) / 2."""
   from lrpinn_jax import losses
-  from lrpinn_jax.data import TrainBatch
   pde = make_pde("convection")
   # u = c t: residual u_t + beta u_x = c everywhere; pick points so bin means differ by design
-  batch = TrainBatch(x_f=jnp.array([1.0, 2.0, 3.0, 4.0]), t_f=jnp.array([0.1, 0.2, 0.7, 0.9]),
-                     x_0=jnp.array([0.0]), u_0=jnp.array([0.0]), t_b=jnp.array([0.5]))
+  batch = {"f": jnp.array([[1.0, 0.1], [2.0, 0.2], [3.0, 0.7], [4.0, 0.9]]),
+           "ic": jnp.array([[0.0, 0.0]]), "bc": jnp.array([[0.0, 0.5]]),
+           "bc_x": jnp.array([[0.0, 0.5]])}
   u = lambda x, t: t * t  # residual 2t: bin 1 mean (0.04 + 0.16) / 2, bin 2 (1.96 + 3.24) / 2
   mu = jnp.array([0.0, 0.0, 0.0])
   out = losses.pinn_losses(u, pde, mu, batch, causal_eps=3.0, causal_bins=2)

@@ -1,5 +1,6 @@
 """The public Problem API on tiny problems with exact solutions: a two-field system, a problem of
 three coordinates, Burgers' Cole-Hopf reference; derivative helpers by hand; bad problems."""
+import dataclasses
 import math
 import os
 import re
@@ -16,7 +17,7 @@ from lrpinn_jax.errors import UserError
 from lrpinn_jax.model import ModelConfig
 from lrpinn_jax.pde import block_vectors, make_pde
 from lrpinn_jax.pdes.burgers import cole_hopf
-from lrpinn_jax.problem import Dirichlet, Fields, Initial, Neumann, Periodic, Problem
+from lrpinn_jax.problem import Dirichlet, Fields, Initial, Neumann, Periodic, Problem, absent
 from lrpinn_jax.solver import Solver
 
 from tests.conftest import FLOAT32_TWO_PROGRAMS
@@ -99,21 +100,61 @@ def test_a_wrong_solution_has_a_nonzero_residual_and_misfit():
   assert float(jnp.max(jnp.abs(res["f"]))) > 0.1 and float(jnp.max(jnp.abs(res["bc_n"]))) > 0.1
 
 
-def test_periodic_condition_matches_values_and_derivatives():
+def test_periodic_conditions_match_values_or_derivatives():
+  # DeepXDE's PeriodicBC: one derivative order per condition; ``when`` switches it per mu
   p = Problem(coords={"x": (0.0, 2 * math.pi), "t": (0.0, 1.0)}, fields="u",
               params={"b": (0.0, 1.0)}, residual=lambda u, z, mu: u.d("u", "t"),
-              conditions=(Periodic(coord="x", derivative_order=1,
-                                   when=lambda mu: mu["b"] > 0.5),))
+              conditions=(Periodic(coord="x", name="bc"),
+                          Periodic(coord="x", derivative_order=1, name="bc_x",
+                                   when=lambda mu: mu["b"] > 0.5)))
   pts = jax.tree.map(jnp.asarray, p.sample_points(SMALL, 0))
   smooth = lambda x, t: jnp.sin(x) + t
   kink = lambda x, t: (x - jnp.pi) ** 2 + t  # equal values at 0 and 2 pi, slopes -2 pi and 2 pi
-  np.testing.assert_allclose(block_vectors(p, smooth, jnp.array([1.0]), pts)["bc"], 0.0,
-                             atol=1e-5)
-  r = np.asarray(block_vectors(p, kink, jnp.array([1.0]), pts)["bc"])
-  assert r.shape == (10, 2)
-  np.testing.assert_allclose(r[:, 0], 0.0, atol=1e-5)
-  np.testing.assert_allclose(r[:, 1], -4 * math.pi, rtol=1e-5)
-  np.testing.assert_allclose(block_vectors(p, kink, jnp.array([0.2]), pts)["bc"], 0.0)  # off
+  for name in ("bc", "bc_x"):
+    np.testing.assert_allclose(block_vectors(p, smooth, jnp.array([1.0]), pts)[name], 0.0,
+                               atol=1e-5)
+  r = block_vectors(p, kink, jnp.array([1.0]), pts)
+  assert r["bc"].shape == r["bc_x"].shape == (10,)
+  np.testing.assert_allclose(r["bc"], 0.0, atol=1e-5)
+  np.testing.assert_allclose(r["bc_x"], -4 * math.pi, rtol=1e-5)
+  np.testing.assert_allclose(block_vectors(p, kink, jnp.array([0.2]), pts)["bc_x"], 0.0)  # off
+
+
+def test_drop_zero_leaves_out_a_term_and_its_condition():
+  # u_t = nu u_xx with nu in drop_zero: where nu = 0 for every mu the residual gets the Python 0.0
+  seen = []
+
+  def residual(u, z, mu):
+    seen.append(absent(mu["nu"]))
+    return u.d("u", "t") - (0.0 if absent(mu["nu"]) else mu["nu"] * u.d2("u", "x"))
+
+  p = Problem(coords={"x": (0.0, 1.0), "t": (0.0, 1.0)}, fields="u", params={"nu": (0.0, 1.0)},
+              residual=residual, drop_zero="nu",
+              conditions=(Periodic(coord="x", derivative_order=1, when="nu", name="bc_x"),),
+              mu_check=lambda mu: "nu must be >= 0" if np.any(mu["nu"] < 0) else None)
+  assert p.needs_uxx([[0.0], [0.5]]) and not p.needs_uxx([[0.0]])
+  pts = jax.tree.map(jnp.asarray, p.sample_points(SMALL, 0))
+  u = lambda x, t: x * x + t  # u_t = 1, u_xx = 2
+  full = block_vectors(p, u, jnp.array([0.25]), pts)
+  np.testing.assert_allclose(full["f"], 0.5, rtol=1e-6)
+  assert set(block_vectors(p, u, jnp.array([0.0]), pts, need_xx=False)) == {"f"}
+  assert seen[0] is False and seen[-1] is True
+  with pytest.raises(UserError, match="nu must be >= 0"):
+    p.check_mu([[-1.0]])
+
+
+def test_grid_points_on_faces():
+  # equispaced: a periodic coordinate leaves out its hi end; a 2D face gets round(sqrt(n))^2
+  p = Problem(coords={"x": (0.0, 1.0), "t": (0.0, 2.0)}, time="t", fields="u",
+              params={"a": (0.0, 1.0)}, residual=lambda u, z, mu: u.d("u", "t"),
+              conditions=(Initial("u", lambda z, mu: 0.0, points="grid"),
+                          Periodic(coord="x", points="grid")))
+  pts = p.sample_points(DataConfig(n_f=4, n_0=4, n_b=5), 0)
+  np.testing.assert_allclose(pts["ic"], [[0, 0], [0.25, 0], [0.5, 0], [0.75, 0]])
+  np.testing.assert_allclose(pts["bc"], np.stack([np.zeros(5), np.linspace(0, 2, 5)], 1))
+  face = HEAT.conditions[0]
+  grid = dataclasses.replace(face, points="grid").sample(HEAT, 10, None)
+  assert grid.shape == (9, 3) and np.all(grid[:, 2] == 0.0)
 
 
 def tiny_model(problem):

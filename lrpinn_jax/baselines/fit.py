@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from lrpinn_jax import losses
-from lrpinn_jax.derivatives import DEFAULT_MODE
+from lrpinn_jax.losses import DEFAULT_MODE
 
 TARGET_ABS_ERR = 0.05  # the paper's Figure 6 threshold: steps until mean |u - u_exact| <= this
 

@@ -11,11 +11,23 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrpinn_jax.baselines.fit import TARGET_ABS_ERR, fit, pinn_loss
+from lrpinn_jax.problem import Data, Initial
 
 
 def segment_bounds(pde, k: int) -> np.ndarray:
-  t_lo, t_hi = pde.t_range
+  t_lo, t_hi = pde.box(pde.time)
   return np.linspace(t_lo, t_hi, k + 1)
+
+
+def _segment(pde, lo: float, hi: float, initial=None):
+  """The problem on the time slab [lo, hi]; ``initial`` (points (n, d), values (n,)) replaces
+  its Initial condition by point data under the same name."""
+  seg = pde.with_box(**{pde.time: (lo, hi)})
+  if initial is None:
+    return seg
+  conds = tuple(Data(c.fields, initial[0], initial[1], name=c.name) if isinstance(c, Initial)
+                else c for c in seg.conditions)
+  return dataclasses.replace(seg, conditions=conds)
 
 
 def train(net, pde, mu, data_cfg, seed: int, *, segments: int, steps: int, lr: float,
@@ -29,13 +41,16 @@ def train(net, pde, mu, data_cfg, seed: int, *, segments: int, steps: int, lr: f
   mu = jnp.asarray(mu, jnp.float32)
   params = net.init(jax.random.key(seed))
   out, seconds, info = [], 0.0, {}
+  ic = next(c.name for c in pde.conditions if isinstance(c, Initial))
   for k in range(segments):
-    seg = dataclasses.replace(pde, t_range=(float(bounds[k]), float(bounds[k + 1])))
+    seg = _segment(pde, float(bounds[k]), float(bounds[k + 1]))
     pts = seg.sample_points(data_cfg, seed + k)
-    if k > 0:
+    if k > 0:  # the initial data: the previous segment's prediction at t_k
+      z0 = pts[ic]
       u_prev = net.apply(out[-1], mu)
-      t_k = jnp.full(pts.x_0.shape, bounds[k], jnp.float32)
-      pts = pts._replace(u_0=np.asarray(jax.vmap(u_prev)(jnp.asarray(pts.x_0), t_k), np.float32))
+      u0 = np.asarray(jax.vmap(lambda z: u_prev(*z))(jnp.asarray(z0)), np.float64)
+      seg = _segment(pde, float(bounds[k]), float(bounds[k + 1]), (z0, u0))
+      pts = seg.sample_points(data_cfg, seed + k)
     pts = jax.tree.map(jnp.asarray, pts)
     loss = pinn_loss(net, seg, pts, need_xx)
     last = k == segments - 1

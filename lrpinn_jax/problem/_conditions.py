@@ -5,7 +5,11 @@ Each condition becomes one residual block of the loss (its ``name``): it samples
 a function ``value(z, mu)`` of the point and the parameters, both dicts of scalars by name, so an
 initial or boundary value may depend on mu (an initial condition u0(x; mu) is how a parameter
 defines the initial data). The vocabulary is DeepXDE's (DirichletBC, NeumannBC, PeriodicBC with
-its derivative order) and PINA's (a condition on a part of the domain).
+its derivative order, PointSetBC) and PINA's (a condition on a part of the domain).
+
+Where the points go: uniform on the condition's faces by default; ``points="grid"``: equispaced
+on each face (a coordinate with a Periodic condition leaves out its hi end, which is its lo end);
+``points=fn`` places them yourself, fn(n, rng) -> (n, d) (e.g. a curved boundary inside the box).
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from typing import Callable, Optional, Sequence, Tuple, Union
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from lrpinn_jax.errors import UserError
 
 Names = Union[str, Sequence[str]]
 
@@ -35,6 +41,7 @@ class Condition:
   fields; () for all) and ``name`` (its loss term), implementing ``sample`` and ``residual``."""
   fields: Names = ()
   name: str = ""
+  points = None  # optional placement: "grid" or fn(n, rng) -> (n, d) (module docstring)
 
   def sample(self, problem, n: int, rng: np.random.Generator) -> np.ndarray:
     """Points (n, d) of the condition."""
@@ -46,11 +53,38 @@ class Condition:
     raise NotImplementedError
 
 
-def _face(problem, coord: str, side: str, n: int, rng: np.random.Generator) -> np.ndarray:
-  """n points uniform on the face coord = lo or hi of the problem's box."""
-  z = problem.uniform(n, rng)
+def _placed(cond, problem, n: int, rng: np.random.Generator):
+  """The condition's own points (n, d) when it has ``points=fn``, checked; else None."""
+  if cond.points is None or isinstance(cond.points, str):
+    return None
+  z = np.asarray(cond.points(n, rng), np.float64)
+  if z.ndim != 2 or z.shape[1] != problem.d:
+    raise UserError(f"condition {cond.name!r}: points(n, rng) returned shape {z.shape}; "
+                    f"expected (n, {problem.d})")
+  return z
+
+
+def _face(problem, coord: str, side: str, n: int, rng: np.random.Generator,
+          grid: bool = False) -> np.ndarray:
+  """n points on the face coord = lo or hi of the problem's box: uniform, or with grid=True
+  equispaced (round(n^(1/(d-1))) per free coordinate; a periodic one without its hi end)."""
+  k = problem.coord_index(coord)
   lo, hi = problem.box(coord)
-  z[:, problem.coord_index(coord)] = lo if side == "lo" else hi
+  if not grid:
+    z = problem.uniform(n, rng)
+  else:
+    free = [i for i in range(problem.d) if i != k]
+    m = max(1, int(round(n ** (1.0 / max(len(free), 1)))))
+    periodic = {c.coord for c in problem.conditions if isinstance(c, Periodic)}
+    axes = []
+    for i in free:
+      a, b = problem.domain[i]
+      name = problem.coord_names[i]
+      axes.append(a + (b - a) * np.arange(m) / m if name in periodic else np.linspace(a, b, m))
+    z = np.zeros((m ** len(free), problem.d))
+    if free:
+      z[:, free] = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(free))
+  z[:, k] = lo if side == "lo" else hi
   return z
 
 
@@ -70,9 +104,12 @@ class Initial(Condition):
   fields: Names = ()
   value: Callable = None
   name: str = "ic"
+  points: Optional[Callable] = None
 
   def sample(self, problem, n, rng):
-    return _face(problem, problem.time, "lo", n, rng)
+    z = _placed(self, problem, n, rng)
+    grid = self.points == "grid"
+    return _face(problem, problem.time, "lo", n, rng, grid) if z is None else z
 
   def residual(self, problem, u, z, mu):
     return _value_misfit(self, problem, u, z, mu)
@@ -93,10 +130,15 @@ class Dirichlet(Condition):
   value: Callable = None
   on: Names = ()
   name: str = "bc"
+  points: Optional[Callable] = None
 
   def sample(self, problem, n, rng):
-    return np.concatenate([_face(problem, c, s, n, rng) for c, s in _parse_sides(problem,
-                                                                                 self.on)])
+    z = _placed(self, problem, n, rng)
+    if z is not None:
+      return z
+    grid = self.points == "grid"
+    return np.concatenate([_face(problem, c, s, n, rng, grid)
+                           for c, s in _parse_sides(problem, self.on)])
 
   def residual(self, problem, u, z, mu):
     return _value_misfit(self, problem, u, z, mu)
@@ -129,30 +171,58 @@ class Neumann(Condition):
 
 @dataclasses.dataclass(frozen=True)
 class Periodic(Condition):
-  """fields(coord = lo) = fields(coord = hi), and their first ``derivative_order`` derivatives in
-  ``coord`` too. ``when(mu)``: optional switch per mu (1: applies, 0: not), e.g. the u_x match
-  that only diffusion needs."""
+  """The ``derivative_order``-th derivative in ``coord`` of the fields (0: the values) is equal at
+  coord = lo and coord = hi (DeepXDE's PeriodicBC: one order per condition; add one condition per
+  order to match). Points: the face coord = lo, or ``points=fn``; each is matched with its copy
+  at coord = hi.
+
+  when: optional switch per mu: a parameter name (the condition applies where that parameter is
+  not 0, and is dropped from a run where it is 0 for every mu, see Problem.drop_zero), or a
+  function mu -> 0/1.
+  """
   fields: Names = ()
   coord: str = "x"
   derivative_order: int = 0
-  when: Optional[Callable] = None
+  when: Optional[Union[str, Callable]] = None
   name: str = "bc"
+  points: Optional[Callable] = None
 
   def sample(self, problem, n, rng):
-    return _face(problem, self.coord, "lo", n, rng)
+    z = _placed(self, problem, n, rng)
+    grid = self.points == "grid"
+    return _face(problem, self.coord, "lo", n, rng, grid) if z is None else z
 
   def residual(self, problem, u, z, mu):
     idx = problem.field_indices(self.fields)
     k = problem.coord_index(self.coord)
     lo, hi = problem.box(self.coord)
-    z_lo, z_hi = z.at[k].set(lo), z.at[k].set(hi)
     e = jnp.zeros_like(z).at[k].set(1.0)
     f = u
-    out = []
-    for _ in range(self.derivative_order + 1):
-      out.append(f(z_lo)[idx] - f(z_hi)[idx])
+    for _ in range(self.derivative_order):
       f = (lambda g: lambda zz: jax.jvp(g, (zz,), (e,))[1])(f)
-    res = jnp.concatenate(out)
+    res = f(z.at[k].set(lo))[idx] - f(z.at[k].set(hi))[idx]
     if self.when is not None:
-      res = res * jnp.asarray(self.when(problem.mu_dict(mu)), res.dtype)
+      m = problem.mu_dict(mu)
+      on = m[self.when] != 0 if isinstance(self.when, str) else self.when(m)
+      res = res * jnp.asarray(on, res.dtype)
     return res
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Data(Condition):
+  """fields(z_i) = values_i at given points (DeepXDE's PointSetBC): observations, or initial
+  data that is known only at points. points (n, d); values (n,) for one field or (n, k) for k
+  fields; the same for every mu."""
+  fields: Names = ()
+  points: np.ndarray = None
+  values: np.ndarray = None
+  name: str = "data"
+
+  def sample(self, problem, n, rng):
+    z = np.asarray(self.points, np.float64)
+    v = np.asarray(self.values, np.float64).reshape(len(z), -1)
+    return np.concatenate([z, v], 1)
+
+  def residual(self, problem, u, zv, mu):
+    idx = problem.field_indices(self.fields)
+    return u(zv[:problem.d])[idx] - zv[problem.d:]

@@ -12,7 +12,13 @@ conditions. Static data plus pure functions, so the trainers can close over it i
 
 The residual gets ``u`` (lrpinn_jax.problem.Fields: values and derivatives by name), the point
 ``z`` and the parameters ``mu`` (dicts of scalars by name), and returns one value per equation
-(a scalar, or a tuple for a system). The trainers see a Problem through the members below
+(a scalar, or a tuple for a system).
+
+A family of PDEs in one problem (convection, diffusion and reaction as members of one
+convection-diffusion-reaction problem) may name parameters in ``drop_zero``: in a compiled
+program where such a parameter is 0 for every mu, it reaches the residual as the Python float
+0.0, so the residual can leave out its term, and the derivatives it needs, with
+``if not absent(mu["nu"]): ...``. The trainers see a Problem through the members below
 (``blocks``, ``sample_points``, ``resample``, ``reference``, ``check_mu``...), the same protocol as
 the built-in PDEs.
 """
@@ -28,9 +34,18 @@ import numpy as np
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.precision import np_real
 from lrpinn_jax.problem._conditions import Condition, Initial, _names
+from lrpinn_jax.problem._conditions import Data as _Data
 from lrpinn_jax.problem._fields import Fields
 
 Box = Tuple[Tuple[str, float, float], ...]
+
+ABSENT = 0.0  # a drop_zero parameter in a program where it is 0 for every mu (a Python float)
+
+
+def absent(value) -> bool:
+  """Whether a parameter value is the Python 0.0 of a dropped parameter (Problem.drop_zero), so
+  its term can be left out of the residual."""
+  return isinstance(value, float) and value == 0.0
 
 
 def _box(name: str, value) -> Box:
@@ -66,6 +81,10 @@ class Problem:
     name: a short name (printed, and written in model.json beside the problem's source).
     extrapolate: whether mu outside ``params``' box is accepted (zero-shot beyond the box).
     equations: optional number of equations the residual returns, checked before training.
+    drop_zero: parameters whose terms a program may leave out when they are 0 for every mu it
+      sees (module docstring); their Periodic conditions with ``when=name`` are dropped too.
+    mu_check: optional (mu: dict of (n,) numpy arrays) -> an error message or None: the
+      parameter values the problem refuses (e.g. negative viscosity), checked on every mu.
   """
   coords: Box
   fields: Tuple[str, ...]
@@ -77,6 +96,8 @@ class Problem:
   name: str = "problem"
   extrapolate: bool = True
   equations: Optional[int] = None
+  drop_zero: Tuple[str, ...] = ()
+  mu_check: Optional[Callable] = None
   source: str = ""  # where the problem comes from ("file.py:problem", "module:name"); set by load
 
   def __post_init__(self):
@@ -91,6 +112,11 @@ class Problem:
     if self.time is not None and self.time not in self.coord_names:
       raise UserError(f"Problem time={self.time!r} is not one of the coordinates "
                       f"{self.coord_names}")
+    set_("drop_zero", _names(self.drop_zero))
+    for p in self.drop_zero:
+      if p not in self.mu_names:
+        raise UserError(f"Problem drop_zero: unknown parameter {p!r}; the parameters are "
+                        f"{self.mu_names}")
     names = [c.name for c in self.conditions]
     for c in self.conditions:
       kind = type(c).__name__
@@ -98,6 +124,10 @@ class Problem:
         if f not in fields:
           raise UserError(f"condition {kind} {c.name!r}: unknown field {f!r}; the problem's "
                           f"fields are {fields}")
+      pts = getattr(c, "points", None)
+      if not (pts is None or pts == "grid" or callable(pts) or isinstance(c, _Data)):
+        raise UserError(f"condition {kind} {c.name!r}: points must be \"grid\" or a function "
+                        f"(n, rng) -> (n, d), got {pts!r}")
       coord = getattr(c, "coord", None)
       if coord is not None and coord not in self.coord_names:
         raise UserError(f"condition {kind}: unknown coordinate {coord!r}; the problem's "
@@ -107,6 +137,9 @@ class Problem:
         if name not in self.coord_names or end not in ("", "lo", "hi"):
           raise UserError(f"condition {kind}: unknown face {side!r}; use a coordinate name, or "
                           f"name=lo / name=hi, of {self.coord_names}")
+      if isinstance(getattr(c, "when", None), str) and c.when not in self.mu_names:
+        raise UserError(f"condition {kind} {c.name!r}: when={c.when!r} is not a parameter of "
+                        f"{self.mu_names}")
       if isinstance(c, Initial) and self.time is None:
         raise UserError("an Initial condition needs the problem's time coordinate (time=...)")
     if len(set(names)) != len(names) or "f" in names:
@@ -166,9 +199,8 @@ class Problem:
 
   # --- points --------------------------------------------------------------------------------
   def uniform(self, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n points (n, d) uniform in the box."""
-    lo, hi = np.array(self.domain).T
-    return lo + (hi - lo) * rng.uniform(size=(n, self.d))
+    """n points (n, d) uniform in the box, drawn one coordinate after the other."""
+    return np.stack([rng.uniform(lo, hi, n) for lo, hi in self.domain], 1)
 
   def sample_points(self, cfg, seed: int) -> dict:
     """{"f": (n_f, d) interior points, condition name: its points} (precision.real()): initial
@@ -181,10 +213,20 @@ class Problem:
     return {k: np.asarray(v, np_real()) for k, v in out.items()}
 
   def resample(self, points: dict, key) -> dict:
-    """Fresh uniform interior points (jax), the condition points kept."""
+    """Fresh uniform interior points (jax, one key per coordinate), the condition points kept."""
     f = points["f"]
-    lo, hi = (jnp.asarray(v, f.dtype) for v in np.array(self.domain).T)
-    return {**points, "f": lo + (hi - lo) * jax.random.uniform(key, f.shape, f.dtype)}
+    keys = jax.random.split(key, self.d)
+    cols = [jax.random.uniform(k, f.shape[:1], f.dtype, lo, hi)
+            for k, (lo, hi) in zip(keys, self.domain)]
+    return {**points, "f": jnp.stack(cols, 1)}
+
+  def with_box(self, **boxes) -> "Problem":
+    """The same problem on a smaller or larger box, e.g. ``with_box(t=(0.0, 0.5))``."""
+    coords = tuple((c, *boxes.get(c, (lo, hi))) for c, lo, hi in self.coords)
+    unknown = set(boxes) - set(self.coord_names)
+    if unknown:
+      raise UserError(f"with_box: unknown coordinate(s) {sorted(unknown)}")
+    return dataclasses.replace(self, coords=coords)
 
   def test_points(self, n: int, seed: int) -> np.ndarray:
     """n points (n, d) float64 uniform in the box, the same for every mu."""
@@ -195,42 +237,59 @@ class Problem:
     """The network as z (d,) -> fields (n,), from the trainers' u(*coords)."""
     return lambda z: jnp.atleast_1d(u(*(z[i] for i in range(self.d))))
 
-  def pde_residual(self, u: Callable, z, mu) -> jnp.ndarray:
+  def pde_residual(self, u: Callable, z, mu, dropped=frozenset()) -> jnp.ndarray:
     """The residual at ONE point z (d,) for one mu (n_mu,) of the network z -> fields: a scalar
-    for one equation, a vector (n_eq,) for several."""
+    for one equation, a vector (n_eq,) for several. ``dropped`` parameters arrive as 0.0."""
     spatial = tuple(c for c in self.coord_names if c != self.time)
+    m = {k: (ABSENT if k in dropped else v) for k, v in self.mu_dict(mu).items()}
     out = self.residual(Fields(u, z, self.coord_names, self.fields, spatial),
-                        self.point_dict(z), self.mu_dict(mu))
+                        self.point_dict(z), m)
     if isinstance(out, (tuple, list)):
       return jnp.stack([jnp.asarray(v) for v in out])
     return jnp.asarray(out)
 
   def blocks(self, points: dict, mode: str = "jvp", need_xx: bool = True):
     """(name, fn(u, mu, *cols), cols) per block: the PDE residual "f" at the interior points and
-    one block per condition. mode and need_xx concern the built-in PDEs only."""
-    del mode, need_xx
+    one block per condition. need_xx=False: every ``drop_zero`` parameter is 0 for every mu of
+    this program (``needs_uxx``), so it reaches the residual as the Python 0.0 and the
+    conditions switched by it are left out. mode: "jvp" (the only one)."""
+    if mode != "jvp":
+      raise UserError(f"derivatives are forward mode (jvp); mode {mode!r} is not supported")
+    dropped = frozenset(() if need_xx else self.drop_zero)
 
     def scalar_if_one(r):  # one value per point: a scalar, as Levenberg-Marquardt's rows need
       return r.reshape(()) if r.size == 1 else r
 
     def f(u, mu, z):
-      return scalar_if_one(self.pde_residual(self._vector_net(u), z, mu))
+      return scalar_if_one(self.pde_residual(self._vector_net(u), z, mu, dropped))
 
     out = [("f", f, (points["f"],))]
     for c in self.conditions:
+      if getattr(c, "when", None) in dropped:
+        continue
       out.append((c.name, (lambda c: lambda u, mu, z: scalar_if_one(
           c.residual(self, self._vector_net(u), z, mu)))(c), (points[c.name],)))
     return tuple(out)
 
   def needs_uxx(self, mus) -> bool:
-    del mus
-    return True
+    """Whether a program for these mu (n, n_mu) needs the full residual: False only when every
+    ``drop_zero`` parameter is 0 for every mu (the name is the trainers' protocol: for the
+    convection-diffusion-reaction family this is whether u_xx is needed)."""
+    if not self.drop_zero:
+      return True
+    mus = np.asarray(mus, np.float64).reshape(-1, self.n_mu)
+    idx = [self.mu_names.index(p) for p in self.drop_zero]
+    return bool(np.any(mus[:, idx] != 0))
 
   # --- parameters and reference --------------------------------------------------------------
   def check_mu(self, mus) -> None:
     mus = np.asarray(mus, np.float64).reshape(-1, self.n_mu)
     if not np.all(np.isfinite(mus)):
       raise UserError(f"{self.name}: mu must be finite")
+    if self.mu_check is not None:
+      message = self.mu_check({k: mus[:, i] for i, k in enumerate(self.mu_names)})
+      if message:
+        raise UserError(message)
     if not self.extrapolate:
       lo, hi = self.mu_box.T
       bad = np.any((mus < lo) | (mus > hi), axis=1)
