@@ -18,8 +18,7 @@ from experiments import _cli, _flags
 from lrpinn_jax import recipes
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.experiment import ExperimentConfig, run
-from lrpinn_jax.pde import make_pde
-from lrpinn_jax.problem import Problem
+from lrpinn_jax.pde import CDR_PRESETS, make_pde
 
 flags.adopt_module_key_flags(_flags)
 __doc__ += "\n" + recipes.describe("generic")
@@ -34,15 +33,20 @@ flags.DEFINE_string("workdir", None, "output directory (default runs/<problem na
 FLAGS = flags.FLAGS
 
 
+# Built-in problems with a command of their own (their grids and recipes are flags there).
+COMMAND_OF = {**{p: "experiments.cdr" for p in CDR_PRESETS}, "convection": "experiments.convection",
+              "helmholtz": "experiments.helmholtz"}
+
+
 def main(argv):
   del argv
   _flags.start_processes()
   if not FLAGS.problem:
     raise UserError("--problem is required: a built-in name, FILE.py[:NAME] or module:NAME")
   problem = make_pde(FLAGS.problem)
-  if not isinstance(problem, Problem):
+  if FLAGS.problem in COMMAND_OF:
     raise UserError(f"--problem={FLAGS.problem} is a PDE of the built-in family: train it with "
-                    f"experiments.convection, experiments.cdr or experiments.helmholtz")
+                    f"{COMMAND_OF[FLAGS.problem]} (its own flags and recipes)")
   if FLAGS.mu_set:
     train_mu = _cli.parse_mu_list("mu_set", FLAGS.mu_set, problem.mu_names)
   else:

@@ -125,7 +125,7 @@ class Problem:
           raise UserError(f"condition {kind} {c.name!r}: unknown field {f!r}; the problem's "
                           f"fields are {fields}")
       pts = getattr(c, "points", None)
-      if not (pts is None or pts == "grid" or callable(pts) or isinstance(c, _Data)):
+      if not (isinstance(c, _Data) or pts is None or pts == "grid" or callable(pts)):
         raise UserError(f"condition {kind} {c.name!r}: points must be \"grid\" or a function "
                         f"(n, rng) -> (n, d), got {pts!r}")
       coord = getattr(c, "coord", None)
