@@ -28,12 +28,12 @@ import numpy as np
 import optax
 from absl import app, flags
 
-from lrpinn_jax import interop
-from lrpinn_jax.data import DataConfig, train_batch
-from lrpinn_jax.pde import make_pde
-from lrpinn_jax.phase1 import LossConfig, init_phase1, make_batch, make_phase1_step
-from lrpinn_jax.phase2 import Phase2Batch, init_phase2, make_phase2_step
-from lrpinn_jax.model import ModelConfig
+from lrpinn_jax.io import interop
+from lrpinn_jax.fit.data import DataConfig, train_batch
+from lrpinn_jax.pdes.registry import make_pde
+from lrpinn_jax.fit.phase1 import LossConfig, init_phase1, make_batch, make_phase1_step
+from lrpinn_jax.fit.phase2 import Phase2Batch, init_phase2, make_phase2_step
+from lrpinn_jax.nn.model import ModelConfig
 
 REFERENCE = interop.official_path("phase1.npz")
 
@@ -113,8 +113,8 @@ def _median_ms(fn, args, n: int) -> float:
 def lm_ms(n: int) -> dict:
   """Median LM Phase-2 step (official beta = 40 model, full rank as in the batched many-query
   call: 351 numbers, 1356 residuals) and its parts: Jacobian, normal equations, damped solve."""
-  from lrpinn_jax import lm
-  from lrpinn_jax.phase2 import split_params
+  from lrpinn_jax.fit import lm
+  from lrpinn_jax.fit.phase2 import split_params
   pde = make_pde("convection")
   solver = interop.load_official(REFERENCE)
   cfg = dataclasses.replace(solver.config, merge=False)  # as make_lm_step uses it
@@ -136,7 +136,7 @@ def lm_ms(n: int) -> dict:
 
 def many_query_throughput(n_beta: int) -> dict:
   """n_beta betas in [25, 45] from the official checkpoint, 100 LM steps, chunks of 100."""
-  from lrpinn_jax import many_query
+  from lrpinn_jax.query import many_query
   study = many_query.beta_study(interop.load_official(REFERENCE), np.linspace(25, 45, n_beta),
                                 steps=100, chunk=many_query.DEFAULT_CHUNK)
   return {"n_beta": n_beta, "seconds": round(study["seconds"], 2),

@@ -22,7 +22,7 @@ from absl import flags
 
 from benchmarks import _tta as tta
 from experiments import _cli
-from lrpinn_jax.experiment import write_json_atomic
+from lrpinn_jax.fit.experiment import write_json_atomic
 
 _SEED = flags.DEFINE_integer("seed", 0, "seed of the main command", lower_bound=0)
 _WORKDIR = flags.DEFINE_string("workdir", None, "workdir of the main command (default: "

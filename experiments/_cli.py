@@ -9,7 +9,9 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 from absl import app, flags, logging
 
-from lrpinn_jax import cache, mu_sets, precision
+from lrpinn_jax import precision
+from lrpinn_jax.io import cache
+from lrpinn_jax.pdes import mu_sets
 from lrpinn_jax.errors import UserError
 
 flags.DEFINE_bool("x64", False, "run the whole command in float64 (jax_enable_x64): every "
@@ -31,7 +33,7 @@ def parse_floats(name: str, text: str) -> List[float]:
 
 def parse_mu_list(name: str, text: str, mu_names=("beta", "nu", "rho")):
   """mu rows: '1,2,3;4,5,6' -> array [[1, 2, 3], [4, 5, 6]] (one number per name of
-  ``mu_names``); a named set or a .csv / .json / .txt file -> its rows (lrpinn_jax.mu_sets)."""
+  ``mu_names``); a named set or a .csv / .json / .txt file -> its rows (lrpinn_jax.pdes.mu_sets)."""
   if text in mu_sets.NAMED or text.endswith((".csv", ".json", ".txt")):
     return mu_sets.load(text, len(mu_names))
   out = []

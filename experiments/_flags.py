@@ -2,14 +2,16 @@
 
 A command imports this module, calls ``flags.adopt_module_key_flags(_flags)`` so that the shared
 flags are listed in its --help and recorded in results.json, and builds its ExperimentConfig with
-``experiment_kwargs(problem, n_train)``. Flags of recipe settings (lrpinn_jax.recipes.SETTINGS) default to
+``experiment_kwargs(problem, n_train)``. Flags of recipe settings (lrpinn_jax.fit.recipes.SETTINGS) default to
 None: unset, they take the value of --recipe; set, they override it.
 """
 from __future__ import annotations
 
 from absl import flags
 
-from lrpinn_jax import losses, phase1, recipes
+from lrpinn_jax.fit import losses
+from lrpinn_jax.fit import phase1
+from lrpinn_jax.fit import recipes
 from lrpinn_jax.errors import UserError
 
 _R = " (default: from --recipe)"
@@ -89,7 +91,7 @@ _OTHER = ("seed", "rank_mode", "resume", "n_0", "n_b", "n_test", "log_every", "c
 def start_processes() -> None:
   """jax.distributed.initialize when --distributed or --coordinator asks for it; call first."""
   if FLAGS.coordinator or FLAGS.distributed:
-    from lrpinn_jax import sharding
+    from lrpinn_jax.fit import sharding
     try:
       sharding.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
     except (RuntimeError, ValueError) as e:

@@ -6,7 +6,7 @@
 
 Integer grids by default (--beta_step etc.); the range of a coefficient the preset does not use may
 be omitted (it is 0). --mu_set trains on an explicit set instead (a named set or a CSV / JSON file
-of beta,nu,rho rows, lrpinn_jax.mu_sets; e.g. cdr_family_1_5: P2INN's 190 mu over all
+of beta,nu,rho rows, lrpinn_jax.pdes.mu_sets; e.g. cdr_family_1_5: P2INN's 190 mu over all
 sub-families), with the "cdr_family" recipe and the Gaussian sigma = pi/2 u0 unless told
 otherwise. Same flags, progress output, checkpoints and results.json as experiments.convection;
 results.json also holds "summary" (mean and worst error over the targets) and, for targets of
@@ -18,10 +18,11 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli, _flags
-from lrpinn_jax import mu_sets, recipes
+from lrpinn_jax.pdes import mu_sets
+from lrpinn_jax.fit import recipes
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.experiment import KINK_TOL, ExperimentConfig, mu_grid, run
-from lrpinn_jax.pde import CDR_PRESETS, INIT_CONDS, make_pde
+from lrpinn_jax.fit.experiment import KINK_TOL, ExperimentConfig, mu_grid, run
+from lrpinn_jax.pdes.registry import CDR_PRESETS, INIT_CONDS, make_pde
 
 flags.adopt_module_key_flags(_flags)
 __doc__ += "\n" + recipes.describe(*(f"cdr/{p}" for p in CDR_PRESETS), "cdr_family")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from absl import flags
 
 from experiments import _cli, _flags
-from lrpinn_jax import recipes
-from lrpinn_jax.experiment import ExperimentConfig, mu_grid, run
+from lrpinn_jax.fit import recipes
+from lrpinn_jax.fit.experiment import ExperimentConfig, mu_grid, run
 
 flags.adopt_module_key_flags(_flags)
 __doc__ += "\n" + recipes.describe("convection")

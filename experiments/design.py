@@ -13,11 +13,11 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax import design
+from lrpinn_jax.query import design
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.experiment import write_json_atomic
-from lrpinn_jax.finetune import load_phase1, training_box
-from lrpinn_jax.pde import pde_of
+from lrpinn_jax.fit.experiment import write_json_atomic
+from lrpinn_jax.fit.finetune import load_phase1, training_box
+from lrpinn_jax.pdes.registry import pde_of
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("target_mu", "36.3,0,0", "mu of the target profile (reference solution)")

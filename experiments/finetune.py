@@ -11,8 +11,8 @@ from __future__ import annotations
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax import finetune
-from lrpinn_jax.data import DataConfig
+from lrpinn_jax.fit import finetune
+from lrpinn_jax.fit.data import DataConfig
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("mu", "40,0,0", "target mu: beta,nu,rho (CDR family) or a1,a2 (Helmholtz)")

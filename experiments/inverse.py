@@ -10,7 +10,7 @@ with Gaussian noise of standard deviation --noise x RMS(u). --trials runs seeds 
 --seed + N - 1, each with every estimated coordinate drawn uniformly from --true_range.
 Only the coordinates of mu that vary over the model's training grid are estimated (convection:
 beta; the CDR models: beta, nu, rho), within that grid's box. --refine_steps=K > 0 then refines
-jointly (mu and the Phase-2 parameters, PDE residual plus data misfit; lrpinn_jax.inverse.refine),
+jointly (mu and the Phase-2 parameters, PDE residual plus data misfit; lrpinn_jax.query.inverse.refine),
 which removes most of the surrogate's own error from the estimate and its interval.
 Writes inverse.json (mu_hat, std, ci95, mu_true, seconds, data_rel_residual, refined) or
 trials.json, and inverse.png (data, fit, misfit along each coordinate).
@@ -23,11 +23,11 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax import inverse
+from lrpinn_jax.query import inverse
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.experiment import write_json_atomic
-from lrpinn_jax.finetune import load_phase1, training_box
-from lrpinn_jax.pde import pde_of
+from lrpinn_jax.fit.experiment import write_json_atomic
+from lrpinn_jax.fit.finetune import load_phase1, training_box
+from lrpinn_jax.pdes.registry import pde_of
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("observations", None, "npz with x, t, u (and optionally sigma)")

@@ -16,10 +16,11 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax import many_query, sharding
-from lrpinn_jax.data import DataConfig
-from lrpinn_jax.experiment import write_json_atomic
-from lrpinn_jax.finetune import load_phase1
+from lrpinn_jax.query import many_query
+from lrpinn_jax.fit import sharding
+from lrpinn_jax.fit.data import DataConfig
+from lrpinn_jax.fit.experiment import write_json_atomic
+from lrpinn_jax.fit.finetune import load_phase1
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("beta_range", "20,50", "betas spread evenly over 'lo,hi'")

@@ -22,10 +22,10 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax import checkpoint
+from lrpinn_jax.io import checkpoint
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.finetune import load_phase1
-from lrpinn_jax.train import HISTORY_FILE
+from lrpinn_jax.fit.finetune import load_phase1
+from lrpinn_jax.fit.train import HISTORY_FILE
 
 flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir, or an official .npz")
 flags.DEFINE_string("finetune", None, "finetune output folder (for Fig. 2)")
@@ -51,7 +51,7 @@ def _plt():
 
 
 def fig_solution(plt, solver, mu, title, path):
-  from lrpinn_jax.pde import pde_of
+  from lrpinn_jax.pdes.registry import pde_of
   pde = pde_of(solver)
   (x_lo, x_hi), (t_lo, t_hi) = pde.domain
   xn, tn = pde.coord_names

@@ -1,15 +1,22 @@
-"""lrpinn_jax: Hyper-LR-PINN (low-rank PINNs + hypernetwork) for parameterized PDEs, in JAX."""
-from lrpinn_jax import interop
-from lrpinn_jax.data import DataConfig
+"""lrpinn_jax: Hyper-LR-PINN (low-rank PINNs + hypernetwork) for parameterized PDEs, in JAX.
+
+The package: ``problem`` (the user API: Problem, Fields, conditions), ``pdes`` (the built-in
+problems), ``nn`` (the networks), ``fit`` (losses, Phase 1, Phase 2, LM, loops, recipes),
+``query`` (Solver, many-query, inverse, UQ, design), ``io`` (checkpoints, official models, the
+compilation cache), ``baselines`` (the paper's comparisons). The names below are the stable API.
+"""
+from lrpinn_jax import _moved
+from lrpinn_jax.io import interop
+from lrpinn_jax.fit.data import DataConfig
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.layers import LowRankDense
-from lrpinn_jax.model import HyperNetwork, LRPINN, ModelConfig, hyper_s, init_params, point_fn
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.nn.layers import LowRankDense
+from lrpinn_jax.nn.model import HyperNetwork, LRPINN, ModelConfig, hyper_s, init_params, point_fn
+from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.problem import Data, Dirichlet, Initial, Neumann, Periodic, Problem, absent
-from lrpinn_jax.phase1 import LossConfig, Phase1Batch, Phase1State, init_phase1, make_phase1_step
-from lrpinn_jax.phase2 import Phase2Batch, Phase2State, init_phase2, make_phase2_step
-from lrpinn_jax.solver import Solver
-from lrpinn_jax.checkpoint import load
+from lrpinn_jax.fit.phase1 import LossConfig, Phase1Batch, Phase1State, init_phase1, make_phase1_step
+from lrpinn_jax.fit.phase2 import Phase2Batch, Phase2State, init_phase2, make_phase2_step
+from lrpinn_jax.query.solver import Solver
+from lrpinn_jax.io.checkpoint import load
 
 __all__ = [
     "Data", "DataConfig", "Dirichlet", "HyperNetwork", "Initial", "LRPINN", "LossConfig",
@@ -20,19 +27,26 @@ __all__ = [
 ]
 
 _RENAMED = {
-    "CDR1D": ("lrpinn_jax.pde", "CDR1D"),  # a deprecated function that builds the Problem
-    "Helmholtz2D": ("lrpinn_jax.pde", "Helmholtz2D"),
+    "CDR1D": ("lrpinn_jax.pdes.registry", "CDR1D"),  # a deprecated function that builds the Problem
+    "Helmholtz2D": ("lrpinn_jax.pdes.registry", "Helmholtz2D"),
 }
+
+
+_moved.install()
 
 
 def __getattr__(name):
   """Old public names: CDR1D and Helmholtz2D still build their problem (with a one-line
-  DeprecationWarning naming lrpinn_jax.pdes.cdr.cdr / lrpinn_jax.pdes.helmholtz.helmholtz);
-  TrainBatch is gone (points are dicts now) and says so."""
+  DeprecationWarning naming lrpinn_jax.pdes.cdr.cdr / lrpinn_jax.pdes.helmholtz.helmholtz); old
+  module paths (lrpinn_jax.model...) give the moved module (lrpinn_jax._moved); TrainBatch is
+  gone (points are dicts now) and says so."""
   if name in _RENAMED:
     import importlib
     module, attr = _RENAMED[name]
     return getattr(importlib.import_module(module), attr)
+  if name in _moved.MOVED:  # lrpinn_jax.model etc.: the module at its new path, with a warning
+    import importlib
+    return importlib.import_module(f"lrpinn_jax.{name}")
   if name == "TrainBatch":
     raise AttributeError("lrpinn_jax.TrainBatch was removed: training points are dicts "
                          "{block: (n, d) array} from problem.sample_points(DataConfig, seed)")

@@ -9,10 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrpinn_jax import cache as cache_lib
-from lrpinn_jax import interop
-from lrpinn_jax.data import DataConfig
-from lrpinn_jax.model import ModelConfig
+from lrpinn_jax.io import cache as cache_lib
+from lrpinn_jax.io import interop
+from lrpinn_jax.fit.data import DataConfig
+from lrpinn_jax.nn.model import ModelConfig
 
 # One compilation cache for the whole test run, shared by the tests' own programs, every command a
 # test starts and every pytest-xdist worker (they inherit the variable from the process that made

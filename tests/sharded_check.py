@@ -18,16 +18,18 @@ import json
 import jax
 import numpy as np
 
-from lrpinn_jax import phase1, sharding, train
-from lrpinn_jax.data import train_batch
-from lrpinn_jax.model import ModelConfig
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.fit import phase1
+from lrpinn_jax.fit import sharding
+from lrpinn_jax.fit import train
+from lrpinn_jax.fit.data import train_batch
+from lrpinn_jax.nn.model import ModelConfig
+from lrpinn_jax.pdes.registry import make_pde
 
 CFG = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2)
 
 
 def _problem(n_mu: int, mu_batch: int):
-  from lrpinn_jax.data import DataConfig
+  from lrpinn_jax.fit.data import DataConfig
   pde = make_pde("convection")
   mus = np.stack([np.linspace(30, 40, n_mu), np.zeros(n_mu), np.zeros(n_mu)], 1)
   points = train_batch(pde, DataConfig(n_f=64, n_0=32, n_b=16, n_test=64), 0)
@@ -62,8 +64,9 @@ def single_steps(n_mu: int, steps: int, mu_batch: int, optimizer: str = "adam"):
 def many(out: str, n_mu: int):
   """Losses and s of 4 LM steps for n_mu betas, in chunks of 3 split over all devices, and in one
   chunk on one device."""
-  from lrpinn_jax import interop, many_query
-  from lrpinn_jax.data import DataConfig
+  from lrpinn_jax.io import interop
+  from lrpinn_jax.query import many_query
+  from lrpinn_jax.fit.data import DataConfig
   solver = interop.load_official(interop.official_path("phase1.npz"))
   pde = make_pde("convection")
   mus = np.stack([np.linspace(31, 44, n_mu), np.zeros(n_mu), np.zeros(n_mu)], 1)

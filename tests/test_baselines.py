@@ -8,8 +8,8 @@ import pytest
 
 from lrpinn_jax.baselines import curriculum, meta, nets, s2s
 from lrpinn_jax.baselines.fit import fit, pinn_loss
-from lrpinn_jax.data import DataConfig, train_batch
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.fit.data import DataConfig, train_batch
+from lrpinn_jax.pdes.registry import make_pde
 
 TINY = DataConfig(n_f=64, n_0=32, n_b=16, n_test=64)
 MU = np.array([2.0, 0.0, 0.0], np.float32)

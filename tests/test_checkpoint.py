@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import lrpinn_jax
-from lrpinn_jax import train
-from lrpinn_jax.data import train_batch
+from lrpinn_jax.fit import train
+from lrpinn_jax.fit.data import train_batch
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.pde import make_pde
-from lrpinn_jax.phase1 import LossConfig, predict
+from lrpinn_jax.pdes.registry import make_pde
+from lrpinn_jax.fit.phase1 import LossConfig, predict
 from tests.conftest import TINY_DATA, TINY_MODEL
 
 MUS = np.array([[1.0, 0, 0], [2.0, 0, 0]], np.float32)

@@ -11,7 +11,7 @@ import pytest
 import lrpinn_jax
 from experiments import _cli
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.experiment import ExperimentConfig
+from lrpinn_jax.fit.experiment import ExperimentConfig
 from tests.conftest import assert_one_line_error, cli_cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

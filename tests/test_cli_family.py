@@ -136,7 +136,7 @@ def test_bad_input_one_line_error(bad_input_runs, i):
 def test_negative_s_init_refused():
   """In-process (no subprocess): validate() names the flag in its one-line error."""
   from lrpinn_jax.errors import UserError
-  from lrpinn_jax.experiment import ExperimentConfig
+  from lrpinn_jax.fit.experiment import ExperimentConfig
   cfg = ExperimentConfig(workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(), s_init=-1.0)
   with pytest.raises(UserError, match="--s_init must be a finite number >= 0, got -1.0"):
     cfg.validate()

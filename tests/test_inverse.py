@@ -3,9 +3,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrpinn_jax import inverse
+from lrpinn_jax.query import inverse
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.pdes.registry import make_pde
 
 
 def test_recovers_beta_of_noise_free_data_from_the_same_solver(official_phase1):
@@ -51,7 +51,7 @@ def test_mu_dimension_mismatch_is_an_error():
 
 
 def test_design_finds_the_beta_of_a_profile_from_the_same_solver(official_phase1):
-  from lrpinn_jax import design
+  from lrpinn_jax.query import design
   x = np.linspace(0, 2 * np.pi, 128, endpoint=False)
   target = np.asarray(official_phase1(x, np.full_like(x, 0.5), np.array([36.3, 0.0, 0.0])))
   res = design.fit_profile(official_phase1, x, 0.5, target, box=[(30, 40), (0, 0), (0, 0)])

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrpinn_jax.layers import LowRankDense, merge_is_cheaper
+from lrpinn_jax.nn.layers import LowRankDense, merge_is_cheaper
 
 
 @pytest.mark.parametrize("merge", [False, True])

@@ -4,12 +4,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax import interop, many_query, train
-from lrpinn_jax.data import train_batch
-from lrpinn_jax.model import ModelConfig, init_params, point_fn
-from lrpinn_jax.pde import make_pde
-from lrpinn_jax.phase1 import LossConfig, make_batch, resample_points
-from lrpinn_jax.phase2 import predict
+from lrpinn_jax.io import interop
+from lrpinn_jax.query import many_query
+from lrpinn_jax.fit import train
+from lrpinn_jax.fit.data import train_batch
+from lrpinn_jax.nn.model import ModelConfig, init_params, point_fn
+from lrpinn_jax.pdes.registry import make_pde
+from lrpinn_jax.fit.phase1 import LossConfig, make_batch, resample_points
+from lrpinn_jax.fit.phase2 import predict
 from tests.conftest import TINY_DATA
 
 
@@ -83,7 +85,7 @@ def test_resampling_is_a_pure_function_of_the_step():
 
 def test_causal_weights_hand_computed():
   """Two time bins with residual^2 means L1, L2: f = (L1 + exp(-eps L1) L2) / 2."""
-  from lrpinn_jax import losses
+  from lrpinn_jax.fit import losses
   pde = make_pde("convection")
   # u = c t: residual u_t + beta u_x = c everywhere; pick points so bin means differ by design
   batch = {"f": jnp.array([[1.0, 0.1], [2.0, 0.2], [3.0, 0.7], [4.0, 0.9]]),

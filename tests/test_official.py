@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lrpinn_jax import interop
+from lrpinn_jax.io import interop
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
 from tests.conftest import ref_path

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.pdes.registry import make_pde
 from tests.conftest import residual_at
 
 

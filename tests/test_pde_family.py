@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrpinn_jax import reference
-from lrpinn_jax.data import DataConfig, train_batch
+from lrpinn_jax.pdes import reference
+from lrpinn_jax.fit.data import DataConfig, train_batch
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.pde import CDR_PRESETS, make_pde
+from lrpinn_jax.pdes.registry import CDR_PRESETS, make_pde
 from lrpinn_jax.pdes.cdr import X_RANGE
 from lrpinn_jax.pdes.helmholtz import helmholtz
 from tests.conftest import residual_at
@@ -164,7 +164,7 @@ def test_helmholtz_points_and_blocks():
   names = [name for name, _, _ in pde.blocks(pts)]
   assert names == ["f", "bc"]
   # Dirichlet misfit of the exact solution is zero
-  from lrpinn_jax.pde import block_vectors
+  from lrpinn_jax.fit.losses import block_vectors
   mu = jnp.array([2.3, 2.3])
   u = lambda a, b: jnp.sin(2.3 * jnp.pi * a) * jnp.sin(2.3 * jnp.pi * b)
   bc = block_vectors(pde, u, mu, jax.tree.map(jnp.asarray, pts))["bc"]
@@ -172,7 +172,7 @@ def test_helmholtz_points_and_blocks():
 
 
 def test_hard_initial_condition_holds_exactly():
-  from lrpinn_jax.model import ModelConfig, hyper_s, init_params, point_fn
+  from lrpinn_jax.nn.model import ModelConfig, hyper_s, init_params, point_fn
   cfg = ModelConfig(hard_ic="gauss_pi_4")
   assert ModelConfig.from_dict(__import__("json").loads(cfg.to_json())) == cfg
   p = init_params(cfg, jax.random.key(0))
@@ -183,7 +183,7 @@ def test_hard_initial_condition_holds_exactly():
                              atol=1e-6)
   pde = make_pde("reaction", "gauss_pi_4")
   pts = jax.tree.map(jnp.asarray, train_batch(pde, DataConfig(n_f=8, n_0=16, n_b=4), 0))
-  from lrpinn_jax.pde import block_vectors
+  from lrpinn_jax.fit.losses import block_vectors
   ic = jax.jit(lambda p: block_vectors(pde, u, jnp.array([0.0, 0.0, 5.0]), p)["ic"])(pts)
   assert float(jnp.max(jnp.abs(ic))) < 1e-6
 
@@ -198,7 +198,8 @@ def test_initial_slope_jump_by_hand():
 
 def test_periodic_derivative_block_only_with_diffusion():
   # u = (x - pi)^2 matches in value at 0 and 2 pi but not in slope: u_x = -2 pi vs 2 pi
-  from lrpinn_jax.pde import block_vectors, n_residuals
+  from lrpinn_jax.fit.losses import block_vectors
+  from lrpinn_jax.fit.lm import n_residuals
   pde = make_pde("cdr")
   pts = jax.tree.map(jnp.asarray, train_batch(pde, DataConfig(n_f=8, n_0=8, n_b=5), 0))
   u = lambda x, t: (x - jnp.pi) ** 2 + 0.0 * t

@@ -6,11 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax import losses
-from lrpinn_jax.data import train_batch
-from lrpinn_jax.model import hyper_s, init_params, point_fn
-from lrpinn_jax.pde import make_pde
-from lrpinn_jax.phase1 import LossConfig, init_phase1, make_batch, make_phase1_step
+from lrpinn_jax.fit import losses
+from lrpinn_jax.fit.data import train_batch
+from lrpinn_jax.nn.model import hyper_s, init_params, point_fn
+from lrpinn_jax.pdes.registry import make_pde
+from lrpinn_jax.fit.phase1 import LossConfig, init_phase1, make_batch, make_phase1_step
 from tests.conftest import TINY_DATA, TINY_MODEL
 
 
@@ -44,7 +44,7 @@ def test_phase1_compiles_once_and_loss_decreases():
 def test_hypernetwork_runs_once_per_mu():
   """The jaxpr of the loss holds the hypernetwork's first layer exactly once, batched over mu
   only (shape (n_mu, width)), never over points."""
-  from lrpinn_jax.phase1 import phase1_loss
+  from lrpinn_jax.fit.phase1 import phase1_loss
   state, batch, _ = _setup()
   jaxpr = jax.make_jaxpr(lambda p: phase1_loss(p, TINY_MODEL, make_pde(), LossConfig(need_xx=False),
                                                batch)[0])(state.params)
@@ -71,7 +71,7 @@ def test_orthogonality_forms_hand_computed():
 
 def test_loss_weights_scale_only_their_term():
   """weights (("bc", 10), ("ic", 0)): total = f + 10 bc + 0 ic + ortho, terms reported unweighted."""
-  from lrpinn_jax.phase1 import phase1_loss
+  from lrpinn_jax.fit.phase1 import phase1_loss
   state, batch, _ = _setup()
   pde = make_pde()
   plain = phase1_loss(state.params, TINY_MODEL, pde, LossConfig(need_xx=False), batch)[1]
@@ -83,7 +83,7 @@ def test_loss_weights_scale_only_their_term():
 
 
 def test_mu_weights_average_only_included_mu():
-  from lrpinn_jax.phase1 import phase1_loss
+  from lrpinn_jax.fit.phase1 import phase1_loss
   state, batch, _ = _setup()
   pde, lc = make_pde(), LossConfig(need_xx=False)
   weighted = phase1_loss(state.params, TINY_MODEL, pde, lc,
@@ -95,7 +95,7 @@ def test_mu_weights_average_only_included_mu():
 
 def test_mu_batch_subsamples_the_mu():
   """mu_batch = 2 of 3: the step's loss is the loss of a 2-mu subset, not the full-batch loss."""
-  from lrpinn_jax.phase1 import phase1_loss
+  from lrpinn_jax.fit.phase1 import phase1_loss
   state, batch, _ = _setup()
   pde = make_pde()
   fn = jax.jit(make_phase1_step(TINY_MODEL, pde, optax.sgd(0.0), LossConfig(need_xx=False, mu_batch=2)))
@@ -123,7 +123,7 @@ def test_default_hyper_init_splits_a_centred_mu_range_and_s_init_does_not():
 
 def test_per_mu_path_equals_the_vmap():
   """map_mu unrolls over mu for large steps; the loss terms and their gradients match the vmap."""
-  from lrpinn_jax.phase1 import map_mu, phase1_loss
+  from lrpinn_jax.fit.phase1 import map_mu, phase1_loss
   state, batch, _ = _setup()
   pde, lc = make_pde(), LossConfig(need_xx=False)
   def per_mu(params, width):

@@ -4,10 +4,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax.data import train_batch
-from lrpinn_jax.pde import make_pde
-from lrpinn_jax.phase1 import LossConfig, make_batch
-from lrpinn_jax.phase2 import (Phase2Batch, init_phase2, make_phase2_step, split_params,
+from lrpinn_jax.fit.data import train_batch
+from lrpinn_jax.pdes.registry import make_pde
+from lrpinn_jax.fit.phase1 import LossConfig, make_batch
+from lrpinn_jax.fit.phase2 import (Phase2Batch, init_phase2, make_phase2_step, split_params,
                                trainable_count)
 from tests.conftest import TINY_DATA
 
@@ -53,7 +53,7 @@ def test_adaptive_phase2_preserves_the_function_at_init(official_phase1):
   """Dropping the zero entries of s does not change the network at initialisation."""
   x = jnp.linspace(0.1, 6.0, 20)
   t = jnp.linspace(0.0, 1.0, 20)
-  from lrpinn_jax.phase2 import predict
+  from lrpinn_jax.fit.phase2 import predict
   tr, fr, _ = split_params(official_phase1.config, official_phase1.params,
                            np.array([40.0, 0, 0]), "adaptive")
   np.testing.assert_allclose(predict(official_phase1.config, tr, fr, x, t),
@@ -64,7 +64,7 @@ def test_first_adam_step_matches_hand_computation(official_phase1):
   """Adam's first update is -lr * g / (|g| + eps) elementwise, whatever the gradient."""
   lr = 1e-3
   state0, batch, step = _setup(official_phase1, lr=lr)
-  from lrpinn_jax.phase2 import phase2_loss
+  from lrpinn_jax.fit.phase2 import phase2_loss
   grad = lambda tr: jax.grad(phase2_loss, has_aux=True)(
       tr, state0.frozen, official_phase1.config, make_pde("convection"),
       LossConfig(need_xx=False), batch)[0]

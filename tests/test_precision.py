@@ -10,7 +10,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np
-    from lrpinn_jax import interop, lm, precision
+    from lrpinn_jax import precision
+    from lrpinn_jax.io import interop
+    from lrpinn_jax.fit import lm
     from lrpinn_jax.errors import UserError
     try:
       interop.load_official(interop.official_path("phase1.npz"), dtype=np.float64)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lrpinn_jax import recipes
+from lrpinn_jax.fit import recipes
 from lrpinn_jax.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,9 +1,9 @@
-"""SOAP (lrpinn_jax.soap) against closed forms."""
+"""SOAP (lrpinn_jax.fit.soap) against closed forms."""
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax import soap
+from lrpinn_jax.fit import soap
 
 
 def test_soap_is_adam_when_the_kronecker_basis_is_a_signed_permutation():

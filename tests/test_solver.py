@@ -3,7 +3,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax.solver import Solver
+from lrpinn_jax.query.solver import Solver
 from tests.conftest import FLOAT32_TWO_PROGRAMS
 
 
@@ -40,7 +40,7 @@ def test_grad_wrt_mu_matches_finite_difference(official_phase1):
 
 def test_phase2_solver_ranks():
   from tests.conftest import ref_path
-  from lrpinn_jax import interop
+  from lrpinn_jax.io import interop
   s2 = interop.load_official(ref_path("phase2_beta40.npz"))
   assert isinstance(s2, Solver) and "s" in s2.params
   assert s2.ranks([40.0, 0, 0]) == (29, 30, 34)

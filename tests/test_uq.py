@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lrpinn_jax import uq
+from lrpinn_jax.query import uq
 
 X, T = np.linspace(0, 2 * np.pi, 16, endpoint=False), np.linspace(0, 1, 5)
 XX, TT = np.meshgrid(X, T)

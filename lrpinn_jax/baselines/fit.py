@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lrpinn_jax import losses
-from lrpinn_jax.losses import DEFAULT_MODE
+from lrpinn_jax.fit import losses
+from lrpinn_jax.fit.losses import DEFAULT_MODE
 
 TARGET_ABS_ERR = 0.05  # the paper's Figure 6 threshold: steps until mean |u - u_exact| <= this
 

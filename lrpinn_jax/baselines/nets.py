@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lrpinn_jax.model import ModelConfig, default_kernel_init, net_module, point_fn
+from lrpinn_jax.nn.model import ModelConfig, default_kernel_init, net_module, point_fn
 
 PAPER_WIDTH = 50  # Table 3: 4 hidden layers of 50 after the input layer, 10,401 parameters
 PAPER_DEPTH = 4

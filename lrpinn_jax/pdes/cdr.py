@@ -13,7 +13,7 @@ u_x-periodicity condition "bc_x" (only diffusion smooths u0's periodic kink: wit
 kink is carried along and u_x need not be periodic, so "bc_x" applies where nu != 0 only).
 Points: collocation uniform in the box; the initial points on the uniform periodic grid
 x_k = 2 pi k / n_0; the periodic-boundary times on a uniform grid including both ends.
-Reference (numpy float64, lrpinn_jax.reference): nu = 0: closed form along characteristics;
+Reference (numpy float64, lrpinn_jax.pdes.reference): nu = 0: closed form along characteristics;
 rho = 0, nu > 0: exact Fourier solution; rho > 0, nu > 0: Strang splitting refined to 1e-6.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax import reference
+from lrpinn_jax.pdes import reference
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.problem import Initial, Periodic, Problem, absent
 

@@ -7,7 +7,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from lrpinn_jax.model import ModelConfig, hyper_s, point_fn
+from lrpinn_jax.nn.model import ModelConfig, hyper_s, point_fn
 from lrpinn_jax.precision import real
 
 

@@ -2,7 +2,7 @@
 
 The data misfit r(theta) = (solver(x_i, t_i, mu(theta)) - u_i) / sigma over the free coordinates
 theta of mu (the others held at ``base_mu``) is minimised by Levenberg-Marquardt (the propose /
-judge of lrpinn_jax.lm, Jacobian by forward mode: one column per free coordinate) from a grid of
+judge of lrpinn_jax.fit.lm, Jacobian by forward mode: one column per free coordinate) from a grid of
 starts over the training box at once (vmap; the misfit in beta is multimodal for convection), and
 the start with the lowest misfit wins. Its uncertainty is the Laplace approximation at the
 optimum: cov = sigma^2 (J^T J)^{-1} with J = du/dtheta (n_obs, n_free) and sigma the larger of
@@ -36,11 +36,11 @@ import numpy as np
 
 from jax.flatten_util import ravel_pytree
 
-from lrpinn_jax import lm
-from lrpinn_jax.data import DataConfig, train_batch
+from lrpinn_jax.fit import lm
+from lrpinn_jax.fit.data import DataConfig, train_batch
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.model import point_fn
-from lrpinn_jax.phase2 import merge_net, split_params
+from lrpinn_jax.nn.model import point_fn
+from lrpinn_jax.fit.phase2 import merge_net, split_params
 from lrpinn_jax.precision import real
 
 Z95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
@@ -68,7 +68,7 @@ def _grid(box: np.ndarray, n: int) -> np.ndarray:
 
 def minimize(rj, theta0, steps: int, project=lambda th: th,
              lm_cfg: lm.LMConfig = lm.LMConfig()):
-  """``steps`` LM steps (the propose / judge of lrpinn_jax.lm) on rj(theta) -> (r (m,), J (m, n))
+  """``steps`` LM steps (the propose / judge of lrpinn_jax.fit.lm) on rj(theta) -> (r (m,), J (m, n))
   from theta0 (n,), every candidate passed through ``project`` (e.g. a clip to a box): returns
   (theta, ||r(theta)||^2). The state keeps the normal equations of the accepted point, so each
   step evaluates r and J once, at the candidate."""

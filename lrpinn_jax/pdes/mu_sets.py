@@ -16,7 +16,7 @@ from typing import Dict, List
 import numpy as np
 
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.pde import CDR_PRESETS
+from lrpinn_jax.pdes.registry import CDR_PRESETS
 
 # The sub-families of the named CDR sets, in P2INN's table order.
 FAMILY_ORDER = ("convection", "diffusion", "reaction", "convection_diffusion",

@@ -9,16 +9,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax import checkpoint, interop, train
-from lrpinn_jax.data import DataConfig, test_set, train_batch
+from lrpinn_jax.io import checkpoint
+from lrpinn_jax.io import interop
+from lrpinn_jax.fit import train
+from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.experiment import write_json_atomic
+from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.metrics import errors
-from lrpinn_jax.model import point_fn
-from lrpinn_jax.pde import block_vectors, pde_of
-from lrpinn_jax.phase1 import LossConfig
-from lrpinn_jax.phase2 import merge_net, predict, trainable_count
-from lrpinn_jax.solver import Solver
+from lrpinn_jax.nn.model import point_fn
+from lrpinn_jax.fit.losses import block_vectors
+from lrpinn_jax.pdes.registry import pde_of
+from lrpinn_jax.fit.phase1 import LossConfig
+from lrpinn_jax.fit.phase2 import merge_net, predict, trainable_count
+from lrpinn_jax.query.solver import Solver
 from lrpinn_jax.precision import np_real
 
 RESULT_FILE = "finetune.json"

@@ -6,9 +6,15 @@ from typing import Callable, Dict
 import jax
 import jax.numpy as jnp
 
-from lrpinn_jax.pde import block_vectors
+DEFAULT_MODE = "jvp"  # derivatives: forward mode, the only one (lrpinn_jax.problem.Fields)
 
-DEFAULT_MODE = "jvp"
+
+def block_vectors(pde, u_fn: Callable, mu, points, mode: str = "jvp",
+                  need_xx: bool = True) -> dict:
+  """{block name: residual vector} for ONE mu, each block vmapped over its points."""
+  return {name: jax.vmap(lambda *c, fn=fn: fn(u_fn, mu, *c))(*cols)
+          for name, fn, cols in pde.blocks(points, mode, need_xx)}
+
 
 ORTHO_FORMS = ("paper", "official")
 DEFAULT_ORTHO = "paper"

@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.model import ModelConfig, init_params, net_module
-from lrpinn_jax.phase2 import merge_net
-from lrpinn_jax.solver import Solver
+from lrpinn_jax.nn.model import ModelConfig, init_params, net_module
+from lrpinn_jax.fit.phase2 import merge_net
+from lrpinn_jax.query.solver import Solver
 from lrpinn_jax import precision
 from lrpinn_jax.precision import real
 

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from lrpinn_jax import precision
-from lrpinn_jax.layers import LowRankDense
+from lrpinn_jax.nn.layers import LowRankDense
 from lrpinn_jax.pdes.cdr import initial_value
 
 default_kernel_init = nn.initializers.xavier_normal()

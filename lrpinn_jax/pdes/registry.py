@@ -16,16 +16,10 @@ trainers see a problem only through its protocol:
 from __future__ import annotations
 
 import warnings
-from typing import Callable
-
-import jax
-import jax.numpy as jnp
-import numpy as np
 
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.pdes.cdr import INIT_CONDS, PRESETS as CDR_PRESETS, cdr, initial_value  # noqa: F401
 from lrpinn_jax.pdes.helmholtz import helmholtz
-from lrpinn_jax.precision import np_real
 
 # Built-in problems that live in a module of their own: name -> "module:attribute".
 PROBLEMS = {"burgers": "lrpinn_jax.pdes.burgers:problem"}
@@ -71,27 +65,3 @@ def pde_of(solver):
                     f"{cfg.n_in} coordinates, {cfg.n_out} fields and {cfg.n_mu} parameters, the "
                     f"problem now has {have[0]}, {have[1]} and {have[2]}")
   return pde
-
-
-def n_residuals(pde, points, need_xx: bool = True) -> int:
-  """Length of the stacked residual vector: every entry of every block (a block of a system
-  gives several entries per point), counted by shape evaluation with a stand-in network."""
-  n_out = len(pde.fields)
-
-  def u(*z):
-    v = jnp.tanh(sum(z) + jnp.arange(n_out, dtype=jnp.result_type(z[0])))
-    return v[0] if n_out == 1 else v
-
-  mu = jnp.zeros(pde.n_mu, np_real())
-  total = 0
-  for _, fn, cols in pde.blocks(points, need_xx=need_xx):
-    one = jax.eval_shape(lambda *c, fn=fn: fn(u, mu, *c), *(jnp.asarray(c[0]) for c in cols))
-    total += int(cols[0].shape[0]) * int(np.prod(one.shape))
-  return total
-
-
-def block_vectors(pde, u_fn: Callable, mu, points, mode: str = "jvp",
-                  need_xx: bool = True) -> dict:
-  """{block name: residual vector} for ONE mu, each block vmapped over its points."""
-  return {name: jax.vmap(lambda *c, fn=fn: fn(u_fn, mu, *c))(*cols)
-          for name, fn, cols in pde.blocks(points, mode, need_xx)}

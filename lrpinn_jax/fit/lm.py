@@ -36,14 +36,31 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from lrpinn_jax import losses
-from lrpinn_jax.model import point_fn
-from lrpinn_jax.pde import n_residuals
-from lrpinn_jax.phase1 import LossConfig
-from lrpinn_jax.phase2 import Phase2Batch, merge_net
-from lrpinn_jax.precision import real
+from lrpinn_jax.fit import losses
+from lrpinn_jax.nn.model import point_fn
+from lrpinn_jax.fit.phase1 import LossConfig
+from lrpinn_jax.fit.phase2 import Phase2Batch, merge_net
+from lrpinn_jax.precision import np_real, real
+
+
+def n_residuals(pde, points, need_xx: bool = True) -> int:
+  """Length of the stacked residual vector: every entry of every block (a block of a system
+  gives several entries per point), counted by shape evaluation with a stand-in network."""
+  n_out = len(pde.fields)
+
+  def u(*z):
+    v = jnp.tanh(sum(z) + jnp.arange(n_out, dtype=jnp.result_type(z[0])))
+    return v[0] if n_out == 1 else v
+
+  mu = jnp.zeros(pde.n_mu, np_real())
+  total = 0
+  for _, fn, cols in pde.blocks(points, need_xx=need_xx):
+    one = jax.eval_shape(lambda *c, fn=fn: fn(u, mu, *c), *(jnp.asarray(c[0]) for c in cols))
+    total += int(cols[0].shape[0]) * int(np.prod(one.shape))
+  return total
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +73,7 @@ class LMConfig:
   geodesic_h: float = 0.1  # finite-difference step along v (Transtrum & Sethna's value)
   geodesic_alpha: float = 0.75  # largest accepted 2 |a| / |v| (their value)
   # Under vmap, solve one matrix at a time (``sequential_solve``) instead of one batched LAPACK
-  # call: set by lrpinn_jax.many_query where the batched call deadlocks.
+  # call: set by lrpinn_jax.query.many_query where the batched call deadlocks.
   sequential_solve: bool = False
 
 

@@ -15,11 +15,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax import checkpoint, lm, phase1, phase2, sharding, soap
-from lrpinn_jax.data import TestSet
+from lrpinn_jax.io import checkpoint
+from lrpinn_jax.fit import lm
+from lrpinn_jax.fit import phase1
+from lrpinn_jax.fit import phase2
+from lrpinn_jax.fit import sharding
+from lrpinn_jax.fit import soap
+from lrpinn_jax.fit.data import TestSet
 from lrpinn_jax.errors import Preempted, UserError
 from lrpinn_jax.metrics import errors
-from lrpinn_jax.model import ModelConfig
+from lrpinn_jax.nn.model import ModelConfig
 from lrpinn_jax.precision import real
 
 
@@ -137,7 +142,7 @@ PHASE1_OPTIMIZERS = {"adam": optax.adam, "soap": soap.soap}
 
 
 def make_optimizer(lr: float, schedule: str = "constant", steps: int = 1, name: str = "adam"):
-  """Adam (paper) or SOAP (lrpinn_jax.soap) with a constant learning rate (paper) or cosine decay
+  """Adam (paper) or SOAP (lrpinn_jax.fit.soap) with a constant learning rate (paper) or cosine decay
   to lr/100 over ``steps``.
 
   The schedule reads the step count kept in the optimizer state, so resuming stays bit-for-bit
@@ -168,7 +173,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
                log: Callable = print, mesh=None):
   """Phase 1 over all ``mus`` (n_mu, pde.n_mu) at once (or loss_cfg.mu_batch of them per step).
 
-  mesh: a Mesh with axis "mu" (lrpinn_jax.sharding.mu_mesh): with more than one device the mu
+  mesh: a Mesh with axis "mu" (lrpinn_jax.fit.sharding.mu_mesh): with more than one device the mu
   batch of every step is split over it. Under jax.distributed only process 0 prints and writes
   model.json and the history; every process takes part in the checkpoints (orbax's multi-host
   save).

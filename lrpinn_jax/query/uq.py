@@ -11,7 +11,7 @@ Methods (``rule``):
 Quantiles come from the nodes or samples as a weighted empirical distribution (for quadrature a
 coarse one), from at most ``QUANTILE_SAMPLES`` of them.
 Fidelity: zero-shot (hypernetwork only), or refined: each node gets ``refine_steps`` batched LM
-Phase-2 steps first (lrpinn_jax.many_query).
+Phase-2 steps first (lrpinn_jax.query.many_query).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.precision import real
-from lrpinn_jax.train import fmt_time
+from lrpinn_jax.fit.train import fmt_time
 
 RULES = ("quadrature", "qmc", "mc")
 QUANTILE_SAMPLES = 4096
@@ -158,9 +158,9 @@ def refined_field(solver, pde, x: np.ndarray, t: np.ndarray, steps: int, chunk: 
                   need_xx: bool = True, seed: int = 0):
   """mu chunk (chunk, n_mu) -> u on the grid after ``steps`` batched LM Phase-2 steps per mu
   (training points of DataConfig() from ``seed``)."""
-  from lrpinn_jax import many_query
-  from lrpinn_jax.data import DataConfig, train_batch
-  from lrpinn_jax.phase1 import LossConfig
+  from lrpinn_jax.query import many_query
+  from lrpinn_jax.fit.data import DataConfig, train_batch
+  from lrpinn_jax.fit.phase1 import LossConfig
   xx, tt = np.meshgrid(x, t)
   xs, ts = jnp.asarray(xx.ravel(), real()), jnp.asarray(tt.ravel(), real())
   cfg = solver.config

@@ -14,13 +14,14 @@ import numpy as np
 
 from lrpinn_jax import precision
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.model import ModelConfig
-from lrpinn_jax.solver import Solver
+from lrpinn_jax.nn.model import ModelConfig
+from lrpinn_jax.query.solver import Solver
 
 N_LAYERS = 3
 # The authors' convection checkpoints (beta in [30, 40]) and reference outputs, shipped with the
 # package: phase1.npz, phase2_beta40.npz, expected_phase1.npz, expected_phase2_beta40.npz.
-OFFICIAL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "official")
+OFFICIAL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "official")
 
 
 def official_path(name: str = "phase1.npz") -> str:

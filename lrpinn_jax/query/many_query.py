@@ -16,11 +16,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from lrpinn_jax import lm, sharding
-from lrpinn_jax.model import ModelConfig, hyper_s
-from lrpinn_jax.phase1 import LossConfig
-from lrpinn_jax.phase2 import Phase2Batch, RANK_MODES, predict
-from lrpinn_jax.train import fmt_time
+from lrpinn_jax.fit import lm
+from lrpinn_jax.fit import sharding
+from lrpinn_jax.nn.model import ModelConfig, hyper_s
+from lrpinn_jax.fit.phase1 import LossConfig
+from lrpinn_jax.fit.phase2 import Phase2Batch, RANK_MODES, predict
+from lrpinn_jax.fit.train import fmt_time
 from lrpinn_jax.precision import np_real, real
 
 
@@ -129,7 +130,7 @@ def run_many(cfg: ModelConfig, pde, params: dict, mus, points, *, steps: int,
 
   chunk > 0: the mu go through ONE compiled program ``chunk`` at a time (the last chunk padded
   with copies of the last mu, whose results are dropped), so memory stays bounded for any n_mu;
-  results come back to the host after each chunk. mesh (lrpinn_jax.sharding.mu_mesh): each chunk
+  results come back to the host after each chunk. mesh (lrpinn_jax.fit.sharding.mu_mesh): each chunk
   is split over its devices along mu. log: a progress line with ETA after each chunk.
   """
   t0 = time.perf_counter()
@@ -191,10 +192,10 @@ def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", 
   "trainable_params"}]} (the many_query.json layout; steps = 0 leaves out the Phase-2 fields).
   seconds: the whole study, compilation and test-set references included.
   """
-  from lrpinn_jax.data import DataConfig, test_points, train_batch
+  from lrpinn_jax.fit.data import DataConfig, test_points, train_batch
   from lrpinn_jax.metrics import errors
-  from lrpinn_jax.pde import pde_of
-  from lrpinn_jax.phase1 import predict as zero_shot
+  from lrpinn_jax.pdes.registry import pde_of
+  from lrpinn_jax.fit.phase1 import predict as zero_shot
 
   t0 = time.perf_counter()
   data = data or DataConfig()

@@ -1,6 +1,6 @@
 """The end-to-end experiment behind `python -m experiments.convection` (and .cdr, .helmholtz):
 Phase 1 over a grid of mu, zero-shot evaluation and Phase 2 (adaptive and/or full rank) for each
-target, results.json. Any PDE of lrpinn_jax.pde."""
+target, results.json. Any PDE of lrpinn_jax.pdes.registry."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,16 +13,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax import many_query, mu_sets, phase2, sharding, train
-from lrpinn_jax.data import DataConfig, test_set, train_batch
+from lrpinn_jax.query import many_query
+from lrpinn_jax.pdes import mu_sets
+from lrpinn_jax.fit import phase2
+from lrpinn_jax.fit import sharding
+from lrpinn_jax.fit import train
+from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.metrics import errors
-from lrpinn_jax.model import ModelConfig, hyper_s, ranks_of
-from lrpinn_jax.pde import make_pde
+from lrpinn_jax.nn.model import ModelConfig, hyper_s, ranks_of
+from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.pdes.cdr import CDRProblem
 from lrpinn_jax.problem import Periodic
-from lrpinn_jax.phase1 import MU_SAMPLINGS, LossConfig, predict
-from lrpinn_jax.phase2 import RANK_MODES
+from lrpinn_jax.fit.phase1 import MU_SAMPLINGS, LossConfig, predict
+from lrpinn_jax.fit.phase2 import RANK_MODES
 from lrpinn_jax.precision import np_real, real
 
 RESULTS_FILE = "results.json"
@@ -40,7 +44,7 @@ class ExperimentConfig:
   targets: Tuple[Tuple[float, ...], ...]  # (n_targets, pde.n_mu)
   pde: str = "convection"
   init_cond: str = "sin_1"
-  recipe: str = ""  # the lrpinn_jax.recipes name the settings came from ("": set by hand)
+  recipe: str = ""  # the lrpinn_jax.fit.recipes name the settings came from ("": set by hand)
   phase1_steps: int = 20000
   phase2_steps: int = 10000
   lr: float = 2.5e-4
@@ -61,12 +65,12 @@ class ExperimentConfig:
   normalize_mu: bool = False
   periodic_x: bool = False
   lr_schedule: str = "constant"
-  optimizer: str = "adam"  # Phase-1 optimizer: adam (paper) or soap (lrpinn_jax.soap)
+  optimizer: str = "adam"  # Phase-1 optimizer: adam (paper) or soap (lrpinn_jax.fit.soap)
   causal_eps: float = 0.0
   resample: bool = False
   mu_batch: int = 0
   mu_sampling: str = "uniform"  # "family": mu_batch draws give each sub-family the same chance
-  phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.many_query)
+  phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.query.many_query)
   hard_ic: bool = False  # u = u0(x) + t N(x, t): exact initial condition (ModelConfig.hard_ic)
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
   s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
@@ -290,7 +294,7 @@ def summarize(results: list) -> dict:
 
 
 def summarize_by_family(results: list) -> dict:
-  """``summarize`` per CDR sub-family of the targets (lrpinn_jax.mu_sets.family), with "count"."""
+  """``summarize`` per CDR sub-family of the targets (lrpinn_jax.pdes.mu_sets.family), with "count"."""
   groups = mu_sets.by_family([e["mu"] for e in results])
   return {name: {"count": len(idx), **summarize([results[i] for i in idx])}
           for name, idx in groups.items()}

@@ -9,9 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax import losses, sharding
-from lrpinn_jax.losses import DEFAULT_MODE
-from lrpinn_jax.model import ModelConfig, hyper_s, init_params, point_fn
+from lrpinn_jax.fit import losses
+from lrpinn_jax.fit import sharding
+from lrpinn_jax.fit.losses import DEFAULT_MODE
+from lrpinn_jax.nn.model import ModelConfig, hyper_s, init_params, point_fn
 from lrpinn_jax.precision import real
 
 
@@ -39,7 +40,7 @@ MU_SAMPLINGS = ("uniform", "family")
 def family_probs(mus: jnp.ndarray) -> jnp.ndarray:
   """Draw probabilities (n,) that give every sub-family of mus (n, d) the same chance, a
   sub-family being the mu with the same nonzero coordinates (CDR: convection, diffusion, ...,
-  lrpinn_jax.mu_sets.family). P2INN's set has 5 convection mu beside 125 CDR mu: uniform draws
+  lrpinn_jax.pdes.mu_sets.family). P2INN's set has 5 convection mu beside 125 CDR mu: uniform draws
   would show a convection mu once every five steps of 8."""
   code = (mus != 0).astype(jnp.int32) @ (2 ** jnp.arange(mus.shape[1]))
   counts = jnp.sum(jax.nn.one_hot(code, 2 ** mus.shape[1]), 0)
@@ -122,7 +123,7 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
 
   seed: the key of the collocation draws (loss_cfg.resample) and of the mu draws
   (loss_cfg.mu_batch); both are pure functions of (seed, step), so resuming is exact.
-  mesh: a jax.sharding.Mesh with axis "mu" (lrpinn_jax.sharding): the mu batch of every step is
+  mesh: a jax.sharding.Mesh with axis "mu" (lrpinn_jax.fit.sharding): the mu batch of every step is
   split along it (padded with weight-0 copies to a multiple of the mesh size) and the rest is
   replicated; the math is the one-device step's. Feed it ``sharding.phase1_batch(batch, mesh)``
   with n_mu = the number of real mu at the head of that padded batch.

@@ -18,10 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax import losses
+from lrpinn_jax.fit import losses
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.model import ModelConfig, Ranks, hyper_s, point_fn
-from lrpinn_jax.phase1 import LossConfig
+from lrpinn_jax.nn.model import ModelConfig, Ranks, hyper_s, point_fn
+from lrpinn_jax.fit.phase1 import LossConfig
 from lrpinn_jax.precision import real
 
 RANK_MODES = ("adaptive", "full")
