@@ -5,7 +5,7 @@ The same points serve every mu (as in the official code); mu is a separate batch
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import NamedTuple, Tuple
 
 import numpy as np
 
@@ -27,10 +27,18 @@ class DataConfig:
 
 
 class TestSet(NamedTuple):
-  """x, t (n_test,) float64 (t: the second coordinate) and u (n_mu, n_test) reference, float64."""
-  x: np.ndarray
-  t: np.ndarray
+  """coords: one (n_test,) float64 array per coordinate of the problem (in its order); u: the
+  reference for each mu, (n_mu, n_test) float64, or (n_mu, n_test, n_fields) for several fields."""
+  coords: Tuple[np.ndarray, ...]
   u: np.ndarray
+
+  @property
+  def x(self) -> np.ndarray:
+    return self.coords[0]
+
+  @property
+  def t(self) -> np.ndarray:  # the second coordinate (y for a steady 2D problem)
+    return self.coords[1]
 
 
 def train_batch(pde, cfg: DataConfig, seed: int):
@@ -39,18 +47,15 @@ def train_batch(pde, cfg: DataConfig, seed: int):
   return pde.sample_points(cfg, seed)
 
 
-def test_points(pde, cfg: DataConfig, seed: int):
-  """(x, t): n_test points uniform in the PDE's domain (both coordinates in (lo, hi]), float64;
-  the same for every mu."""
+def test_points(pde, cfg: DataConfig, seed: int) -> Tuple[np.ndarray, ...]:
+  """n_test points uniform in the problem's box (every coordinate in (lo, hi]), float64: one
+  array per coordinate, the same for every mu."""
   rng = np.random.default_rng([seed, 1])
-  (x_lo, x_hi), (t_lo, t_hi) = pde.domain
-  x = x_hi - rng.uniform(0, 1, cfg.n_test) * (x_hi - x_lo)
-  t = t_hi - rng.uniform(0, 1, cfg.n_test) * (t_hi - t_lo)
-  return x, t
+  return tuple(hi - rng.uniform(0, 1, cfg.n_test) * (hi - lo) for lo, hi in pde.domain)
 
 
 def test_set(pde, cfg: DataConfig, mus: np.ndarray, seed: int) -> TestSet:
   """``test_points`` and the reference u for each mu (n_mu, n_mu_dim)."""
-  x, t = test_points(pde, cfg, seed)
-  u = np.stack([pde.reference(x, t, mu) for mu in np.asarray(mus)])
-  return TestSet(x, t, u)
+  coords = test_points(pde, cfg, seed)
+  u = np.stack([pde.reference(*coords, mu) for mu in np.asarray(mus)])
+  return TestSet(coords, u)

@@ -20,7 +20,7 @@ from lrpinn_jax.fit import sharding
 from lrpinn_jax.fit import train
 from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.metrics import errors
+from lrpinn_jax.metrics import problem_errors
 from lrpinn_jax.nn.model import ModelConfig, hyper_s, ranks_of
 from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.pdes.cdr import CDRProblem
@@ -248,13 +248,13 @@ def _table(rows) -> str:
 
 def _phase2_one(cfg, model_cfg, pde, params, mu, points, loss_cfg, mode, test, log) -> dict:
   """Phase 2 for one target: errors on the test set, ranks, steps, seconds, trainable count."""
-  x_test, t_test, u_true = test
+  coords, u_true = test
   trainable, frozen, info = train.fit_phase2(
       model_cfg, pde, params, mu, points, steps=cfg.phase2_steps,
       lr=cfg.phase2_lr or cfg.lr, rank_mode=mode, optimizer=cfg.phase2_optimizer,
       loss_cfg=loss_cfg, log_every=max(cfg.log_every, cfg.phase2_steps // 5 or 1), log=log)
-  u = phase2.predict(model_cfg, trainable, frozen, x_test, t_test)
-  return {**errors(u, u_true), "ranks": [int(jnp.sum(v != 0)) for v in trainable["s"]],
+  u = phase2.predict(model_cfg, trainable, frozen, *coords)
+  return {**problem_errors(pde, u, u_true), "ranks": [int(jnp.sum(v != 0)) for v in trainable["s"]],
           "steps": info["steps"], "seconds": info["seconds"],
           "trainable_params": phase2.trainable_count(trainable)}
 
@@ -266,12 +266,12 @@ def _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode
   res = many_query.run_many(model_cfg, pde, params, targets, points, steps=cfg.phase2_steps,
                             rank_mode=mode, loss_cfg=loss_cfg,
                             lm_cfg=train.LM_OPTIMIZERS[cfg.phase2_optimizer])
-  x, t = (jnp.asarray(a, real()) for a in (test.x, test.t))
-  u = np.asarray(many_query.predict_many(model_cfg, res.trainable, res.frozen, x, t))
+  coords = [jnp.asarray(a, real()) for a in test.coords]
+  u = np.asarray(many_query.predict_many(model_cfg, res.trainable, res.frozen, *coords))
   counts = many_query.trainable_counts(res.trainable, res.frozen)
   log(f"[phase2 {cfg.phase2_optimizer} {mode}] {len(targets)} targets in one batched call: "
       f"{res.seconds:.1f} s")
-  return [{**errors(u[i], test.u[i]),
+  return [{**problem_errors(pde, u[i], test.u[i]),
            "ranks": [int(np.asarray(m[i]).sum()) for m in res.frozen["mask"]],
            "steps": cfg.phase2_steps, "seconds": res.seconds / len(targets),
            "batch_seconds": res.seconds, "trainable_params": int(counts[i])}
@@ -279,13 +279,22 @@ def _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode
 
 
 def summarize(results: list) -> dict:
-  """Mean and worst (max) relative L2 error over all targets, zero-shot and per Phase-2 mode."""
+  """Mean and worst (max) relative L2 error over all targets, zero-shot and per Phase-2 mode;
+  for a system also per field ("fields") and per error group (metrics.problem_errors)."""
   def stats(rows):
     rel = np.array([r["rel_err"] for r in rows])
     worst = int(np.argmax(rel))
-    return {"mean_rel_err": float(rel.mean()), "max_rel_err": float(rel[worst]),
-            "worst_mu": results[worst]["mu"],
-            "mean_abs_err": float(np.mean([r["abs_err"] for r in rows]))}
+    out = {"mean_rel_err": float(rel.mean()), "max_rel_err": float(rel[worst]),
+           "worst_mu": results[worst]["mu"],
+           "mean_abs_err": float(np.mean([r["abs_err"] for r in rows]))}
+    parts = {k: [r[k] for r in rows] for k, v in rows[0].items()
+             if isinstance(v, dict) and k != "fields"}
+    parts.update({f: [r["fields"][f] for r in rows] for f in rows[0].get("fields", {})})
+    for name, group in parts.items():
+      rel = np.array([g["rel_err"] for g in group])
+      out[name] = {"mean_rel_err": float(rel.mean()), "max_rel_err": float(rel.max()),
+                   "worst_mu": results[int(np.argmax(rel))]["mu"]}
+    return out
 
   out = {"zero_shot": stats([e["zero_shot"] for e in results])}
   for mode in results[0]["phase2"] if results else ():
@@ -333,13 +342,12 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
   # Evaluation and Phase 2 run on each process's default device from host copies.
   params = jax.tree.map(np.asarray, jax.device_get(state.params))
 
-  x_test = jnp.asarray(test_targets.x, real())
-  t_test = jnp.asarray(test_targets.t, real())
-  zero = np.asarray(jax.jit(lambda p: predict(model_cfg, p, targets, x_test, t_test))(params))
+  coords = [jnp.asarray(a, real()) for a in test_targets.coords]
+  zero = np.asarray(jax.jit(lambda p: predict(model_cfg, p, targets, *coords))(params))
   results, table = [], []
   for i, mu in enumerate(targets):
     s = hyper_s(model_cfg, params["hyper"], jnp.asarray(mu))
-    zs = {**errors(zero[i], test_targets.u[i]), "ranks": list(ranks_of(s))}
+    zs = {**problem_errors(pde, zero[i], test_targets.u[i]), "ranks": list(ranks_of(s))}
     results.append({"mu": [float(v) for v in cfg.targets[i]], "zero_shot": zs, "phase2": {}})
   if cfg.phase2_data != cfg.data:
     points = train_batch(pde, cfg.phase2_data, cfg.seed)
@@ -349,7 +357,7 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
                              test_targets, log)
     else:
       rows = [_phase2_one(cfg, model_cfg, pde, params, mu, points, loss_cfg, mode,
-                          (x_test, t_test, test_targets.u[i]), log)
+                          (coords, test_targets.u[i]), log)
               for i, mu in enumerate(targets)]
     for entry, row in zip(results, rows):
       entry["phase2"][mode] = row

@@ -15,7 +15,7 @@ from lrpinn_jax.fit import train
 from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
-from lrpinn_jax.metrics import errors
+from lrpinn_jax.metrics import problem_errors
 from lrpinn_jax.nn.model import point_fn
 from lrpinn_jax.fit.losses import block_vectors
 from lrpinn_jax.pdes.registry import pde_of
@@ -86,9 +86,9 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
   trainable, frozen, info = train.fit_phase2(
       solver.config, pde, solver.params, mu, points, steps=steps, lr=lr, rank_mode=rank_mode,
       optimizer=optimizer, loss_cfg=loss_cfg, max_seconds=max_seconds, tol=tol,
-      eval_every=eval_every, test=(test.x, test.t, test.u[0]), log_every=log_every, log=log)
-  u = predict(solver.config, trainable, frozen, test.x, test.t)
-  final = {**errors(u, test.u[0]), "ranks": [int(v.shape[0]) for v in trainable["s"]],
+      eval_every=eval_every, test=(*test.coords, test.u[0]), log_every=log_every, log=log)
+  u = predict(solver.config, trainable, frozen, *test.coords)
+  final = {**problem_errors(pde, u, test.u[0]), "ranks": [int(v.shape[0]) for v in trainable["s"]],
            "trainable_params": trainable_count(trainable), "steps": info["steps"],
            "seconds": info["seconds"], "stopped": info["stopped"],
            # PDE residual at the training collocation points and at as many fresh ones: a fresh

@@ -23,7 +23,7 @@ from lrpinn_jax.fit import sharding
 from lrpinn_jax.fit import soap
 from lrpinn_jax.fit.data import TestSet
 from lrpinn_jax.errors import Preempted, UserError
-from lrpinn_jax.metrics import errors
+from lrpinn_jax.metrics import problem_errors
 from lrpinn_jax.nn.model import ModelConfig
 from lrpinn_jax.precision import real
 
@@ -188,7 +188,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
   state = phase1.init_phase1(cfg, optimizer, jax.random.key(seed))
   batch = phase1.make_batch(mus, points)
   train_mus = batch.mus
-  predict = jax.jit(lambda params, x, t: phase1.predict(cfg, params, train_mus, x, t))
+  predict = jax.jit(lambda params, *coords: phase1.predict(cfg, params, train_mus, *coords))
   if mesh is not None and mesh.size > 1:
     step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed, mesh=mesh,
                                               n_mu=len(mus)))
@@ -234,9 +234,10 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
           m["seconds"] = clock.training()  # the training clock stops here, before evaluation
           with clock.paused():
             if test is not None:
-              u = np.asarray(predict(state.params, jnp.asarray(test.x, real()),
-                                     jnp.asarray(test.t, real())))
-              per_mu = [errors(u[i], test.u[i])["rel_err"] for i in range(u.shape[0])]
+              u = np.asarray(predict(state.params, *(jnp.asarray(c, real())
+                                                     for c in test.coords)))
+              per_mu = [problem_errors(pde, u[i], test.u[i])["rel_err"]
+                        for i in range(u.shape[0])]
               m["test_rel_err"] = float(np.mean(per_mu))
               m["test_rel_err_max"] = float(np.max(per_mu))
             if done % log_every == 0 or done == steps:
@@ -270,7 +271,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
 
   Stops after ``steps`` steps, after ``max_seconds`` of training, when the loss falls below
   ``tol``, or (LM) when the damping saturates (no step can lower the loss any more).
-  test: optional (x, t, u_exact) arrays; every ``eval_every`` steps (0: never) the test errors go
+  test: optional (*coords, u_exact) arrays (e.g. x, t, u); every ``eval_every`` steps (0: never) the test errors go
   into the trajectory. Seconds count from the start of Phase 2 with compilation, without the
   test evaluations.
   Returns (trainable, frozen, info) with info = {"steps", "seconds", "stopped", "trajectory"}.
@@ -291,8 +292,8 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     step_fn = jax.jit(lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg))
   frozen = state.frozen
   if test is not None:
-    x_t, t_t = (jnp.asarray(a, real()) for a in test[:2])
-    predict = jax.jit(lambda tr: phase2.predict(cfg, tr, frozen, x_t, t_t))
+    coords = [jnp.asarray(a, real()) for a in test[:-1]]
+    predict = jax.jit(lambda tr: phase2.predict(cfg, tr, frozen, *coords))
   trajectory, eval_seconds, stopped = [], 0.0, "steps"
   progress = Progress(f"phase2 {optimizer} {rank_mode} mu={tuple(float(v) for v in mu)}",
                       steps, 0, log)
@@ -302,7 +303,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     jax.block_until_ready(state.trainable)  # the step's own time stays out of the eval time
     e0 = time.perf_counter()
     seconds = e0 - t0 - eval_seconds
-    m = errors(predict(state.trainable), test[2])
+    m = problem_errors(pde, predict(state.trainable), test[-1])
     trajectory.append({"step": done, "seconds": seconds, "abs_err": m["abs_err"],
                        "rel_err": m["rel_err"]})
     eval_seconds += time.perf_counter() - e0

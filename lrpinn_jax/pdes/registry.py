@@ -22,7 +22,8 @@ from lrpinn_jax.pdes.cdr import INIT_CONDS, PRESETS as CDR_PRESETS, cdr, initial
 from lrpinn_jax.pdes.helmholtz import helmholtz
 
 # Built-in problems that live in a module of their own: name -> "module:attribute".
-PROBLEMS = {"burgers": "lrpinn_jax.pdes.burgers:problem"}
+PROBLEMS = {"burgers": "lrpinn_jax.pdes.burgers:problem",
+            "kovasznay": "lrpinn_jax.pdes.kovasznay:problem"}
 PRESETS = tuple(CDR_PRESETS) + ("helmholtz",) + tuple(PROBLEMS)
 
 

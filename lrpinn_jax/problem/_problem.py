@@ -85,6 +85,10 @@ class Problem:
       sees (module docstring); their Periodic conditions with ``when=name`` are dropped too.
     mu_check: optional (mu: dict of (n,) numpy arrays) -> an error message or None: the
       parameter values the problem refuses (e.g. negative viscosity), checked on every mu.
+    mean_free: fields defined up to a constant (a pressure fixed only by its gradient): test
+      errors compare them after removing their mean over the test points.
+    error_groups: {name: fields} whose errors are also reported together (e.g. "velocity":
+      ("u", "v")), beside each field's own and all fields'.
   """
   coords: Box
   fields: Tuple[str, ...]
@@ -98,6 +102,8 @@ class Problem:
   equations: Optional[int] = None
   drop_zero: Tuple[str, ...] = ()
   mu_check: Optional[Callable] = None
+  mean_free: Tuple[str, ...] = ()
+  error_groups: Mapping[str, Tuple[str, ...]] = dataclasses.field(default_factory=dict)
   source: str = ""  # where the problem comes from ("file.py:problem", "module:name"); set by load
 
   def __post_init__(self):
@@ -113,6 +119,12 @@ class Problem:
       raise UserError(f"Problem time={self.time!r} is not one of the coordinates "
                       f"{self.coord_names}")
     set_("drop_zero", _names(self.drop_zero))
+    set_("mean_free", _names(self.mean_free))
+    set_("error_groups", {str(k): _names(v) for k, v in dict(self.error_groups).items()})
+    for f in self.mean_free + tuple(f for g in self.error_groups.values() for f in g):
+      if f not in fields:
+        raise UserError(f"Problem mean_free / error_groups: unknown field {f!r}; the fields "
+                        f"are {fields}")
     for p in self.drop_zero:
       if p not in self.mu_names:
         raise UserError(f"Problem drop_zero: unknown parameter {p!r}; the parameters are "

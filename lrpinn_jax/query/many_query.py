@@ -166,9 +166,10 @@ def concat(parts, keep):
   return jax.tree.map(lambda *a: np.concatenate([v[:k] for v, k in zip(a, keep)]), *parts)
 
 
-def predict_many(cfg: ModelConfig, trainable: dict, frozen: dict, x, t) -> jnp.ndarray:
-  """u at x, t (n,) for every mu of a batched Phase 2: (n_mu, n)."""
-  return jax.vmap(lambda tr, fr: predict(cfg, tr, fr, x, t), in_axes=(0, _in_axes(frozen)))(
+def predict_many(cfg: ModelConfig, trainable: dict, frozen: dict, *coords) -> jnp.ndarray:
+  """u at points (one (n,) array per coordinate, e.g. x, t) for every mu of a batched Phase 2:
+  (n_mu, n), or (n_mu, n, n_fields) for several fields."""
+  return jax.vmap(lambda tr, fr: predict(cfg, tr, fr, *coords), in_axes=(0, _in_axes(frozen)))(
       trainable, frozen)
 
 
