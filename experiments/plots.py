@@ -51,6 +51,8 @@ def _plt():
 
 
 def fig_solution(plt, solver, mu, title, path):
+  """Exact, predicted and |error| on a grid of the problem's two coordinates: one row per field
+  (fields the problem calls mean-free compared after removing their means)."""
   from lrpinn_jax.pdes.registry import pde_of
   pde = pde_of(solver)
   (x_lo, x_hi), (t_lo, t_hi) = pde.domain
@@ -61,15 +63,29 @@ def fig_solution(plt, solver, mu, title, path):
   mu = np.asarray(mu, np.float32)
   label = ", ".join(f"{n} = {v:.4g}" for n, v in zip(pde.mu_names, mu) if v or len(mu) < 3)
   exact = pde.reference(xx, tt, mu)
-  pred = np.asarray(solver(xx, tt, mu))
-  fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
-  for ax, z, name in zip(axes, (exact, pred, np.abs(pred - exact)),
-                         ("exact", f"predicted ({title})", "|error|")):
-    im = ax.pcolormesh(tt, xx, z, shading="auto", cmap="rainbow")
-    ax.set(xlabel=tn, ylabel=xn, title=f"{name}, {label}")
-    fig.colorbar(im, ax=ax)
-  rel = np.linalg.norm(pred - exact) / np.linalg.norm(exact)
-  fig.suptitle(f"relative L2 error {rel:.4f} on the 256 x 100 grid")
+  pred = np.asarray(solver(xx, tt, mu), np.float64)
+  fields = tuple(pde.fields)
+  if len(fields) == 1:
+    exact, pred = exact[..., None], pred[..., None]
+  for i, f in enumerate(fields):
+    if f in getattr(pde, "mean_free", ()):
+      exact[..., i] -= exact[..., i].mean()
+      pred[..., i] -= pred[..., i].mean()
+  fig, axes = plt.subplots(len(fields), 3, figsize=(13, 3.6 * len(fields)),
+                           constrained_layout=True, squeeze=False)
+  for row, f in zip(axes, range(len(fields))):
+    e, p = exact[..., f], pred[..., f]
+    name = "" if len(fields) == 1 else f"{fields[f]}: "
+    for ax, z, what in zip(row, (e, p, np.abs(p - e)),
+                           ("exact", f"predicted ({title})", "|error|")):
+      im = ax.pcolormesh(tt, xx, z, shading="auto", cmap="rainbow")
+      ax.set(xlabel=tn, ylabel=xn, title=f"{name}{what}, {label}")
+      fig.colorbar(im, ax=ax)
+  rel = [np.linalg.norm(pred[..., f] - exact[..., f]) / np.linalg.norm(exact[..., f])
+         for f in range(len(fields))]
+  text = ", ".join(f"{fields[f]} {r:.4f}" for f, r in enumerate(rel)) if len(fields) > 1 else (
+      f"{rel[0]:.4f}")
+  fig.suptitle(f"relative L2 error {text} on the 256 x 100 grid")
   fig.savefig(path, dpi=110)
   plt.close(fig)
 
@@ -78,8 +94,8 @@ def fig_curves(plt, history_path, path):
   rows = [json.loads(l) for l in open(history_path) if l.strip()]
   step = [r["step"] for r in rows]
   fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
-  for key in ("loss", "f", "ic", "bc", "ortho"):
-    if key in rows[0]:
+  for key, value in rows[0].items():  # the total and every loss term
+    if key not in ("step", "seconds") and not key.startswith("test_") and isinstance(value, float):
       a.semilogy(step, [r[key] for r in rows], label=key)
   a.set(xlabel="Phase-1 step", ylabel="loss", title="Phase-1 training loss")
   a.legend()

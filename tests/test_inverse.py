@@ -12,7 +12,8 @@ def test_recovers_beta_of_noise_free_data_from_the_same_solver(official_phase1):
   rng = np.random.default_rng(0)
   x, t = rng.uniform(0, 2 * np.pi, 100), rng.uniform(0, 1, 100)
   u = np.asarray(official_phase1(x, t, np.array([36.3, 0.0, 0.0])))
-  est = inverse.fit_mu(official_phase1, x, t, u, box=[(30, 40), (0, 0), (0, 0)])
+  est = inverse.fit_mu(official_phase1, inverse.Observations((x, t), u),
+                       box=[(30, 40), (0, 0), (0, 0)])
   assert est.free == (0,)
   assert abs(est.mu_hat[0] - 36.3) < 1e-3
   assert est.mu_hat[1] == 0 and est.mu_hat[2] == 0
@@ -27,7 +28,8 @@ def test_laplace_covariance_of_a_model_linear_in_mu_is_the_closed_form():
   solver = lambda xs, ts, mu: jnp.sin(3 * xs) + ts + mu[0] * (1.0 + xs * ts)
   sigma = 0.05
   u = a + 2.5 * b + 0.02 * rng.standard_normal(50)
-  est = inverse.fit_mu(solver, x, t, u, box=[(0, 5), (0, 0), (0, 0)], sigma=sigma)
+  est = inverse.fit_mu(solver, inverse.Observations((x, t), u), box=[(0, 5), (0, 0), (0, 0)],
+                       sigma=sigma)
   want = np.sum((u - a) * b) / np.sum(b * b)
   np.testing.assert_allclose(est.mu_hat[0], want, rtol=1e-5)
   np.testing.assert_allclose(est.cov, [[sigma ** 2 / np.sum(b * b)]], rtol=1e-4)
@@ -42,12 +44,13 @@ def test_laplace_covariance_of_a_model_linear_in_mu_is_the_closed_form():
 ])
 def test_bad_observations_are_one_line_errors(x, t, u, message):
   with pytest.raises(UserError, match=message):
-    inverse.check_observations(make_pde("convection"), x, t, u, 3)
+    inverse.check_observations(make_pde("convection"), inverse.Observations((x, t), u), 3)
 
 
 def test_mu_dimension_mismatch_is_an_error():
   with pytest.raises(UserError, match="mu coordinates"):
-    inverse.check_observations(make_pde("convection"), [0.1], [0.5], [1.0], 2)
+    inverse.check_observations(make_pde("convection"),
+                               inverse.Observations(([0.1], [0.5]), [1.0]), 2)
 
 
 def test_design_finds_the_beta_of_a_profile_from_the_same_solver(official_phase1):
@@ -63,9 +66,9 @@ def test_joint_refinement_removes_the_surrogate_error_on_exact_data(official_pha
   estimate carries the zero-shot model's own error; refining mu with the Phase-2 parameters
   against the PDE and the data lands much closer, and its interval covers the truth."""
   pde = make_pde("convection")
-  x, t, u, _ = inverse.synthetic(pde, [35.2, 0.0, 0.0], 100, 0.0, 0)
-  est = inverse.fit_mu(official_phase1, x, t, u, box=[(30, 40), (0, 0), (0, 0)])
-  joint = inverse.refine(official_phase1, pde, x, t, u, est, steps=40)
+  obs = inverse.synthetic(pde, [35.2, 0.0, 0.0], 100, 0.0, 0)
+  est = inverse.fit_mu(official_phase1, obs, box=[(30, 40), (0, 0), (0, 0)])
+  joint = inverse.refine(official_phase1, pde, obs, est, steps=40)
   assert joint.free == (0,) and joint.mu_hat[1] == 0 and joint.mu_hat[2] == 0
   assert abs(joint.mu_hat[0] - 35.2) < 0.5 * abs(est.mu_hat[0] - 35.2)
   assert abs(joint.mu_hat[0] - 35.2) < 5e-3

@@ -237,12 +237,16 @@ def write_json_atomic(path: str, obj) -> None:
 
 
 def _table(rows) -> str:
+  """One line per (mu, mode); a system adds the relative error of each error group and field."""
   head = f"{'mu':>22} | {'mode':>9} | {'abs_err':>9} | {'rel_err':>9} | {'ranks':>14} | params"
   lines = [head, "-" * len(head)]
   for r in rows:
+    parts = {k: v for k, v in r[2].items() if isinstance(v, dict) and "rel_err" in v}
+    parts.update(r[2].get("fields", {}))
+    extra = "  ".join(f"{k} {v['rel_err']:.5f}" for k, v in parts.items())
     lines.append(f"{str(tuple(r[0])):>22} | {r[1]:>9} | {r[2]['abs_err']:9.5f} | "
                  f"{r[2]['rel_err']:9.5f} | {str(tuple(r[2]['ranks'])):>14} | "
-                 f"{r[2].get('trainable_params', '')}")
+                 f"{r[2].get('trainable_params', '')}" + (f" | {extra}" if extra else ""))
   return "\n".join(lines)
 
 

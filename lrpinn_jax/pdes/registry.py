@@ -23,7 +23,8 @@ from lrpinn_jax.pdes.helmholtz import helmholtz
 
 # Built-in problems that live in a module of their own: name -> "module:attribute".
 PROBLEMS = {"burgers": "lrpinn_jax.pdes.burgers:problem",
-            "kovasznay": "lrpinn_jax.pdes.kovasznay:problem"}
+            "kovasznay": "lrpinn_jax.pdes.kovasznay:problem",
+            "taylor_green": "lrpinn_jax.pdes.taylor_green:problem"}
 PRESETS = tuple(CDR_PRESETS) + ("helmholtz",) + tuple(PROBLEMS)
 
 

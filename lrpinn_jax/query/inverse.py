@@ -20,9 +20,10 @@ negative log posterior times 2 sigma^2 w / n_obs (data with noise sigma, the PDE
 likelihood on the same scale), so the Laplace covariance of mu is the mu block of
 (w sigma^2 / n_obs) (J^T J)^+ over all unknowns: the network's freedom widens it (Schur complement).
 
->>> # est = fit_mu(solver, x, t, u, box=[(30, 40), (0, 0), (0, 0)], sigma=0.01)
+>>> # obs = Observations((x, t), u)            # or several fields: u (n, k), fields=(0, 1)
+>>> # est = fit_mu(solver, obs, box=[(30, 40), (0, 0), (0, 0)], sigma=0.01)
 >>> # est.mu_hat, est.std, est.ci95
->>> # joint = refine(solver, pde, x, t, u, est, sigma=0.01, steps=100)
+>>> # joint = refine(solver, pde, obs, est, sigma=0.01, steps=100)
 """
 from __future__ import annotations
 
@@ -58,6 +59,30 @@ class Estimate(NamedTuple):
   pde_residual_rms: Optional[float] = None  # refine only: RMS of the PDE residual at the end
 
 
+class Observations(NamedTuple):
+  """Data of a problem's solution: coords, one (n_obs,) array per coordinate (the problem's
+  order); u, (n_obs,) for one observed field or (n_obs, k) for k; fields, the indices of the
+  observed fields in the problem's order; sigma, the noise standard deviation if known."""
+  coords: Tuple[np.ndarray, ...]
+  u: np.ndarray
+  fields: Tuple[int, ...] = (0,)
+  sigma: Optional[float] = None
+
+
+def _select(out, fields: Tuple[int, ...], n_fields: int):
+  """The observed fields of a model output (..., ) or (..., n_fields), flattened per point:
+  (...,) for one field, (..., k) for several."""
+  if n_fields == 1:
+    return out
+  out = out[..., jnp.asarray(fields)]
+  return out[..., 0] if len(fields) == 1 else out
+
+
+def _n_out(solver) -> int:
+  """Fields of a Solver's output (any callable without a config: one)."""
+  return getattr(getattr(solver, "config", None), "n_out", 1)
+
+
 def _grid(box: np.ndarray, n: int) -> np.ndarray:
   """Starts: about n points on a regular grid over the box (n_free, 2), cell centres."""
   d = box.shape[0]
@@ -90,71 +115,86 @@ def minimize(rj, theta0, steps: int, project=lambda th: th,
   return st[0], st[3]
 
 
-def make_fitter(solver, free: Sequence[int], base_mu, box, *, steps: int = 30,
-                lm_cfg: lm.LMConfig = lm.LMConfig()):
-  """Returns fit(x, t, u, sigma, starts) -> (theta (n_starts, n_free), loss (n_starts,)), jitted:
-  LM on the misfit from every start at once, each clipped to the box after every step."""
+def make_fitter(solver, free: Sequence[int], base_mu, box, *, fields: Sequence[int] = (0,),
+                steps: int = 30, lm_cfg: lm.LMConfig = lm.LMConfig()):
+  """Returns fit(coords, u, sigma, starts) -> (theta (n_starts, n_free), loss (n_starts,)),
+  jitted: LM on the misfit of the observed ``fields`` from every start at once, each clipped to
+  the box after every step."""
   free = tuple(int(i) for i in free)
+  fields = tuple(int(i) for i in fields)
   base = jnp.asarray(base_mu, real())
   lo, hi = (jnp.asarray(np.asarray(box, np.float64)[:, i], real()) for i in (0, 1))
+  n_out = _n_out(solver)
 
-  def model(theta, x, t):
-    return solver(x, t, base.at[jnp.asarray(free)].set(theta))
+  def model(theta, coords):
+    out = solver(*coords, base.at[jnp.asarray(free)].set(theta))
+    return _select(out, fields, n_out).reshape(-1)
 
-  def one(theta0, x, t, u, sigma):
+  def one(theta0, coords, u, sigma):
     def rj(theta):
-      r = (model(theta, x, t) - u) / sigma
-      jac = jax.jacfwd(lambda th: model(th, x, t))(theta) / sigma
+      r = (model(theta, coords) - u.reshape(-1)) / sigma
+      jac = jax.jacfwd(lambda th: model(th, coords))(theta) / sigma
       return r, jac
 
     return minimize(rj, theta0, steps, lambda th: jnp.clip(th, lo, hi), lm_cfg)
 
-  return jax.jit(jax.vmap(one, in_axes=(0, None, None, None, None)))
+  return jax.jit(jax.vmap(one, in_axes=(0, None, None, None)))
 
 
-def check_observations(pde, x, t, u, n_mu_model: int):
-  """One-line UserError for observations the model cannot explain: shapes, NaNs, domain."""
-  x, t, u = (np.asarray(a, np.float64) for a in (x, t, u))
-  if not (x.ndim == t.ndim == u.ndim == 1 and x.shape == t.shape == u.shape and x.size > 0):
-    raise UserError(f"observations x, t, u must be 1-D arrays of one length, got shapes "
-                    f"{x.shape}, {t.shape}, {u.shape}")
-  if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t)) and np.all(np.isfinite(u))):
+def check_observations(pde, obs: Observations, n_mu_model: int) -> Observations:
+  """One-line UserError for observations the model cannot explain: shapes, NaNs, domain,
+  fields; returns them as float64 arrays."""
+  coords = tuple(np.asarray(c, np.float64) for c in obs.coords)
+  u = np.asarray(obs.u, np.float64)
+  n = coords[0].shape[0] if coords and coords[0].ndim == 1 else -1
+  k = len(obs.fields)
+  want = (n,) if k == 1 else (n, k)
+  if (len(coords) != len(pde.domain) or n <= 0 or any(c.shape != (n,) for c in coords)
+      or u.shape not in (want, (n, 1) if k == 1 else want)):
+    raise UserError(f"observations: one 1-D array of one length per coordinate "
+                    f"{tuple(pde.coord_names)} and values of shape (n,) or (n, fields), got "
+                    f"coordinate shapes {[c.shape for c in coords]} and values {u.shape}")
+  if not (all(np.all(np.isfinite(c)) for c in coords) and np.all(np.isfinite(u))):
     raise UserError("observations contain NaN or infinite values")
-  (x_lo, x_hi), (t_lo, t_hi) = pde.domain
-  if x.min() < x_lo or x.max() > x_hi or t.min() < t_lo or t.max() > t_hi:
-    raise UserError(f"observations outside the domain {pde.coords[0]} in [{x_lo:g}, {x_hi:g}], "
-                    f"{pde.coords[1]} in [{t_lo:g}, {t_hi:g}]")
+  for c, name, (lo, hi) in zip(coords, pde.coord_names, pde.domain):
+    if c.min() < lo or c.max() > hi:
+      raise UserError(f"observations outside the domain: {name} must be in [{lo:g}, {hi:g}]")
   if n_mu_model != pde.n_mu:
     raise UserError(f"the model takes {n_mu_model} mu coordinates, {pde.name} has {pde.n_mu}")
-  return x, t, u
+  return Observations(coords, u.reshape(want), tuple(obs.fields), obs.sigma)
 
 
-def fit_mu(solver, x, t, u, *, box, sigma: Optional[float] = None, n_starts: int = 21,
+def fit_mu(solver, obs: Observations, *, box, sigma: Optional[float] = None, n_starts: int = 21,
            steps: int = 30, fitter=None) -> Estimate:
-  """mu from observations u at (x, t) (n_obs,): LM from ``n_starts`` starts over ``box``
-  ((n_mu, 2) lo, hi per coordinate; coordinates with lo == hi are held fixed), Laplace
-  covariance at the best. sigma: the noise standard deviation (None: estimated from the fit; a
-  given sigma below the fit's residual level is raised to it).
-  fitter: a ``make_fitter`` result to reuse (one compilation for many solves)."""
+  """mu from observations (``Observations``: values of some fields at points): LM from
+  ``n_starts`` starts over ``box`` ((n_mu, 2) lo, hi per coordinate; coordinates with lo == hi
+  are held fixed), Laplace covariance at the best. sigma: the noise standard deviation (None:
+  obs.sigma, else estimated from the fit; a given sigma below the fit's residual level is raised
+  to it). fitter: a ``make_fitter`` result to reuse (one compilation for many solves)."""
   t0 = time.perf_counter()
+  sigma = obs.sigma if sigma is None else sigma
   box = np.asarray(box, np.float64)
   free = tuple(int(i) for i in np.flatnonzero(box[:, 1] > box[:, 0]))
   if not free:
     raise UserError("the box fixes every coordinate of mu: nothing to estimate")
   base = box[:, 0].copy()
-  fitter = fitter or make_fitter(solver, free, base, box[list(free)], steps=steps)
-  xs, ts, us = (jnp.asarray(a, real()) for a in (x, t, u))
+  fitter = fitter or make_fitter(solver, free, base, box[list(free)], fields=obs.fields,
+                                 steps=steps)
+  coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
+  us = jnp.asarray(obs.u, real())
   scale = 1.0 if sigma is None else float(sigma)
-  theta, loss = fitter(jnp.asarray(_grid(box[list(free)], n_starts), real()), xs, ts, us,
+  theta, loss = fitter(jnp.asarray(_grid(box[list(free)], n_starts), real()), coords, us,
                        jnp.asarray(scale, real()))
   best = int(jnp.argmin(loss))
   mu = base.copy()
   mu[list(free)] = np.asarray(theta[best], np.float64)
-  model = lambda th: solver(xs, ts, jnp.asarray(base, real()).at[jnp.asarray(free)].set(th))
-  jac = np.asarray(jax.jacfwd(model)(theta[best]), np.float64)  # (n_obs, n_free)
-  resid = np.asarray(model(theta[best]), np.float64) - np.asarray(u, np.float64)
-  cov, std, ci, s, rel = _laplace(mu, free, np.linalg.pinv(jac.T @ jac), resid,
-                                  np.asarray(u, np.float64), sigma)
+  n_out = _n_out(solver)
+  model = lambda th: _select(solver(*coords, jnp.asarray(base, real()).at[
+      jnp.asarray(free)].set(th)), obs.fields, n_out).reshape(-1)
+  jac = np.asarray(jax.jacfwd(model)(theta[best]), np.float64)  # (n_obs k, n_free)
+  u = np.asarray(obs.u, np.float64).reshape(-1)
+  resid = np.asarray(model(theta[best]), np.float64) - u
+  cov, std, ci, s, rel = _laplace(mu, free, np.linalg.pinv(jac.T @ jac), resid, u, sigma)
   return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0)
 
 
@@ -171,16 +211,18 @@ def _laplace(mu, free, unit_cov, resid, u, sigma):
   return cov, std, ci, s, rel
 
 
-def make_refiner(solver, pde, free: Sequence[int], *, steps: int = 100, data_weight: float = 1.0,
-                 need_xx: bool = False, lm_cfg: lm.LMConfig = lm.LMConfig()):
-  """Returns refine(trainable, frozen, mu0 (n_mu,), x, t, u, points) -> (trainable, mu (n_mu,),
-  J (m, n) at the end, data residual (n_obs,), PDE residual RMS), jitted: joint LM over the
-  Phase-2 parameters and mu[free] (module docstring). One compilation serves every solve with
-  the same shapes (rank mode "full" keeps them fixed)."""
+def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0,),
+                 steps: int = 100, data_weight: float = 1.0, need_xx: bool = False,
+                 lm_cfg: lm.LMConfig = lm.LMConfig()):
+  """Returns refine(trainable, frozen, mu0 (n_mu,), coords, u, points) -> (trainable,
+  mu (n_mu,), J (m, n) at the end, data residual (n_obs k,), PDE residual RMS), jitted: joint LM
+  over the Phase-2 parameters and mu[free] (module docstring). One compilation serves every
+  solve with the same shapes (rank mode "full" keeps them fixed)."""
   cfg = dataclasses.replace(solver.config, merge=False)
   free_idx = jnp.asarray(tuple(int(i) for i in free))
+  fields = tuple(int(i) for i in fields)
 
-  def run(trainable, frozen, mu0, x, t, u, points):
+  def run(trainable, frozen, mu0, coords, u, points):
     flat0, unravel = ravel_pytree(trainable)
     n_net = flat0.shape[0]
 
@@ -188,13 +230,15 @@ def make_refiner(solver, pde, free: Sequence[int], *, steps: int = 100, data_wei
       net, s = merge_net(unravel(theta[:n_net]), frozen)
       return point_fn(cfg, net, s), mu0.at[free_idx].set(theta[n_net:])
 
+    def misfit(th, *cu):
+      return _select(parts(th)[0](*cu[:-1]), fields, cfg.n_out) - cu[-1]
+
     def rj(theta):
       blocks = [lm.block_rows(lambda th, *c, fn=fn: fn(*parts(th), *c), theta, cols)
                 for _, fn, cols in pde.blocks(points, need_xx=need_xx)]
       f_rms = jnp.linalg.norm(blocks[0][0])  # block rows are scaled to mean squares
-      data, data_jac = lm.block_rows(lambda th, xi, ti, ui: parts(th)[0](xi, ti) - ui, theta,
-                                     (x, t, u), mean=False)
-      w = jnp.sqrt(data_weight / x.shape[0])
+      data, data_jac = lm.block_rows(misfit, theta, (*coords, u), mean=False)
+      w = jnp.sqrt(data_weight / coords[0].shape[0])
       r = jnp.concatenate([b[0] for b in blocks] + [w * data])
       jac = jnp.concatenate([b[1] for b in blocks] + [w * data_jac])
       return r, jac, data, f_rms
@@ -207,42 +251,54 @@ def make_refiner(solver, pde, free: Sequence[int], *, steps: int = 100, data_wei
   return jax.jit(run)
 
 
-def refine(solver, pde, x, t, u, est: Estimate, *, sigma: Optional[float] = None,
+def refine(solver, pde, obs: Observations, est: Estimate, *, sigma: Optional[float] = None,
            steps: int = 100, data_weight: float = 1.0, data: DataConfig = DataConfig(),
            seed: int = 0, refiner=None) -> Estimate:
   """Joint refinement of ``est`` (a ``fit_mu`` result): mu[est.free] and the Phase-2 parameters by
   LM on the PDE residual and the data misfit (module docstring), Laplace covariance of mu from
   the joint Gauss-Newton Hessian. Collocation points: ``data`` drawn with ``seed``.
   refiner: a ``make_refiner`` result to reuse (one compilation for many solves), built with the
-  same ``data_weight``."""
+  same ``data_weight`` and fields."""
   t0 = time.perf_counter()
+  sigma = obs.sigma if sigma is None else sigma
   free = est.free
-  need_xx = bool(pde.needs_uxx(est.mu_hat[None])) or 1 in free
-  refiner = refiner or make_refiner(solver, pde, free, steps=steps, data_weight=data_weight,
-                                    need_xx=need_xx)
+  need_xx = needs_full_residual(pde, est.mu_hat, free)
+  refiner = refiner or make_refiner(solver, pde, free, fields=obs.fields, steps=steps,
+                                    data_weight=data_weight, need_xx=need_xx)
   trainable, frozen, _ = split_params(solver.config, solver.params, est.mu_hat, "full")
   points = jax.tree.map(jnp.asarray, train_batch(pde, data, seed))
-  xs, ts, us = (jnp.asarray(a, real()) for a in (x, t, u))
-  _, mu, jac, resid, f_rms = refiner(trainable, frozen, jnp.asarray(est.mu_hat, real()), xs, ts,
-                                     us, points)
+  coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
+  _, mu, jac, resid, f_rms = refiner(trainable, frozen, jnp.asarray(est.mu_hat, real()), coords,
+                                     jnp.asarray(obs.u, real()), points)
   mu = np.asarray(mu, np.float64)
   jac = np.asarray(jac, np.float64)
   d = len(free)
   # The mu block of (J^T J)^+ (the last d unknowns), times w / n_obs: covariance for noise 1.
   inv = np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)[-d:, -d:]
-  base_cov = data_weight / len(resid) * inv
+  base_cov = data_weight / len(obs.coords[0]) * inv
   cov, std, ci, s, rel = _laplace(mu, free, base_cov, np.asarray(resid, np.float64),
-                                  np.asarray(u, np.float64), sigma)
+                                  np.asarray(obs.u, np.float64).reshape(-1), sigma)
   return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0, float(f_rms))
 
 
-def synthetic(pde, mu_true, n_obs: int, noise: float, seed: int):
-  """Observations of the reference solution at mu_true: n_obs points uniform in the domain, plus
-  Gaussian noise of standard deviation noise * RMS(u). Returns (x, t, u, sigma)."""
+def needs_full_residual(pde, mu, free: Sequence[int]) -> bool:
+  """Whether refinement needs the problem's full residual: some mu entry it drops where 0 is
+  nonzero at ``mu`` or is being estimated (Problem.drop_zero)."""
+  dropped = getattr(pde, "drop_zero", ())
+  return (bool(pde.needs_uxx(np.asarray(mu)[None]))
+          or any(pde.mu_names[i] in dropped for i in free))
+
+
+def synthetic(pde, mu_true, n_obs: int, noise: float, seed: int,
+              fields: Sequence[int] = (0,)) -> Observations:
+  """Observations of the reference solution at mu_true: the ``fields`` at n_obs points uniform
+  in the domain, plus Gaussian noise of standard deviation noise * RMS (over those fields)."""
   rng = np.random.default_rng([seed, 7])
-  (x_lo, x_hi), (t_lo, t_hi) = pde.domain
-  x = rng.uniform(x_lo, x_hi, n_obs)
-  t = rng.uniform(t_lo, t_hi, n_obs)
-  clean = pde.reference(x, t, np.asarray(mu_true, np.float64))
+  coords = tuple(rng.uniform(lo, hi, n_obs) for lo, hi in pde.domain)
+  clean = pde.reference(*coords, np.asarray(mu_true, np.float64))
+  fields = tuple(int(i) for i in fields)
+  if clean.ndim == 2:
+    clean = clean[:, list(fields)]
+    clean = clean[:, 0] if len(fields) == 1 else clean
   sigma = float(noise * np.sqrt(np.mean(clean ** 2)))
-  return x, t, clean + sigma * rng.standard_normal(n_obs), sigma
+  return Observations(coords, clean + sigma * rng.standard_normal(clean.shape), fields, sigma)
