@@ -8,6 +8,8 @@ fig2_solution_beta<B>.png  exact / predicted / |error| over (x, t) (the fine-tun
                            --mu=a,b (any problem of two coordinates): fig2_solution_mu<a>_<b>.png
 fig3_phase1_curves.png     Phase-1 loss and mean test error over the steps (phase1_history.jsonl)
 fig4_ranks.png             ranks per layer vs beta, and sorted |s_2(beta)| as a heat map (CDR)
+fig_flow_mu*.png           a flow (fields u, v over x, y): vorticity and velocity, exact beside
+                           predicted, at the last time, and the velocity error
 fig5_many_query.png        zero-shot and Phase-2 errors and trainable parameters vs beta
 fig_families.png           mean and worst error per CDR sub-family, zero-shot and after Phase 2
                            (--families=<results.json> with "summary_by_family", e.g. of
@@ -26,6 +28,7 @@ from lrpinn_jax.io import checkpoint
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.finetune import load_phase1
 from lrpinn_jax.fit.train import HISTORY_FILE
+from lrpinn_jax.pdes.registry import pde_of
 
 flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir, or an official .npz")
 flags.DEFINE_string("finetune", None, "finetune output folder (for Fig. 2)")
@@ -53,7 +56,6 @@ def _plt():
 def fig_solution(plt, solver, mu, title, path):
   """Exact, predicted and |error| on a grid of the problem's two coordinates: one row per field
   (fields the problem calls mean-free compared after removing their means)."""
-  from lrpinn_jax.pdes.registry import pde_of
   pde = pde_of(solver)
   (x_lo, x_hi), (t_lo, t_hi) = pde.domain
   xn, tn = pde.coord_names
@@ -87,6 +89,45 @@ def fig_solution(plt, solver, mu, title, path):
       f"{rel[0]:.4f}")
   fig.suptitle(f"relative L2 error {text} on the 256 x 100 grid")
   fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def fig_flow(plt, solver, mu, title, path):
+  """A flow of a problem in (x, y[, t]) with fields u, v: vorticity v_x - u_y (colour) and the
+  velocity (arrows), exact beside predicted, at the last time, and the velocity error."""
+  pde = pde_of(solver)
+  names = pde.coord_names
+  n = 96
+  (x_lo, x_hi), (y_lo, y_hi) = pde.box("x"), pde.box("y")
+  xx, yy = np.meshgrid(np.linspace(x_lo, x_hi, n), np.linspace(y_lo, y_hi, n))
+  t_end = pde.box(pde.time)[1] if pde.time else None
+  coords = [xx if c == "x" else yy if c == "y" else np.full_like(xx, t_end) for c in names]
+  mu = np.asarray(mu, np.float32)
+  iu, iv = pde.fields.index("u"), pde.fields.index("v")
+  exact = pde.reference(*coords, mu)
+  pred = np.asarray(solver(*coords, mu), np.float64)
+  dx, dy = xx[0, 1] - xx[0, 0], yy[1, 0] - yy[0, 0]
+  vort = lambda f: np.gradient(f[..., iv], dx, axis=1) - np.gradient(f[..., iu], dy, axis=0)
+  label = ", ".join(f"{k} = {v:.4g}" for k, v in zip(pde.mu_names, mu))
+  when = f", {pde.time} = {t_end:g}" if pde.time else ""
+  fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
+  w_e, w_p = vort(exact), vort(pred)
+  lim = np.abs(w_e).max()
+  k = slice(None, None, 8)
+  for ax, f, w, what in ((axes[0], exact, w_e, "exact"), (axes[1], pred, w_p, title)):
+    im = ax.pcolormesh(xx, yy, w, shading="auto", cmap="RdBu_r", vmin=-lim, vmax=lim)
+    ax.quiver(xx[k, k], yy[k, k], f[k, k, iu], f[k, k, iv])
+    ax.set(xlabel="x", ylabel="y", title=f"{what}: vorticity and velocity, {label}{when}",
+           aspect="equal")
+    fig.colorbar(im, ax=ax)
+  err = np.hypot(pred[..., iu] - exact[..., iu], pred[..., iv] - exact[..., iv])
+  im = axes[2].pcolormesh(xx, yy, err, shading="auto", cmap="rainbow")
+  axes[2].set(xlabel="x", ylabel="y", title="|velocity error|", aspect="equal")
+  fig.colorbar(im, ax=axes[2])
+  rel = np.linalg.norm(pred[..., [iu, iv]] - exact[..., [iu, iv]]) / np.linalg.norm(
+      exact[..., [iu, iv]])
+  fig.suptitle(f"velocity relative L2 error {rel:.4f} on the {n} x {n} grid")
+  fig.savefig(path, dpi=100)
   plt.close(fig)
 
 
@@ -195,10 +236,15 @@ def main(argv):
     if os.path.exists(history):
       fig_curves(plt, history, os.path.join(out, "fig3_phase1_curves.png"))
       made.append("fig3_phase1_curves.png")
-    if not FLAGS.finetune:
+    pde = pde_of(solver)
+    if {"u", "v"} <= set(pde.fields) and {"x", "y"} <= set(pde.coord_names):
+      flow = fig2.replace("fig2_solution", "fig_flow")
+      fig_flow(plt, solver, mu, "predicted (Phase 1, zero-shot)", os.path.join(out, flow))
+      made.append(flow)
+    if not FLAGS.finetune and len(pde.domain) == 2:
       fig_solution(plt, solver, mu, "Phase 1, zero-shot", os.path.join(out, fig2))
       made.append(fig2)
-  if FLAGS.finetune:
+  if FLAGS.finetune and len(pde_of(checkpoint.load(FLAGS.finetune)).domain) == 2:
     fig_solution(plt, checkpoint.load(FLAGS.finetune), mu, "after Phase 2",
                  os.path.join(out, fig2))
     made.append(fig2)

@@ -4,7 +4,7 @@
   python -m experiments.train --problem=path/to/problem.py --workdir=runs/mine
   python -m experiments.train --problem=burgers --mu_grid=5 --targets=0.01,0.9
 
---problem: a built-in problem name (burgers), a file (its object ``problem``), FILE.py:NAME, or
+--problem: a built-in problem name (burgers, kovasznay, taylor_green), a file (its object ``problem``), FILE.py:NAME, or
 module:NAME. The model's model.json records it, so lrpinn_jax.load and the other commands
 (--checkpoint=DIR) rebuild the problem. Runs the problem's own recipe if it has one (by its
 name), else the generic one.

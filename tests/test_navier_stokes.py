@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrpinn_jax.fit.data import DataConfig, test_set
+from lrpinn_jax.fit.data import DataConfig
+from lrpinn_jax.fit.data import test_set as make_test_set  # not collected as a test
 from lrpinn_jax.fit.losses import block_vectors
 from lrpinn_jax.metrics import problem_errors
 from lrpinn_jax.pdes.kovasznay import exact, lam
@@ -45,7 +46,7 @@ def test_lambda_by_hand():
 
 
 def test_per_field_errors_with_a_mean_free_pressure(kovasznay):
-  ts = test_set(kovasznay, DataConfig(n_test=50), np.array([[30.0], [70.0]]), 0)
+  ts = make_test_set(kovasznay, DataConfig(n_test=50), np.array([[30.0], [70.0]]), 0)
   assert len(ts.coords) == 2 and ts.u.shape == (2, 50, 3)
   true = ts.u[0]
   pred = true + np.array([0.0, 0.0, 7.0])  # pressure off by a constant only
@@ -94,5 +95,5 @@ def test_taylor_green_exact_solution_solves_the_system(rng, nu):
   assert misfit["ic"].shape == (8, 2) and misfit["per_x"].shape == (8, 3)
   for name in ("ic", "per_x", "per_y"):
     np.testing.assert_allclose(misfit[name], 0.0, atol=1e-5)
-  ts = test_set(tg, DataConfig(n_test=20), np.array([[nu]]), 0)
+  ts = make_test_set(tg, DataConfig(n_test=20), np.array([[nu]]), 0)
   assert len(ts.coords) == 3 and ts.u.shape == (1, 20, 3)

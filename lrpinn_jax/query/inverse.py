@@ -169,8 +169,8 @@ def fit_mu(solver, obs: Observations, *, box, sigma: Optional[float] = None, n_s
   """mu from observations (``Observations``: values of some fields at points): LM from
   ``n_starts`` starts over ``box`` ((n_mu, 2) lo, hi per coordinate; coordinates with lo == hi
   are held fixed), Laplace covariance at the best. sigma: the noise standard deviation (None:
-  obs.sigma, else estimated from the fit; a given sigma below the fit's residual level is raised
-  to it). fitter: a ``make_fitter`` result to reuse (one compilation for many solves)."""
+  obs.sigma; None or 0: estimated from the fit; a given sigma below the fit's residual level is
+  raised to it). fitter: a ``make_fitter`` result to reuse (one compilation for many solves)."""
   t0 = time.perf_counter()
   sigma = obs.sigma if sigma is None else sigma
   box = np.asarray(box, np.float64)
@@ -182,7 +182,7 @@ def fit_mu(solver, obs: Observations, *, box, sigma: Optional[float] = None, n_s
                                  steps=steps)
   coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
   us = jnp.asarray(obs.u, real())
-  scale = 1.0 if sigma is None else float(sigma)
+  scale = float(sigma) if sigma else 1.0  # None or 0 (noise-free data): no scaling
   theta, loss = fitter(jnp.asarray(_grid(box[list(free)], n_starts), real()), coords, us,
                        jnp.asarray(scale, real()))
   best = int(jnp.argmin(loss))
@@ -203,7 +203,7 @@ def _laplace(mu, free, unit_cov, resid, u, sigma):
   noise 1 and the data residual (n_obs,): sigma is the larger of the given one and the fit's."""
   n, d = len(resid), len(free)
   s_fit = float(np.sqrt(resid @ resid / max(n - d, 1)))  # noise and model error together
-  s = s_fit if sigma is None else max(float(sigma), s_fit)
+  s = max(float(sigma), s_fit) if sigma else s_fit
   cov = s ** 2 * unit_cov
   std = np.sqrt(np.maximum(np.diag(cov), 0.0))
   ci = np.stack([mu[list(free)] - Z95 * std, mu[list(free)] + Z95 * std], 1)
