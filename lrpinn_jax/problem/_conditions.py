@@ -88,6 +88,16 @@ def _face(problem, coord: str, side: str, n: int, rng: np.random.Generator,
   return z
 
 
+def _on_faces(cond, problem, faces, n: int, rng: np.random.Generator) -> np.ndarray:
+  """The condition's points: its own (``points=fn``), or n per face of ``faces`` ((coord, "lo" or
+  "hi"), ...), uniform or with ``points="grid"`` equispaced."""
+  z = _placed(cond, problem, n, rng)
+  if z is not None:
+    return z
+  grid = cond.points == "grid"
+  return np.concatenate([_face(problem, c, side, n, rng, grid) for c, side in faces])
+
+
 def _parse_sides(problem, on: Names) -> Tuple[Tuple[str, str], ...]:
   """("x", "y=hi") -> (("x", "lo"), ("x", "hi"), ("y", "hi")); () -> every face but time's."""
   items = _names(on) or tuple(c for c in problem.coord_names if c != problem.time)
@@ -104,12 +114,10 @@ class Initial(Condition):
   fields: Names = ()
   value: Callable = None
   name: str = "ic"
-  points: Optional[Callable] = None
+  points: Optional[Union[str, Callable]] = None
 
   def sample(self, problem, n, rng):
-    z = _placed(self, problem, n, rng)
-    grid = self.points == "grid"
-    return _face(problem, problem.time, "lo", n, rng, grid) if z is None else z
+    return _on_faces(self, problem, ((problem.time, "lo"),), n, rng)
 
   def residual(self, problem, u, z, mu):
     return _value_misfit(self, problem, u, z, mu)
@@ -130,15 +138,10 @@ class Dirichlet(Condition):
   value: Callable = None
   on: Names = ()
   name: str = "bc"
-  points: Optional[Callable] = None
+  points: Optional[Union[str, Callable]] = None
 
   def sample(self, problem, n, rng):
-    z = _placed(self, problem, n, rng)
-    if z is not None:
-      return z
-    grid = self.points == "grid"
-    return np.concatenate([_face(problem, c, s, n, rng, grid)
-                           for c, s in _parse_sides(problem, self.on)])
+    return _on_faces(self, problem, _parse_sides(problem, self.on), n, rng)
 
   def residual(self, problem, u, z, mu):
     return _value_misfit(self, problem, u, z, mu)
@@ -185,12 +188,10 @@ class Periodic(Condition):
   derivative_order: int = 0
   when: Optional[Union[str, Callable]] = None
   name: str = "bc"
-  points: Optional[Callable] = None
+  points: Optional[Union[str, Callable]] = None
 
   def sample(self, problem, n, rng):
-    z = _placed(self, problem, n, rng)
-    grid = self.points == "grid"
-    return _face(problem, self.coord, "lo", n, rng, grid) if z is None else z
+    return _on_faces(self, problem, ((self.coord, "lo"),), n, rng)
 
   def residual(self, problem, u, z, mu):
     idx = problem.field_indices(self.fields)
