@@ -7,6 +7,8 @@ None: unset, they take the value of --recipe; set, they override it.
 """
 from __future__ import annotations
 
+import sys
+
 from absl import flags
 
 from lrpinn_jax.fit import losses
@@ -43,10 +45,12 @@ flags.DEFINE_enum("mu_sampling", None, list(phase1.MU_SAMPLINGS), "--mu_batch dr
                   "alike, or every sub-family (mu with the same nonzero coefficients) alike" + _R)
 flags.DEFINE_float("s_init", None, "> 0: hypernetwork heads start with zero kernels and this "
                    "bias, so s(mu) = s_init for every mu at initialisation (0: default init)" + _R)
-flags.DEFINE_bool("periodic_x", None, "periodic input embedding (cos x, sin x, t): the periodic "
-                  "boundary condition holds exactly" + _R)
-flags.DEFINE_bool("hard_ic", None, "exact initial condition: u = u0(x) + t N(x, t) (CDR family)"
-                  + _R)
+flags.DEFINE_bool("periodic", None, "periodic input embedding: the network sees each coordinate "
+                  "with a Periodic condition through its cos and sin (CDR: cos x, sin x, t), so "
+                  "the condition holds exactly" + _R)
+flags.DEFINE_bool("periodic_x", None, "former name of --periodic")
+flags.DEFINE_bool("hard_ic", None, "exact initial condition from the problem's Initial: "
+                  "u = u0(z; mu) + (t - t0) N(z)" + _R)
 flags.DEFINE_float("causal_eps", None, "causal residual weighting strength (0: off)" + _R)
 flags.DEFINE_float("sine_start", None, "first layer sin(omega (W0 z + b0)) with this omega "
                    "instead of tanh (0: tanh)" + _R)
@@ -104,6 +108,11 @@ def experiment_kwargs(problem: str, n_train: int) -> dict:
   than the ``n_train`` training mu means all of them (0); an explicit --mu_batch is kept as
   given (and refused by validation if too large)."""
   given = {name: getattr(FLAGS, name) for name in recipes.SETTINGS}
+  if FLAGS.periodic_x is not None:
+    print("--periodic_x is now --periodic (every periodic coordinate); using it as --periodic",
+          file=sys.stderr)
+    if given["periodic"] is None:
+      given["periodic"] = FLAGS.periodic_x
   settings = recipes.resolve(problem, FLAGS.recipe, given)
   if given["mu_batch"] is None and settings["mu_batch"] >= n_train:
     settings["mu_batch"] = 0

@@ -32,7 +32,7 @@ ROWS = [
     ("+lr 1e-3 cosine", dict(lr=1e-3, lr_schedule="cosine")),
     ("+resample", dict(resample=True)),
     ("+causal eps=10", dict(causal_eps=10.0)),
-    ("+periodic_x", dict(periodic_x=True)),
+    ("+periodic_x", dict(periodic=True)),
 ]
 
 

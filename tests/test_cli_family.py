@@ -105,9 +105,9 @@ BAD_INPUTS = [
     ("cdr", ["--pde=reaction", "--rho_range=1,2", "--phase2_batched", "--phase2_optimizer=adam"],
      "--phase2_optimizer=lm"),
     ("helmholtz", ["--a_range=3,2"], "--a_range must be 'lo,hi'"),
-    ("helmholtz", ["--periodic_x"], "--periodic_x needs a Periodic condition in the first"),
+    ("helmholtz", ["--periodic"], "--periodic needs a Periodic condition"),
     ("cdr", ["--pde=diffusion", "--nu_range=1,2", "--init_cond=gauss_pi_2", "--hard_ic",
-             "--periodic_x"], "u0' jumps by 0.345"),
+             "--periodic"], "u0' jumps by 0.345"),
     ("helmholtz", ["--sine_start=-1"], "--sine_start must be a finite number >= 0"),
     ("helmholtz", ["--loss_weights=ic=2"], "--loss_weights: expected name=weight pairs"),
 ]

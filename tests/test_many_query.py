@@ -49,7 +49,7 @@ def test_vmapped_phase2_equals_per_mu_phase2():
 
 def test_periodic_embedding_is_exactly_periodic():
   cfg = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2,
-                    x_period=2 * np.pi)
+                    periods=(2 * np.pi, 0.0))
   params = init_params(cfg, jax.random.key(1))
   s = tuple(jnp.ones(8) for _ in range(2))
   u = point_fn(cfg, params["net"], s)

@@ -173,15 +173,18 @@ def test_helmholtz_points_and_blocks():
 
 def test_hard_initial_condition_holds_exactly():
   from lrpinn_jax.nn.model import ModelConfig, hyper_s, init_params, point_fn
-  cfg = ModelConfig(hard_ic="gauss_pi_4")
+  cfg = ModelConfig(hard_ic="ic")
   assert ModelConfig.from_dict(__import__("json").loads(cfg.to_json())) == cfg
   p = init_params(cfg, jax.random.key(0))
-  u = point_fn(cfg, p["net"], hyper_s(cfg, p["hyper"], jnp.array([0.0, 0.0, 5.0])))
+  pde = make_pde("reaction", "gauss_pi_4")
+  mu = jnp.array([0.0, 0.0, 5.0])
+  u = point_fn(cfg, p["net"], hyper_s(cfg, p["hyper"], mu), pde=pde, mu=mu)
   x = jnp.linspace(0, 2 * np.pi, 7)
   np.testing.assert_allclose(jax.jit(jax.vmap(u))(x, jnp.zeros(7)),
                              np.exp(-(np.asarray(x) - np.pi) ** 2 / (2 * (np.pi / 4) ** 2)),
                              atol=1e-6)
-  pde = make_pde("reaction", "gauss_pi_4")
+  with pytest.raises(ValueError, match="needs pde= and mu="):
+    point_fn(cfg, p["net"], hyper_s(cfg, p["hyper"], mu))
   pts = jax.tree.map(jnp.asarray, train_batch(pde, DataConfig(n_f=8, n_0=16, n_b=4), 0))
   from lrpinn_jax.fit.losses import block_vectors
   ic = jax.jit(lambda p: block_vectors(pde, u, jnp.array([0.0, 0.0, 5.0]), p)["ic"])(pts)

@@ -221,6 +221,40 @@ def test_lm_phase2_on_a_system_and_three_coordinates(trained):
   np.testing.assert_allclose(res.loss[0], want, **FLOAT32_TWO_PROGRAMS)
 
 
+def test_exact_initial_condition_comes_from_the_problem():
+  # hard_ic holds the problem's Initial condition exactly for every mu, also where it depends on
+  # mu (Burgers: u(x, 0) = -A sin(pi x)), through Phase 1, Phase 2 and the Solver; a system keeps
+  # its other fields as the network gives them (Taylor-Green: u, v held, p free).
+  burgers = make_pde("burgers")
+  cfg = dataclasses.replace(tiny_model(burgers), n_mu=2, mu_shift=(0.0, 0.0),
+                            mu_scale=(1.0, 1.0), hard_ic="ic")
+  params = phase1.init_phase1(cfg, optax.adam(1e-3), jax.random.key(0)).params
+  x = jnp.linspace(-1.0, 1.0, 9)
+  mus = np.array([[0.01, 0.5], [0.02, 1.0]], np.float32)
+  u0 = phase1.predict(cfg, params, mus, x, jnp.zeros(9), pde=burgers)
+  np.testing.assert_allclose(u0, -mus[:, 1:] * np.sin(np.pi * np.asarray(x)), atol=1e-6)
+  solver = Solver(params, cfg, (("pde", "burgers"),))
+  np.testing.assert_allclose(solver(x, jnp.zeros(9), mus[1]), u0[1], atol=1e-6)
+  assert float(jnp.max(jnp.abs(solver(x, jnp.full(9, 0.5), mus[1]) - u0[1]))) > 1e-3
+  pts = jax.tree.map(jnp.asarray, burgers.sample_points(SMALL, 0))
+  trainable, frozen, _ = phase2.split_params(cfg, params, mus[0], "full")
+  batch = phase2.Phase2Batch(jnp.asarray(mus[0]), pts)
+  terms = phase2.phase2_loss(trainable, frozen, cfg, burgers, phase1.LossConfig(), batch)[1]
+  assert float(terms["ic"]) < 1e-12
+  np.testing.assert_allclose(phase2.predict(cfg, trainable, frozen, x, jnp.zeros(9),
+                                            pde=burgers, mu=mus[0]), u0[0], atol=1e-6)
+  tg = make_pde("taylor_green")
+  cfg = dataclasses.replace(tiny_model(tg), hard_ic="ic")
+  params = phase1.init_phase1(cfg, optax.adam(1e-3), jax.random.key(0)).params
+  y = jnp.linspace(0.0, 6.0, 9)
+  held = phase1.predict(cfg, params, np.array([[0.05]]), x, y, jnp.zeros(9), pde=tg)[0]
+  free = phase1.predict(dataclasses.replace(cfg, hard_ic=""), params, np.array([[0.05]]),
+                        x, y, jnp.zeros(9))[0]
+  want = np.stack([-np.cos(x) * np.sin(y), np.sin(x) * np.cos(y)], -1)
+  np.testing.assert_allclose(held[:, :2], want, atol=1e-6)
+  np.testing.assert_array_equal(held[:, 2], free[:, 2])
+
+
 def test_burgers_cole_hopf_solves_the_pde():
   """Central differences of the reference (h = 1e-3) leave a residual of O(h^2) times the third
   derivatives; the boundary values are 0 and t = 0 gives the initial condition."""

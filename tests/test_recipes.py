@@ -19,7 +19,7 @@ def test_paper_recipe_is_the_papers_settings_for_every_problem():
     assert (r["phase1_steps"], r["phase2_steps"], r["lr"], r["lr_schedule"]) == (
         20000, 10000, 2.5e-4, "constant")
     assert r["phase2_optimizer"] == "adam" and r["phase2_lr"] is None
-    assert not any(r[k] for k in ("normalize_mu", "resample", "periodic_x", "hard_ic",
+    assert not any(r[k] for k in ("normalize_mu", "resample", "periodic", "hard_ic",
                                   "phase2_batched", "mu_batch", "s_init", "causal_eps",
                                   "sine_start"))
 
@@ -39,8 +39,8 @@ def test_best_recipes_resolve_to_their_documented_settings():
 
 
 def test_explicit_settings_override_the_recipe_and_none_does_not():
-  r = recipes.resolve("convection", "best", {"lr": 5e-3, "mu_batch": None, "periodic_x": False})
-  assert r["lr"] == 5e-3 and r["periodic_x"] is False
+  r = recipes.resolve("convection", "best", {"lr": 5e-3, "mu_batch": None, "periodic": False})
+  assert r["lr"] == 5e-3 and r["periodic"] is False
   assert r["mu_batch"] == recipes.recipe("convection", "best")["mu_batch"]
   assert recipes.resolve("convection", "paper", {"phase2_optimizer": "lm"})["phase2_optimizer"] == "lm"
 

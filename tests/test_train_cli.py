@@ -62,7 +62,8 @@ def test_bad_input_one_line_errors(tmp_path):
   cases = [(["--problem=convection"], "is a PDE of the built-in family"),
            ([], "--problem is required"),
            (["--problem=burgers", "--targets=1,2,3"], "each mu is two numbers nu,A"),
-           (["--problem=burgers", "--hard_ic"], "--hard_ic needs a built-in initial condition")]
+           (["--problem=kovasznay", "--hard_ic"], "--hard_ic needs exactly one Initial condition"),
+           (["--problem=kovasznay", "--periodic"], "--periodic needs a Periodic condition")]
   runs = cli_cases("experiments.train", [[f"--workdir={tmp_path / str(i)}", *args, *TINY]
                                          for i, (args, _) in enumerate(cases)], tmp_path)
   for i, (run, (_, message)) in enumerate(zip(runs, cases)):

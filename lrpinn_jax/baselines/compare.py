@@ -232,13 +232,13 @@ def _hyper_lr(ctx: _Ctx, log) -> dict:
   rows = []
   x, t = (jnp.asarray(a, jnp.float32) for a in (ctx.test.x, ctx.test.t))
   for i, mu in enumerate(ctx.targets):
-    zero = errors(np.asarray(phase1.predict(model_cfg, params, mu[None], x, t)[0]), ctx.test.u[i])
+    zero = errors(np.asarray(phase1.predict(model_cfg, params, mu[None], x, t, pde=ctx.pde)[0]), ctx.test.u[i])
     trainable, frozen, info = train.fit_phase2(
         model_cfg, ctx.pde, params, mu, ctx.points_np, steps=cfg.finetune_steps, lr=cfg.lr,
         optimizer=cfg.hyper_optimizer, loss_cfg=LossConfig(need_xx=ctx.need_xx),
         eval_every=cfg.eval_every if cfg.hyper_optimizer == "adam" else 1,
         test=(ctx.test.x, ctx.test.t, ctx.test.u[i]), log=lambda *_: None)
-    u = phase2.predict(model_cfg, trainable, frozen, ctx.test.x, ctx.test.t)
+    u = phase2.predict(model_cfg, trainable, frozen, ctx.test.x, ctx.test.t, pde=ctx.pde, mu=mu)
     steps_to = next((p["step"] for p in info["trajectory"] if p["abs_err"] <= TARGET_ABS_ERR),
                     None)
     rows.append(ctx.row(i, u, phase2.trainable_count(trainable), info["seconds"], steps_to,

@@ -24,7 +24,7 @@ from lrpinn_jax.metrics import problem_errors
 from lrpinn_jax.nn.model import ModelConfig, hyper_s, ranks_of
 from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.pdes.cdr import CDRProblem
-from lrpinn_jax.problem import Periodic
+from lrpinn_jax.problem import Initial, Periodic
 from lrpinn_jax.fit.phase1 import MU_SAMPLINGS, LossConfig, predict
 from lrpinn_jax.fit.phase2 import RANK_MODES
 from lrpinn_jax.precision import np_real, real
@@ -32,7 +32,7 @@ from lrpinn_jax.precision import np_real, real
 RESULTS_FILE = "results.json"
 
 
-# Largest jump of u0' across the periodic boundary that --hard_ic --periodic_x accept with diffusion.
+# Largest jump of u0' across the periodic boundary that --hard_ic --periodic accept with diffusion.
 KINK_TOL = 1e-2
 
 
@@ -63,7 +63,7 @@ class ExperimentConfig:
   phase2_optimizer: str = "adam"
   deriv_mode: str = "jvp"
   normalize_mu: bool = False
-  periodic_x: bool = False
+  periodic: bool = False  # every coordinate with a Periodic condition seen through cos, sin
   lr_schedule: str = "constant"
   optimizer: str = "adam"  # Phase-1 optimizer: adam (paper) or soap (lrpinn_jax.fit.soap)
   causal_eps: float = 0.0
@@ -71,7 +71,7 @@ class ExperimentConfig:
   mu_batch: int = 0
   mu_sampling: str = "uniform"  # "family": mu_batch draws give each sub-family the same chance
   phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.query.many_query)
-  hard_ic: bool = False  # u = u0(x) + t N(x, t): exact initial condition (ModelConfig.hard_ic)
+  hard_ic: bool = False  # u = u0(z; mu) + (t - t0) N(z): exact initial condition (ModelConfig.hard_ic)
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
   s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
   t_scale: float = 1.0  # the network sees t_scale * t (ModelConfig.t_scale)
@@ -95,18 +95,20 @@ class ExperimentConfig:
     if self.deriv_mode != "jvp":
       raise UserError(f"--deriv_mode={self.deriv_mode} was removed: derivatives are forward mode "
                       f"(jvp), which measured faster")
-    if self.hard_ic and getattr(pde, "init_cond", "none") == "none":
-      raise UserError(f"--hard_ic needs a built-in initial condition (the CDR family's "
-                      f"--init_cond); {self.pde!r} has none")
-    if self.periodic_x and not periodic_in_first(pde):
-      raise UserError(f"--periodic_x needs a Periodic condition in the first coordinate "
-                      f"{pde.coord_names[0]!r}; {self.pde!r} has none")
+    if self.hard_ic and pde.initial_condition() is None:
+      raise UserError(f"--hard_ic needs exactly one Initial condition; {self.pde!r} has "
+                      f"{sum(isinstance(c, Initial) for c in pde.conditions)}")
+    if self.periodic and not any(periods(pde)):
+      raise UserError(f"--periodic needs a Periodic condition; {self.pde!r} has none")
+    if self.periodic and self.t_scale != 1.0 and any(periods(pde)[1:]):
+      raise UserError("--t_scale scales every coordinate after the first, which breaks the "
+                      "periodic embedding of a later coordinate; drop one of the two flags")
     if self.causal_eps and pde.time is None:
       raise UserError(f"--causal_eps needs a time coordinate; {self.pde!r} has none")
-    if self.hard_ic and self.periodic_x and pde.needs_uxx(np.asarray(self.train_mu + self.targets)):
-      jump = pde.u0_slope_jump()
+    if self.hard_ic and self.periodic and pde.needs_uxx(np.asarray(self.train_mu + self.targets)):
+      jump = pde.u0_slope_jump() if isinstance(pde, CDRProblem) else 0.0
       if abs(jump) > KINK_TOL:
-        raise UserError(f"--hard_ic with --periodic_x cannot fit diffusion from {self.init_cond!r}: "
+        raise UserError(f"--hard_ic with --periodic cannot fit diffusion from {self.init_cond!r}: "
                         f"u0' jumps by {jump:.3g} across the periodic boundary and u = u0 + t N "
                         f"keeps that kink for all t; drop one of the two flags")
     for name in ("sine_start", "s_init"):
@@ -163,24 +165,23 @@ class ExperimentConfig:
 
   def model_config(self) -> ModelConfig:
     pde = make_pde(self.pde, self.init_cond)
-    x_lo, x_hi = pde.domain[0]
-    period = float(x_hi - x_lo) if self.periodic_x else 0.0
     n = pde.n_mu
-    extra = {"hard_ic": pde.init_cond, "t0": float(pde.domain[1][0])} if self.hard_ic else {}
+    extra = {"hard_ic": pde.initial_condition().name} if self.hard_ic else {}
     extra["n_in"] = len(pde.domain)
     extra["n_out"] = len(pde.fields)
     extra["sine_start"] = float(self.sine_start)
     extra["s_init"] = float(self.s_init)
     extra["t_scale"] = float(self.t_scale)
+    extra["periods"] = periods(pde) if self.periodic else ()
     if not self.normalize_mu:
-      return ModelConfig(x_period=period, n_mu=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,
+      return ModelConfig(n_mu=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,
                          **extra)
     mus = np.asarray(self.train_mu, np.float64)
     lo, hi = mus.min(0), mus.max(0)
     shift = (lo + hi) / 2
     scale = np.where(hi > lo, (hi - lo) / 2, 1.0)
     return ModelConfig(mu_shift=tuple(map(float, shift)), mu_scale=tuple(map(float, scale)),
-                       x_period=period, n_mu=n, **extra)
+                       n_mu=n, **extra)
 
   def loss_config(self) -> LossConfig:
     pde = make_pde(self.pde, self.init_cond)
@@ -191,10 +192,12 @@ class ExperimentConfig:
                       weights=parse_weights(self.loss_weights, pde, need_xx))
 
 
-def periodic_in_first(pde) -> bool:
-  """Whether the problem has a Periodic condition in its first coordinate (so the network may
-  see that coordinate through cos and sin of its period, ModelConfig.x_period)."""
-  return any(isinstance(c, Periodic) and c.coord == pde.coord_names[0] for c in pde.conditions)
+def periods(pde) -> Tuple[float, ...]:
+  """One entry per coordinate: its box length where the problem has a Periodic condition in it
+  (the network may see it through cos and sin of that period, ModelConfig.periods), else 0."""
+  periodic = {c.coord for c in pde.conditions if isinstance(c, Periodic)}
+  return tuple(float(hi - lo) if name in periodic else 0.0
+               for name, (lo, hi) in zip(pde.coord_names, pde.domain))
 
 
 def parse_weights(text: str, pde, need_xx: bool = True) -> Tuple[Tuple[str, float], ...]:
@@ -257,7 +260,7 @@ def _phase2_one(cfg, model_cfg, pde, params, mu, points, loss_cfg, mode, test, l
       model_cfg, pde, params, mu, points, steps=cfg.phase2_steps,
       lr=cfg.phase2_lr or cfg.lr, rank_mode=mode, optimizer=cfg.phase2_optimizer,
       loss_cfg=loss_cfg, log_every=max(cfg.log_every, cfg.phase2_steps // 5 or 1), log=log)
-  u = phase2.predict(model_cfg, trainable, frozen, *coords)
+  u = phase2.predict(model_cfg, trainable, frozen, *coords, pde=pde, mu=mu)
   return {**problem_errors(pde, u, u_true), "ranks": [int(jnp.sum(v != 0)) for v in trainable["s"]],
           "steps": info["steps"], "seconds": info["seconds"],
           "trainable_params": phase2.trainable_count(trainable)}
@@ -271,7 +274,8 @@ def _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode
                             rank_mode=mode, loss_cfg=loss_cfg,
                             lm_cfg=train.LM_OPTIMIZERS[cfg.phase2_optimizer])
   coords = [jnp.asarray(a, real()) for a in test.coords]
-  u = np.asarray(many_query.predict_many(model_cfg, res.trainable, res.frozen, *coords))
+  u = np.asarray(many_query.predict_many(model_cfg, res.trainable, res.frozen, *coords, pde=pde,
+                                         mus=targets))
   counts = many_query.trainable_counts(res.trainable, res.frozen)
   log(f"[phase2 {cfg.phase2_optimizer} {mode}] {len(targets)} targets in one batched call: "
       f"{res.seconds:.1f} s")
@@ -347,7 +351,7 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
   params = jax.tree.map(np.asarray, jax.device_get(state.params))
 
   coords = [jnp.asarray(a, real()) for a in test_targets.coords]
-  zero = np.asarray(jax.jit(lambda p: predict(model_cfg, p, targets, *coords))(params))
+  zero = np.asarray(jax.jit(lambda p: predict(model_cfg, p, targets, *coords, pde=pde))(params))
   results, table = [], []
   for i, mu in enumerate(targets):
     s = hyper_s(model_cfg, params["hyper"], jnp.asarray(mu))

@@ -55,7 +55,8 @@ def residual_rms(cfg, pde, trainable: dict, frozen: dict, mu, points, loss_cfg: 
   """Root mean square of the PDE residual (block "f") of a fine-tuned model at ``points``."""
   net, s = merge_net(trainable, frozen)
   pts = jax.tree.map(jnp.asarray, points)
-  f = block_vectors(pde, point_fn(cfg, net, s), jnp.asarray(mu), pts, loss_cfg.deriv_mode,
+  mu = jnp.asarray(mu)
+  f = block_vectors(pde, point_fn(cfg, net, s, pde=pde, mu=mu), mu, pts, loss_cfg.deriv_mode,
                     loss_cfg.need_xx)["f"]
   return float(jnp.sqrt(jnp.mean(f ** 2)))
 
@@ -87,7 +88,7 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
       solver.config, pde, solver.params, mu, points, steps=steps, lr=lr, rank_mode=rank_mode,
       optimizer=optimizer, loss_cfg=loss_cfg, max_seconds=max_seconds, tol=tol,
       eval_every=eval_every, test=(*test.coords, test.u[0]), log_every=log_every, log=log)
-  u = predict(solver.config, trainable, frozen, *test.coords)
+  u = predict(solver.config, trainable, frozen, *test.coords, pde=pde, mu=mu)
   final = {**problem_errors(pde, u, test.u[0]), "ranks": [int(v.shape[0]) for v in trainable["s"]],
            "trainable_params": trainable_count(trainable), "steps": info["steps"],
            "seconds": info["seconds"], "stopped": info["stopped"],

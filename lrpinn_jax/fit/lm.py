@@ -94,7 +94,7 @@ def residual_fn(cfg, pde, loss_cfg: LossConfig, frozen: dict, batch: Phase2Batch
   """theta-pytree -> scaled residual vector (all blocks stacked,)."""
   def r(trainable):
     net, s = merge_net(trainable, frozen)
-    res = losses.residuals(point_fn(cfg, net, s), pde, batch.mu, batch.points,
+    res = losses.residuals(point_fn(cfg, net, s, pde=pde, mu=batch.mu), pde, batch.mu, batch.points,
                            loss_cfg.deriv_mode, loss_cfg.need_xx)
     return jnp.concatenate([v.reshape(-1) / jnp.sqrt(v.size) for v in res.values()])
   return r
@@ -126,7 +126,7 @@ def jacobian(cfg, pde, loss_cfg: LossConfig, trainable: dict, frozen: dict, batc
 
   def u_of(theta):
     net, s = merge_net(unravel(theta), frozen)
-    return point_fn(cfg, net, s)
+    return point_fn(cfg, net, s, pde=pde, mu=batch.mu)
 
   blocks = [block_rows(lambda theta, *c, fn=fn: fn(u_of(theta), batch.mu, *c), flat, cols)
             for _, fn, cols in pde.blocks(batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)]

@@ -93,7 +93,7 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
   times its loss_cfg.weights entry (default 1). unroll: see ``map_mu``."""
   def per_mu(mu):
     s = hyper_s(cfg, params["hyper"], mu)  # once per mu
-    u = point_fn(cfg, params["net"], s)
+    u = point_fn(cfg, params["net"], s, pde=pde, mu=mu)
     return losses.pinn_losses(u, pde, mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx,
                               loss_cfg.causal_eps, loss_cfg.causal_bins)
 
@@ -156,11 +156,12 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
   return step
 
 
-def predict(cfg: ModelConfig, params: dict, mus, *coords) -> jnp.ndarray:
+def predict(cfg: ModelConfig, params: dict, mus, *coords, pde=None) -> jnp.ndarray:
   """u at points (one array (n,) per coordinate, e.g. x, t) for each mu (n_mu, n_mu_dim):
-  (n_mu, n), or (n_mu, n, n_out) for several fields. Zero-shot, hypernetwork only."""
+  (n_mu, n), or (n_mu, n, n_out) for several fields. Zero-shot, hypernetwork only. pde: the
+  problem (needed by a model that holds its initial condition exactly, ModelConfig.hard_ic)."""
   def per_mu(mu):
-    u = point_fn(cfg, params["net"], hyper_s(cfg, params["hyper"], mu))
+    u = point_fn(cfg, params["net"], hyper_s(cfg, params["hyper"], mu), pde=pde, mu=mu)
     return jax.vmap(u)(*coords)
 
   return jax.vmap(per_mu)(jnp.asarray(mus, real()))

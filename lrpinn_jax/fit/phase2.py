@@ -81,7 +81,7 @@ def init_phase2(cfg: ModelConfig, params: dict, mu, optimizer: optax.GradientTra
 def phase2_loss(trainable: dict, frozen: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
                 batch: Phase2Batch):
   net, s = merge_net(trainable, frozen)
-  u = point_fn(cfg, net, s)
+  u = point_fn(cfg, net, s, pde=pde, mu=batch.mu)
   terms = losses.pinn_losses(u, pde, batch.mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)
   total = sum(terms.values())
   return total, {"loss": total, **terms}
@@ -100,11 +100,14 @@ def make_phase2_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
   return step
 
 
-def predict(cfg: ModelConfig, trainable: dict, frozen: dict, *coords) -> jnp.ndarray:
+def predict(cfg: ModelConfig, trainable: dict, frozen: dict, *coords, pde=None,
+            mu=None) -> jnp.ndarray:
   """u at points (one array (n,) per coordinate, e.g. x, t) with the fine-tuned model: (n,), or
-  (n, n_out) for several fields."""
+  (n, n_out) for several fields. pde, mu (n_mu,): the problem and the mu it was fine-tuned for
+  (needed by a model that holds its initial condition exactly, ModelConfig.hard_ic)."""
   net, s = merge_net(trainable, frozen)
-  return jax.vmap(point_fn(cfg, net, s))(*(jnp.asarray(c, real()) for c in coords))
+  u = point_fn(cfg, net, s, pde=pde, mu=None if mu is None else jnp.asarray(mu, real()))
+  return jax.vmap(u)(*(jnp.asarray(c, real()) for c in coords))
 
 
 def trainable_count(trainable: dict) -> int:

@@ -29,7 +29,7 @@ PAPER = {
     "mu_batch": 0,
     "mu_sampling": "uniform",
     "s_init": 0.0,
-    "periodic_x": False,
+    "periodic": False,
     "hard_ic": False,
     "causal_eps": 0.0,
     "sine_start": 0.0,
@@ -60,7 +60,7 @@ BEST = {
     "cdr/convection_diffusion": {**_IMPROVED, "phase1_steps": 3000, "hard_ic": True,
                                  "causal_eps": 1.0},
     "cdr/reaction_diffusion": {**_IMPROVED, "phase1_steps": 1500, "phase2_steps": 100,
-                               "hard_ic": True, "periodic_x": True, "causal_eps": 1.0},
+                               "hard_ic": True, "periodic": True, "causal_eps": 1.0},
     "cdr/cdr": {**_IMPROVED, "phase1_steps": 3000, "phase2_steps": 100, "mu_batch": 8,
                 "hard_ic": True, "causal_eps": 1.0, "phase2_batched": True},
     # One model for every CDR sub-family (experiments.cdr --mu_set=cdr_family_1_5, P2INN's 190

@@ -188,7 +188,8 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
   state = phase1.init_phase1(cfg, optimizer, jax.random.key(seed))
   batch = phase1.make_batch(mus, points)
   train_mus = batch.mus
-  predict = jax.jit(lambda params, *coords: phase1.predict(cfg, params, train_mus, *coords))
+  predict = jax.jit(lambda params, *coords: phase1.predict(cfg, params, train_mus, *coords,
+                                                          pde=pde))
   if mesh is not None and mesh.size > 1:
     step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed, mesh=mesh,
                                               n_mu=len(mus)))
@@ -293,7 +294,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
   frozen = state.frozen
   if test is not None:
     coords = [jnp.asarray(a, real()) for a in test[:-1]]
-    predict = jax.jit(lambda tr: phase2.predict(cfg, tr, frozen, *coords))
+    predict = jax.jit(lambda tr: phase2.predict(cfg, tr, frozen, *coords, pde=pde, mu=mu))
   trajectory, eval_seconds, stopped = [], 0.0, "steps"
   progress = Progress(f"phase2 {optimizer} {rank_mode} mu={tuple(float(v) for v in mu)}",
                       steps, 0, log)

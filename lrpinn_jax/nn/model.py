@@ -17,7 +17,6 @@ import jax.numpy as jnp
 
 from lrpinn_jax import precision
 from lrpinn_jax.nn.layers import LowRankDense
-from lrpinn_jax.pdes.cdr import initial_value
 
 default_kernel_init = nn.initializers.xavier_normal()
 
@@ -40,13 +39,17 @@ class ModelConfig:
       Identity = the official model.
     lowrank_bias: bias b_l in the low-rank layers (the official model has none).
     merge: None = choose factored or merged low-rank products by FLOP count.
-    x_period: 0 = the network sees (x, t), as in the paper; P > 0 = it sees
-      (cos(2 pi x / P), sin(2 pi x / P), t), so u is exactly P-periodic in x (the periodic
-      boundary condition holds by construction).
-    hard_ic: "" = u is the network output N(x, t) (paper); an initial-condition name (e.g.
-      "gauss_pi_4") = u(x, t) = u0(x) + (t - t0) N(x, t): the initial condition holds exactly, so
-      the trivial solutions u = 0 or 1 of a reaction term are no longer minima of the loss.
-    t0: start time for ``hard_ic``.
+    periods: one entry per coordinate (or () for none): 0 = the network sees that coordinate
+      as it is (the paper); P > 0 = it sees cos(2 pi z_i / P) and sin(2 pi z_i / P) instead, so u
+      is exactly P-periodic in z_i (a periodic condition holds by construction). The CDR family:
+      (2 pi, 0) = (cos x, sin x, t); Taylor-Green: (2 pi, 2 pi, 0). model.json files written with
+      the former ``x_period: P`` load as periods (P, 0, ...).
+    hard_ic: "" = u is the network output N(z) (paper); the name of the problem's Initial
+      condition (e.g. "ic") = u(z) = u0(z; mu) + (t - t0) N(z) on that condition's fields, t0 the
+      start of the problem's time box (Problem.exact_initial): the initial condition holds
+      exactly for every mu, so the trivial solutions u = 0 or 1 of a reaction term are no longer
+      minima of the loss. model.json files before this named a CDR initial condition (e.g.
+      "gauss_pi_4"): that is the CDR problem's Initial condition, so they load unchanged.
     sine_start: 0 = first layer h_0 = tanh(W0 z + b0) (paper); omega > 0 = h_0 = sin(omega (W0 z +
       b0)) (SIREN-style first layer): the network starts with oscillations of frequency ~omega |W0|
       instead of having to learn them against tanh's spectral bias (Helmholtz with a >= 2).
@@ -71,10 +74,9 @@ class ModelConfig:
   mu_scale: Tuple[float, ...] = (1.0, 1.0, 1.0)
   lowrank_bias: bool = True
   merge: Optional[bool] = None
-  x_period: float = 0.0
+  periods: Tuple[float, ...] = ()
   n_mu: int = 3
   hard_ic: str = ""
-  t0: float = 0.0
   sine_start: float = 0.0
   s_init: float = 0.0
   t_scale: float = 1.0
@@ -83,6 +85,9 @@ class ModelConfig:
     if len(self.mu_shift) != self.n_mu or len(self.mu_scale) != self.n_mu:
       raise ValueError(f"mu_shift and mu_scale need n_mu={self.n_mu} entries, got "
                        f"{self.mu_shift} and {self.mu_scale}")
+    if self.periods and len(self.periods) != self.n_in:
+      raise ValueError(f"periods needs one entry per coordinate (n_in={self.n_in}), got "
+                       f"{self.periods}")
 
   @property
   def full_ranks(self) -> Ranks:
@@ -96,6 +101,11 @@ class ModelConfig:
     d = dict(d)
     for k in ("mu_shift", "mu_scale"):
       d[k] = tuple(float(v) for v in d[k])
+    d.pop("t0", None)  # the format before Problem.exact_initial: the problem's time box
+    x_period = float(d.pop("x_period", 0.0))  # the format before ``periods``
+    if x_period:
+      d["periods"] = (x_period,) + (0.0,) * (int(d.get("n_in", 2)) - 1)
+    d["periods"] = tuple(float(v) for v in d.get("periods", ()))
     return cls(**d)
 
 
@@ -110,7 +120,7 @@ class LRPINN(nn.Module):
   ranks: Ranks
   lowrank_bias: bool = True
   merge: Optional[bool] = None
-  x_period: float = 0.0
+  periods: Tuple[float, ...] = ()
   sine_start: float = 0.0
   t_scale: float = 1.0
   n_out: int = 1
@@ -119,9 +129,16 @@ class LRPINN(nn.Module):
   def __call__(self, z: jnp.ndarray, s: Sequence[jnp.ndarray]) -> jnp.ndarray:
     if self.t_scale != 1.0:
       z = jnp.concatenate([z[:1], self.t_scale * z[1:]])
-    if self.x_period:
-      w = 2.0 * jnp.pi / self.x_period
-      z = jnp.concatenate([jnp.cos(w * z[:1]), jnp.sin(w * z[:1]), z[1:]])
+    if any(self.periods):
+      parts = []
+      for i, period in enumerate(self.periods):
+        zi = z[i:i + 1]
+        if period:
+          w = 2.0 * jnp.pi / period
+          parts += [jnp.cos(w * zi), jnp.sin(w * zi)]
+        else:
+          parts.append(zi)
+      z = jnp.concatenate(parts)
     h = nn.Dense(self.width, kernel_init=default_kernel_init, name="start")(z)
     h = jnp.sin(self.sine_start * h) if self.sine_start else jnp.tanh(h)
     for l, r in enumerate(self.ranks):
@@ -158,7 +175,7 @@ class HyperNetwork(nn.Module):
 
 def net_module(cfg: ModelConfig, ranks: Optional[Ranks] = None) -> LRPINN:
   return LRPINN(cfg.width, tuple(ranks or cfg.full_ranks), cfg.lowrank_bias, cfg.merge,
-                cfg.x_period, cfg.sine_start, cfg.t_scale, cfg.n_out)
+                tuple(cfg.periods), cfg.sine_start, cfg.t_scale, cfg.n_out)
 
 
 def hyper_module(cfg: ModelConfig) -> HyperNetwork:
@@ -181,9 +198,12 @@ def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.
 
 
 def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
-             ranks: Optional[Ranks] = None) -> Callable[..., jnp.ndarray]:
+             ranks: Optional[Ranks] = None, *, pde=None, mu=None) -> Callable[..., jnp.ndarray]:
   """u(*z) for one point, z the n_in coordinates as scalars (e.g. u(x, t)), with s fixed: the
-  function PDE losses differentiate. Returns a scalar (n_out = 1) or the fields (n_out,)."""
+  function PDE losses differentiate. Returns a scalar (n_out = 1) or the fields (n_out,).
+
+  A model with ``cfg.hard_ic`` holds its problem's initial condition exactly, which may depend
+  on mu: pass the problem ``pde`` and the one ``mu`` (n_mu,) that s belongs to."""
   module = net_module(cfg, ranks or tuple(int(v.shape[0]) for v in s))
 
   def u(*z):
@@ -191,7 +211,10 @@ def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
 
   if not cfg.hard_ic:
     return u
-  return lambda x, t: initial_value(cfg.hard_ic, x, jnp) + (t - cfg.t0) * u(x, t)
+  if pde is None or mu is None:
+    raise ValueError("this model holds its problem's initial condition exactly (hard_ic): "
+                     "point_fn needs pde= and mu=")
+  return pde.exact_initial(u, mu)
 
 
 def ranks_of(s: Sequence[jnp.ndarray]) -> Ranks:

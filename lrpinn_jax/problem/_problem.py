@@ -33,7 +33,7 @@ import numpy as np
 
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.precision import np_real
-from lrpinn_jax.problem._conditions import Condition, Initial, _names
+from lrpinn_jax.problem._conditions import Condition, Initial, _as_vector, _names
 from lrpinn_jax.problem._conditions import Data as _Data
 from lrpinn_jax.problem._fields import Fields
 
@@ -208,6 +208,32 @@ class Problem:
 
   def mu_dict(self, mu) -> Dict[str, jnp.ndarray]:
     return {name: mu[..., i] for i, name in enumerate(self.mu_names)}
+
+  def initial_condition(self) -> Optional[Initial]:
+    """The problem's Initial condition when it has exactly one, else None."""
+    ics = [c for c in self.conditions if isinstance(c, Initial)]
+    return ics[0] if len(ics) == 1 else None
+
+  def exact_initial(self, u: Callable, mu) -> Callable:
+    """The network u(*coords) (scalar or fields (n,)) made to hold the Initial condition exactly
+    for this mu (n_mu,): u0(z; mu) + (t - t0) u(*coords) on that condition's fields, the other
+    fields unchanged (ModelConfig.hard_ic). Needs exactly one Initial condition."""
+    ic = self.initial_condition()
+    if ic is None:
+      raise UserError(f"{self.name}: an exact initial condition needs exactly one Initial "
+                      f"condition")
+    idx = self.field_indices(ic.fields)
+    k = self.coord_index(self.time)
+    t0 = self.box(self.time)[0]
+
+    def held(*z):
+      out = u(*z)
+      u0 = _as_vector(ic.value(self.point_dict(jnp.stack(z)), self.mu_dict(mu)), len(idx))
+      v = jnp.atleast_1d(out)
+      v = v.at[idx].set(u0 + (z[k] - t0) * v[idx])
+      return v[0] if jnp.ndim(out) == 0 else v
+
+    return held
 
   # --- points --------------------------------------------------------------------------------
   def uniform(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -228,7 +228,8 @@ def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0
 
     def parts(theta):
       net, s = merge_net(unravel(theta[:n_net]), frozen)
-      return point_fn(cfg, net, s), mu0.at[free_idx].set(theta[n_net:])
+      mu = mu0.at[free_idx].set(theta[n_net:])
+      return point_fn(cfg, net, s, pde=pde, mu=mu), mu
 
     def misfit(th, *cu):
       return _select(parts(th)[0](*cu[:-1]), fields, cfg.n_out) - cu[-1]

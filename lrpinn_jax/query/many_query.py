@@ -166,11 +166,17 @@ def concat(parts, keep):
   return jax.tree.map(lambda *a: np.concatenate([v[:k] for v, k in zip(a, keep)]), *parts)
 
 
-def predict_many(cfg: ModelConfig, trainable: dict, frozen: dict, *coords) -> jnp.ndarray:
+def predict_many(cfg: ModelConfig, trainable: dict, frozen: dict, *coords, pde=None,
+                 mus=None) -> jnp.ndarray:
   """u at points (one (n,) array per coordinate, e.g. x, t) for every mu of a batched Phase 2:
-  (n_mu, n), or (n_mu, n, n_fields) for several fields."""
-  return jax.vmap(lambda tr, fr: predict(cfg, tr, fr, *coords), in_axes=(0, _in_axes(frozen)))(
-      trainable, frozen)
+  (n_mu, n), or (n_mu, n, n_fields) for several fields. pde, mus (n_mu, m): the problem and the
+  mu the batch was fine-tuned for (needed by a model that holds its initial condition exactly,
+  ModelConfig.hard_ic)."""
+  if mus is None:
+    return jax.vmap(lambda tr, fr: predict(cfg, tr, fr, *coords),
+                    in_axes=(0, _in_axes(frozen)))(trainable, frozen)
+  return jax.vmap(lambda tr, fr, mu: predict(cfg, tr, fr, *coords, pde=pde, mu=mu),
+                  in_axes=(0, _in_axes(frozen), 0))(trainable, frozen, jnp.asarray(mus, real()))
 
 
 def trainable_counts(trainable: dict, frozen: dict) -> np.ndarray:
@@ -208,12 +214,12 @@ def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", 
   x, t = jnp.asarray(x_t, real()), jnp.asarray(t_t, real())
   cfg = solver.config
   size = chunk_size(len(mus), chunk, mesh)
-  zero_fn = jax.jit(lambda p, m: zero_shot(cfg, p, m, x, t))
+  zero_fn = jax.jit(lambda p, m: zero_shot(cfg, p, m, x, t, pde=pde))
   if steps:
     solve = make_chunk_solver(cfg, pde, solver.params, points, steps=steps, size=size,
                               rank_mode=rank_mode, loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)),
                               mesh=mesh)
-    after_fn = jax.jit(lambda tr, fr: predict_many(cfg, tr, fr, x, t))
+    after_fn = jax.jit(lambda tr, fr, m: predict_many(cfg, tr, fr, x, t, pde=pde, mus=m))
   log(f"[many_query] {len(betas)} betas in [{betas.min():g}, {betas.max():g}], "
       + (f"{steps} LM steps" if steps else "zero-shot only")
       + f", {-(-len(betas) // size)} chunk(s) of {size}"
@@ -226,7 +232,7 @@ def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", 
            for i, mu in enumerate(part[:keep])]
     if steps:
       trainable, frozen, _ = solve(part)
-      u = np.asarray(after_fn(trainable, frozen))
+      u = np.asarray(after_fn(trainable, frozen, part))
       counts = trainable_counts(trainable, frozen)
       for i, row in enumerate(new):
         row.update({"phase2_rel_err": errors(u[i], u_ref[i])["rel_err"],

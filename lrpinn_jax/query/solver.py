@@ -51,7 +51,12 @@ class Solver:
     if any(c.shape != coords[0].shape for c in coords):
       raise ValueError(f"the coordinate arrays must have one shape, got "
                        f"{[c.shape for c in coords]}")
-    u = point_fn(self.config, self.params["net"], self.s(mu))
+    mu = jnp.asarray(mu, real())
+    pde = None
+    if self.config.hard_ic:  # the initial condition comes from the model's problem
+      from lrpinn_jax.pdes.registry import pde_of
+      pde = pde_of(self)
+    u = point_fn(self.config, self.params["net"], self.s(mu), pde=pde, mu=mu)
     out = jax.vmap(u)(*(c.ravel() for c in coords))
     return out.reshape(coords[0].shape + out.shape[1:])
 

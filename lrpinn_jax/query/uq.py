@@ -167,11 +167,12 @@ def refined_field(solver, pde, x: np.ndarray, t: np.ndarray, steps: int, chunk: 
   solve = many_query.make_chunk_solver(
       cfg, pde, solver.params, train_batch(pde, DataConfig(), seed), steps=steps, size=chunk,
       loss_cfg=LossConfig(need_xx=need_xx))
-  predict = jax.jit(lambda tr, fr: many_query.predict_many(cfg, tr, fr, xs, ts))
+  predict = jax.jit(lambda tr, fr, m: many_query.predict_many(cfg, tr, fr, xs, ts, pde=pde,
+                                                               mus=m))
 
   def field(mus):
     trainable, frozen, _ = solve(mus)
-    return np.asarray(predict(trainable, frozen)).reshape(len(mus), len(t), len(x))
+    return np.asarray(predict(trainable, frozen, mus)).reshape(len(mus), len(t), len(x))
   return field
 
 
