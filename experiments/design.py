@@ -1,9 +1,12 @@
-"""Design example: the mu whose u(x, t) at one time matches a target profile over x.
+"""Design example: the mu whose solution at one time matches a target profile.
 
   python -m experiments.design --checkpoint=DIR --target_mu=36.3,0,0 [--t=0.5] [--n_x=256] --out=FILE
+  python -m experiments.design --checkpoint=results/taylor_green --target_mu=0.037 --t=1 --n_x=32
 
-The target profile is the reference solution at --target_mu (a stand-in for a measured or wished
-profile); the search runs by Adam through the Solver from --n_starts starts over the model's
+The profile lies over every coordinate but the last, which is held at --t (time; y for a steady
+problem in x, y): u(x) at t for the CDR family, (u, v, p) over (x, y) at t for Taylor-Green, on
+--n_x points per coordinate (--fields picks some). The target is the reference solution at
+--target_mu (a stand-in for a measured or wished profile); the search runs by Adam through the Solver from --n_starts starts over the model's
 training box. Writes a JSON file with mu_hat, the target, the misfit, the seconds and any other
 minimum about as good (the answer need not be unique).
 """
@@ -14,6 +17,7 @@ from absl import flags
 
 from experiments import _cli
 from lrpinn_jax.query import design
+from lrpinn_jax.query import uq
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1, training_box
@@ -21,9 +25,10 @@ from lrpinn_jax.pdes.registry import pde_of
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("target_mu", "36.3,0,0", "mu of the target profile (reference solution)")
-flags.DEFINE_float("t", 0.5, "time of the profile (convection at t = 1: beta and beta - 2 pi "
+flags.DEFINE_string("fields", None, "fields of the profile 'u,v' (default: all)")
+flags.DEFINE_float("t", 0.5, "time of the profile (the last coordinate's value) (convection at t = 1: beta and beta - 2 pi "
                    "give the same profile, so a box of width > 2 pi holds two answers)")
-flags.DEFINE_integer("n_x", 256, "points of the profile", lower_bound=2)
+flags.DEFINE_integer("n_x", 256, "points of the profile per coordinate", lower_bound=2)
 flags.DEFINE_integer("n_starts", 11, "starts over the training box", lower_bound=1)
 flags.DEFINE_integer("steps", 300, "Adam steps from each start", lower_bound=1)
 flags.DEFINE_string("out", "runs/design.json", "output JSON file")
@@ -37,15 +42,25 @@ def main(argv):
   mu_t = np.asarray(_cli.parse_floats("target_mu", FLAGS.target_mu), np.float64)
   if mu_t.shape != (pde.n_mu,):
     raise UserError(f"--target_mu needs {pde.n_mu} numbers {','.join(pde.mu_names)}")
-  (x_lo, x_hi), (t_lo, t_hi) = pde.domain
+  *_, (t_lo, t_hi) = pde.domain
   if not t_lo <= FLAGS.t <= t_hi:
     raise UserError(f"--t must lie in [{t_lo:g}, {t_hi:g}], got {FLAGS.t}")
-  x = np.linspace(x_lo, x_hi, FLAGS.n_x, endpoint=False)
-  target = pde.reference(x, np.full_like(x, FLAGS.t), mu_t)
+  names = tuple(getattr(pde, "fields", ("u",)))
+  fields = tuple(f.strip() for f in FLAGS.fields.split(",")) if FLAGS.fields else names
+  if not fields or any(f not in names for f in fields):
+    raise UserError(f"--fields must name fields of {pde.name} ({','.join(names)}), got "
+                    f"{FLAGS.fields!r}")
+  axes = uq.grid(pde, [FLAGS.n_x] * (len(pde.domain) - 1) + [2])[:-1] + (np.array([FLAGS.t]),)
+  coords, _ = uq.grid_points(axes)
+  target = pde.reference(*coords, mu_t)
+  idx = [names.index(f) for f in fields]
+  if len(names) > 1:
+    target = target[:, idx]
   box = training_box(FLAGS.checkpoint, solver.config.n_mu)
-  res = design.fit_profile(solver, x, FLAGS.t, target, box=box, n_starts=FLAGS.n_starts,
-                           steps=FLAGS.steps)
+  res = design.fit_target(solver, coords, target, box=box, fields=idx if len(names) > 1 else None,
+                          n_starts=FLAGS.n_starts, steps=FLAGS.steps)
   out = {"checkpoint": FLAGS.checkpoint, "target_mu": mu_t.tolist(), "t": FLAGS.t,
+         "fields": list(fields),
          "mu_hat": res.mu_hat.tolist(), "abs_err": np.abs(res.mu_hat - mu_t).tolist(),
          "misfit_mse": res.loss, "seconds": res.seconds,
          "other_minima": res.others.tolist()}

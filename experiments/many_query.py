@@ -1,14 +1,18 @@
-"""Many-query study (paper Fig. 5): Phase 2 for many unseen beta, vmapped over beta in one
-jit-compiled program that takes --chunk betas at a time (memory stays bounded for any --n_beta),
-split over --devices.
+"""Many-query study (paper Fig. 5): Phase 2 for many unseen mu, vmapped over mu in one
+jit-compiled program that takes --chunk mu at a time (memory stays bounded for any number of
+mu), split over --devices. Any problem: the mu are --mu_set (rows, or a CSV / JSON file) or a
+grid of --mu_grid values per parameter over the model's training box; a convection model takes
+--beta_range and --n_beta instead.
 
   python -m experiments.many_query --checkpoint=<workdir or .npz> --beta_range=20,50 --n_beta=150 \
       --steps=100 --out=runs/many_query.json
   python -m experiments.many_query --checkpoint=<workdir> --beta_range=25,45 --n_beta=100000 \
       --steps=0 --chunk=5000       # zero-shot only: the hypernetwork's u for every beta
+  python -m experiments.many_query --checkpoint=results/kovasznay --mu_grid=50 --steps=100
 
-The JSON holds per-beta errors, ranks and trainable counts, and the run's seconds, mu_per_second
-(betas solved per second, compilation and reference solutions included) and peak_memory_mb.
+The JSON holds per-mu errors (per field for a system), ranks and trainable counts, and the run's
+seconds, mu_per_second (mu solved per second, compilation and reference solutions included) and
+peak_memory_mb; convection's rows are under "betas", every other problem's under "mus".
 """
 from __future__ import annotations
 
@@ -16,15 +20,21 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.query import many_query
 from lrpinn_jax.fit import sharding
 from lrpinn_jax.fit.data import DataConfig
 from lrpinn_jax.fit.experiment import write_json_atomic
-from lrpinn_jax.fit.finetune import load_phase1
+from lrpinn_jax.fit.finetune import load_phase1, training_box
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
-flags.DEFINE_string("beta_range", "20,50", "betas spread evenly over 'lo,hi'")
-flags.DEFINE_integer("n_beta", 150, "number of betas", lower_bound=1)
+flags.DEFINE_string("beta_range", "20,50", "convection: betas spread evenly over 'lo,hi'")
+flags.DEFINE_integer("n_beta", 150, "convection: number of betas", lower_bound=1)
+flags.DEFINE_string("mu_set", None, "the mu: rows 'a,b;c,d' (one number per parameter) or a CSV "
+                    "/ JSON file")
+flags.DEFINE_integer("mu_grid", None, "the mu: this many values per parameter, evenly spaced over "
+                     "the model's training box", lower_bound=1)
 flags.DEFINE_integer("steps", 100, "Levenberg-Marquardt steps (all betas at once)", lower_bound=0)
 flags.DEFINE_enum("rank_mode", "adaptive", ["adaptive", "full"], "Phase-2 rank mode")
 flags.DEFINE_string("out", "runs/many_query.json", "output JSON file")
@@ -40,21 +50,39 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  lo, hi = _cli.parse_range("beta_range", FLAGS.beta_range)
+  if FLAGS.mu_set and FLAGS.mu_grid:
+    raise UserError("give --mu_set or --mu_grid, not both")
   solver = load_phase1(FLAGS.checkpoint)
-  out = many_query.beta_study(solver, np.linspace(lo, hi, FLAGS.n_beta), steps=FLAGS.steps,
-                              rank_mode=FLAGS.rank_mode, seed=FLAGS.seed, chunk=FLAGS.chunk,
-                              data=DataConfig(n_f=FLAGS.n_f),
-                              mesh=sharding.mu_mesh(FLAGS.devices))
+  pde = pde_of(solver)
+  kwargs = dict(steps=FLAGS.steps, rank_mode=FLAGS.rank_mode, seed=FLAGS.seed, chunk=FLAGS.chunk,
+                data=DataConfig(n_f=FLAGS.n_f), mesh=sharding.mu_mesh(FLAGS.devices))
+  key = "phase2_rel_err" if FLAGS.steps else "zero_shot_rel_err"
+  if FLAGS.mu_set or FLAGS.mu_grid:
+    if FLAGS.mu_set:
+      mus = _cli.parse_mu_list("mu_set", FLAGS.mu_set, pde.mu_names)
+    else:
+      box = training_box(FLAGS.checkpoint, solver.config.n_mu)
+      axes = [np.linspace(lo, hi, FLAGS.mu_grid if hi > lo else 1) for lo, hi in box]
+      mus = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
+    out = many_query.study(solver, mus, **kwargs)
+    errs = [r[key] for r in out["mus"]]
+    where = f"over the {len(mus)} mu"
+  elif pde.mu_names[:1] == ("beta",) and pde.n_mu == 3:
+    lo, hi = _cli.parse_range("beta_range", FLAGS.beta_range)
+    out = many_query.beta_study(solver, np.linspace(lo, hi, FLAGS.n_beta), **kwargs)
+    errs = [r[key] for r in out["betas"] if 25 <= r["beta"] <= 45]
+    where = "over [25, 45]"
+  else:
+    raise UserError(f"--beta_range is for convection models; give {pde.name}'s mu "
+                    f"({','.join(pde.mu_names)}) by --mu_set or --mu_grid")
   out = {**out, "checkpoint": FLAGS.checkpoint}
   write_json_atomic(FLAGS.out, out)
-  key = "phase2_rel_err" if FLAGS.steps else "zero_shot_rel_err"
-  inner = [r[key] for r in out["betas"] if 25 <= r["beta"] <= 45]
-  print(f"[many_query] {out['seconds']:.1f} s for {FLAGS.n_beta} betas ({out['mu_per_second']:.2f} "
+  n = len(out.get("mus", out.get("betas")))
+  print(f"[many_query] {out['seconds']:.1f} s for {n} mu ({out['mu_per_second']:.2f} "
         f"per second, peak memory {out['peak_memory_mb']:.0f} MiB); "
-        f"{'Phase-2' if FLAGS.steps else 'zero-shot'} rel err over [25, 45]: "
-        f"mean {np.mean(inner) if inner else float('nan'):.4f}, "
-        f"max {np.max(inner) if inner else float('nan'):.4f}; wrote {FLAGS.out}")
+        f"{'Phase-2' if FLAGS.steps else 'zero-shot'} rel err {where}: "
+        f"mean {np.mean(errs) if errs else float('nan'):.4f}, "
+        f"max {np.max(errs) if errs else float('nan'):.4f}; wrote {FLAGS.out}")
 
 
 if __name__ == "__main__":

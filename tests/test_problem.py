@@ -221,6 +221,29 @@ def test_lm_phase2_on_a_system_and_three_coordinates(trained):
   np.testing.assert_allclose(res.loss[0], want, **FLOAT32_TWO_PROGRAMS)
 
 
+def test_many_query_study_of_any_problem(trained):
+  # The many-query study takes any problem: per-mu errors (per field for a system) equal the
+  # problem's errors of the zero-shot prediction and of the batched Phase 2 on the same points.
+  from lrpinn_jax.fit.data import test_set
+  from lrpinn_jax.metrics import problem_errors
+  problem, cfg, params, mus, _, _ = trained
+  name = "SYSTEM" if problem is SYSTEM else "HEAT"
+  solver = Solver(params, cfg, (("pde", f"tests.test_problem:{name}"),))
+  out = many_query.study(solver, mus, steps=2, chunk=0, data=SMALL, log=lambda *_: None)
+  assert len(out["mus"]) == 2 and out["phase2_steps"] == 2
+  test = test_set(problem, SMALL, mus, 0)
+  zero = phase1.predict(cfg, params, mus, *test.coords)
+  for i, row in enumerate(out["mus"]):
+    want = problem_errors(problem, zero[i], test.u[i])
+    np.testing.assert_allclose(row["mu"], mus[i], rtol=1e-6)
+    np.testing.assert_allclose(row["zero_shot_rel_err"], want["rel_err"], rtol=1e-6)
+    assert np.isfinite(row["phase2_rel_err"]) and len(row["ranks"]) == cfg.n_lowrank
+    if problem.n_fields > 1:
+      assert set(row["zero_shot_by_field"]) == {"u", "v"} == set(row["phase2_by_field"])
+      np.testing.assert_allclose(row["zero_shot_by_field"]["v"], want["fields"]["v"]["rel_err"],
+                                 rtol=1e-6)
+
+
 def test_exact_initial_condition_comes_from_the_problem():
   # hard_ic holds the problem's Initial condition exactly for every mu, also where it depends on
   # mu (Burgers: u(x, 0) = -A sin(pi x)), through Phase 1, Phase 2 and the Solver; a system keeps

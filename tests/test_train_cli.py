@@ -69,3 +69,35 @@ def test_bad_input_one_line_errors(tmp_path):
   for i, (run, (_, message)) in enumerate(zip(runs, cases)):
     assert_one_line_error(run, message)
     assert not (tmp_path / str(i)).exists()
+
+
+def test_a_system_in_three_coordinates_through_every_command(tmp_path):
+  # Taylor-Green (x, y, t; u, v, p) with both hard constraints derived from its conditions
+  # (cos/sin of x and y, the exact initial velocity), then many-query, UQ and design on it.
+  wd = tmp_path / "tg"
+  r = _run("train", "--problem=taylor_green", f"--workdir={wd}", "--mu_grid=2", "--hard_ic",
+           "--periodic", "--targets=0.05", *TINY)
+  assert r.returncode == 0, r.stderr
+  model = json.load(open(wd / "model.json"))["model"]
+  assert model["hard_ic"] == "ic" and model["periods"] == pytest.approx([2 * np.pi] * 2 + [0])
+  solver = lrpinn_jax.load(str(wd))
+  x, y = np.array([0.3, 1.2]), np.array([2.0, 0.1])
+  np.testing.assert_allclose(np.asarray(solver(x, y, np.zeros(2), [0.05]))[:, :2],
+                             np.stack([-np.cos(x) * np.sin(y), np.sin(x) * np.cos(y)], -1),
+                             atol=1e-6)
+  r = _run("many_query", f"--checkpoint={wd}", "--mu_grid=3", "--steps=1", "--n_f=32",
+           f"--out={tmp_path / 'mq.json'}")
+  assert r.returncode == 0, r.stderr
+  rows = json.load(open(tmp_path / "mq.json"))["mus"]
+  assert [r["mu"][0] for r in rows] == pytest.approx([0.01, 0.055, 0.1])
+  assert set(rows[0]["phase2_by_field"]) == {"u", "v", "p", "velocity"}
+  r = _run("uq", f"--checkpoint={wd}", "--dist=uniform:0.02,0.08", "--n=3", "--grid=4x5x3",
+           f"--out={tmp_path / 'uq'}")
+  assert r.returncode == 0, r.stderr
+  stats = np.load(tmp_path / "uq" / "uq.npz")
+  assert stats["mean"].shape == (3, 5, 4, 3) and stats["y"].shape == (5,)
+  r = _run("design", f"--checkpoint={wd}", "--target_mu=0.04", "--t=1", "--n_x=4",
+           "--fields=u,v", "--steps=2", "--n_starts=2", f"--out={tmp_path / 'd.json'}")
+  assert r.returncode == 0, r.stderr
+  d = json.load(open(tmp_path / "d.json"))
+  assert d["fields"] == ["u", "v"] and 0.01 <= d["mu_hat"][0] <= 0.1

@@ -67,3 +67,24 @@ problem = Problem(
     mean_free=("p",),
     error_groups={"velocity": ("u", "v")},
 )
+
+
+def uniform_nu_moments(x, y, t, lo: float, hi: float):
+  """Exact mean and std of (u, v, p) for nu ~ U[lo, hi] at points x, y, t (same shape):
+  each field is a function of (x, y) times e^(-k nu t) (k = 2 for u, v; 4 for p), and
+  E e^(-k nu t) = (e^(-k lo t) - e^(-k hi t)) / (k t (hi - lo)) (1 at t = 0). Returns two arrays
+  of that shape plus a trailing axis of the three fields."""
+  x, y, t = (np.asarray(a, np.float64) for a in (x, y, t))
+
+  def expect(k):
+    with np.errstate(divide="ignore", invalid="ignore"):
+      e = (np.exp(-k * lo * t) - np.exp(-k * hi * t)) / (k * t * (hi - lo))
+    return np.where(t > 0, e, 1.0)
+
+  shapes = exact(x, y, 0.0 * t, 0.0)  # the fields' (x, y) factors
+  means, stds = [], []
+  for f, k in zip(shapes, (2.0, 2.0, 4.0)):
+    m1, m2 = expect(k), expect(2 * k)
+    means.append(f * m1)
+    stds.append(np.abs(f) * np.sqrt(np.maximum(m2 - m1 ** 2, 0.0)))
+  return np.stack(means, -1), np.stack(stds, -1)

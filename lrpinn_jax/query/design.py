@@ -1,7 +1,7 @@
 """Design: find mu whose solution matches a target, by gradient steps through the Solver.
 
-The objective is the mean squared difference between u(x, t_target; mu) and a target profile
-over x; mu moves in box coordinates z in [0, 1]^d (mu = lo + z (hi - lo), z clipped to the box
+The objective is the mean squared difference between the model's fields at given points (e.g. a
+profile u(x, t_target; mu) over x) and a target there; mu moves in box coordinates z in [0, 1]^d (mu = lo + z (hi - lo), z clipped to the box
 after each step) under optax Adam with a cosine decay of the step to lr/1000 (so the last steps
 settle instead of jittering by lr), from a grid of starts at once (vmap); the best start wins,
 and other starts that end at a different mu with a misfit within 2x of the best are reported:
@@ -27,20 +27,21 @@ class Design(NamedTuple):
   others: np.ndarray  # (k, n_mu) other local minima with misfit <= 2x the best (distinct mu)
 
 
-def fit_profile(solver, x, t_target: float, target, *, box, n_starts: int = 11,
-                steps: int = 300, lr: float = 0.02) -> Design:
-  """mu in ``box`` ((n_mu, 2); coordinates with lo == hi fixed) minimising
-  mean((u(x, t_target; mu) - target)^2) over x (n,)."""
+def fit_target(solver, coords, target, *, box, fields=None, n_starts: int = 11,
+               steps: int = 300, lr: float = 0.02) -> Design:
+  """mu in ``box`` ((n_mu, 2); coordinates with lo == hi fixed) minimising the mean squared
+  misfit of the model at points ``coords`` (one array (n,) per coordinate) to ``target``: (n,)
+  for one field, (n, k) for the k fields of the indices ``fields`` (None: all of them)."""
   t0 = time.perf_counter()
   box = np.asarray(box, np.float64)
   free = np.flatnonzero(box[:, 1] > box[:, 0])
   lo, span = jnp.asarray(box[free, 0], real()), jnp.asarray(box[free, 1] - box[free, 0], real())
   base = jnp.asarray(box[:, 0], real())
-  xs = jnp.asarray(x, real())
-  ts = jnp.full_like(xs, t_target)
+  pts = [jnp.asarray(c, real()) for c in coords]
   goal = jnp.asarray(target, real())
   mu_of = lambda z: base.at[jnp.asarray(free)].set(lo + z * span)
-  loss_fn = lambda z: jnp.mean((solver(xs, ts, mu_of(z)) - goal) ** 2)
+  pick = (lambda u: u) if fields is None else (lambda u: u[..., jnp.asarray(fields)])
+  loss_fn = lambda z: jnp.mean((pick(solver(*pts, mu_of(z))) - goal) ** 2)
   opt = optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=1e-3))
 
   def one(z0):
@@ -67,3 +68,9 @@ def fit_profile(solver, x, t_target: float, target, *, box, n_starts: int = 11,
   full = lambda i: np.asarray(mu_of(jnp.asarray(z[i], real())), np.float64)
   return Design(full(best), float(loss[best]), time.perf_counter() - t0,
                 np.asarray([full(i) for i in others]).reshape(-1, len(box)))
+
+
+def fit_profile(solver, x, t_target: float, target, **kwargs) -> Design:
+  """``fit_target`` for a profile over x (n,) at the time t_target (a two-coordinate model)."""
+  xs = np.asarray(x, np.float64)
+  return fit_target(solver, (xs, np.full_like(xs, t_target)), target, **kwargs)

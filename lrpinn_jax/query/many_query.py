@@ -186,64 +186,89 @@ def trainable_counts(trainable: dict, frozen: dict) -> np.ndarray:
   return (per_layer + dense).astype(int)
 
 
-def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
-               data=None, chunk: int = 0, mesh=None, log=print) -> dict:
-  """The convection many-query study: zero-shot and batched LM Phase 2 for every beta in
-  ``betas`` (n,) with nu = rho = 0, errors on each beta's own test set (the same points for all).
+def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
+          chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print) -> dict:
+  """The many-query study of any problem: zero-shot and batched LM Phase 2 for every mu of
+  ``mus`` (n, n_mu), errors against the problem's reference on each mu's test set (the same
+  points for all).
 
-  chunk > 0: ``chunk`` betas at a time through one compiled program each for zero-shot, LM and
+  chunk > 0: ``chunk`` mu at a time through one compiled program each for zero-shot, LM and
   prediction (reference solutions too are made per chunk), so memory stays bounded for any n;
-  mesh: each chunk split over the devices along beta. steps = 0: zero-shot only.
+  mesh: each chunk split over the devices along mu. steps = 0: zero-shot only.
   Returns {"seconds", "mu_per_second", "peak_memory_mb", "phase2_steps", "rank_mode", "chunk",
-  "devices", "n_f", "betas": [{"beta", "zero_shot_rel_err", "phase2_rel_err", "ranks",
-  "trainable_params"}]} (the many_query.json layout; steps = 0 leaves out the Phase-2 fields).
-  seconds: the whole study, compilation and test-set references included.
+  "devices", "n_f", "mus": [{"mu", "zero_shot_rel_err", "phase2_rel_err", "ranks",
+  "trainable_params"}]}; a problem of several fields adds each field's and each error group's
+  relative L2 error ("zero_shot_by_field", "phase2_by_field"). steps = 0 leaves out the Phase-2
+  entries. seconds: the whole study, compilation and test-set references included.
   """
   from lrpinn_jax.fit.data import DataConfig, test_points, train_batch
-  from lrpinn_jax.metrics import errors
+  from lrpinn_jax.metrics import problem_errors
   from lrpinn_jax.pdes.registry import pde_of
   from lrpinn_jax.fit.phase1 import predict as zero_shot
 
   t0 = time.perf_counter()
   data = data or DataConfig()
   pde = pde_of(solver)
-  betas = np.asarray(betas, np.float64)
-  mus = np.stack([betas, np.zeros_like(betas), np.zeros_like(betas)], 1).astype(np_real())
+  mus = np.asarray(mus, np.float64).reshape(-1, pde.n_mu)
+  pde.check_mu(mus)
+  mus = mus.astype(np_real())
   points = train_batch(pde, data, seed)
-  x_t, t_t = test_points(pde, data, seed)
-  x, t = jnp.asarray(x_t, real()), jnp.asarray(t_t, real())
+  coords_np = test_points(pde, data, seed)
+  coords = [jnp.asarray(c, real()) for c in coords_np]
   cfg = solver.config
   size = chunk_size(len(mus), chunk, mesh)
-  zero_fn = jax.jit(lambda p, m: zero_shot(cfg, p, m, x, t, pde=pde))
+  zero_fn = jax.jit(lambda p, m: zero_shot(cfg, p, m, *coords, pde=pde))
   if steps:
     solve = make_chunk_solver(cfg, pde, solver.params, points, steps=steps, size=size,
                               rank_mode=rank_mode, loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)),
                               mesh=mesh)
-    after_fn = jax.jit(lambda tr, fr, m: predict_many(cfg, tr, fr, x, t, pde=pde, mus=m))
-  log(f"[many_query] {len(betas)} betas in [{betas.min():g}, {betas.max():g}], "
-      + (f"{steps} LM steps" if steps else "zero-shot only")
-      + f", {-(-len(betas) // size)} chunk(s) of {size}"
+    after_fn = jax.jit(lambda tr, fr, m: predict_many(cfg, tr, fr, *coords, pde=pde, mus=m))
+  log(f"[many_query] {len(mus)} mu, " + (f"{steps} LM steps" if steps else "zero-shot only")
+      + f", {-(-len(mus) // size)} chunk(s) of {size}"
       + (f" split over {mesh.size} devices" if mesh is not None and mesh.size > 1 else ""))
+
+  def scored(prefix, pred, true):
+    e = problem_errors(pde, pred, true)
+    out = {f"{prefix}_rel_err": e["rel_err"]}
+    if "fields" in e:
+      by = {f: v["rel_err"] for f, v in e["fields"].items()}
+      by.update({g: e[g]["rel_err"] for g in getattr(pde, "error_groups", {})})
+      out[f"{prefix}_by_field"] = by
+    return out
+
   rows = []
   for keep, part in chunked(mus, size, log):
-    u_ref = np.stack([pde.reference(x_t, t_t, mu) for mu in part[:keep]])
+    u_ref = [pde.reference(*coords_np, mu) for mu in part[:keep]]
     zero = np.asarray(zero_fn(solver.params, part))
-    new = [{"beta": float(mu[0]), "zero_shot_rel_err": errors(zero[i], u_ref[i])["rel_err"]}
+    new = [{"mu": [float(v) for v in mu], **scored("zero_shot", zero[i], u_ref[i])}
            for i, mu in enumerate(part[:keep])]
     if steps:
       trainable, frozen, _ = solve(part)
       u = np.asarray(after_fn(trainable, frozen, part))
       counts = trainable_counts(trainable, frozen)
       for i, row in enumerate(new):
-        row.update({"phase2_rel_err": errors(u[i], u_ref[i])["rel_err"],
+        row.update({**scored("phase2", u[i], u_ref[i]),
                     "ranks": [int(np.asarray(m[i]).sum()) for m in frozen["mask"]],
                     "trainable_params": int(counts[i])})
     rows.extend(new)
   seconds = time.perf_counter() - t0
-  return {"seconds": seconds, "mu_per_second": len(betas) / seconds,
+  return {"seconds": seconds, "mu_per_second": len(mus) / seconds,
           "peak_memory_mb": peak_memory_mb(), "phase2_steps": steps, "rank_mode": rank_mode,
           "chunk": size, "devices": 1 if mesh is None else mesh.size, "n_f": data.n_f,
-          "betas": rows}
+          "mus": rows}
+
+
+def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
+               chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print) -> dict:
+  """``study`` over beta (n,) with nu = rho = 0 (the convection models, paper Fig. 5), in the
+  many_query.json layout of convection: the rows under "betas", each with its "beta"."""
+  betas = np.asarray(betas, np.float64)
+  mus = np.stack([betas, np.zeros_like(betas), np.zeros_like(betas)], 1)
+  out = study(solver, mus, steps=steps, rank_mode=rank_mode, seed=seed, chunk=chunk, data=data,
+              mesh=mesh, log=log)
+  rows = out.pop("mus")
+  out["betas"] = [{"beta": r.pop("mu")[0], **r} for r in rows]
+  return out
 
 
 def peak_memory_mb() -> float:

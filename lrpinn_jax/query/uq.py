@@ -1,4 +1,7 @@
-"""Uncertainty propagation: statistics of u(x, t; mu) over a grid when mu follows a distribution.
+"""Uncertainty propagation: statistics of u(z; mu) over a grid when mu follows a distribution.
+
+The grid has one axis per coordinate, in reverse coordinate order (time first: (t, x) for the
+CDR family, (t, y, x) for Taylor-Green), and a trailing axis of the fields for a system.
 
 The Solver is evaluated for a batch of mu at once (vmap, one compiled program per chunk size) and
 the moments are accumulated chunk by chunk, so N samples cost O(chunk x grid) memory.
@@ -94,10 +97,20 @@ class Dist:
     return self.from_unit(q), np.full(n, 1.0 / n)
 
 
-def grid(pde, nx: int, nt: int) -> Tuple[np.ndarray, np.ndarray]:
-  """x (nx,) over [lo, hi) of the first coordinate and t (nt,) over [lo, hi] of the second."""
-  (x_lo, x_hi), (t_lo, t_hi) = pde.domain
-  return (np.linspace(x_lo, x_hi, nx, endpoint=False), np.linspace(t_lo, t_hi, nt))
+def grid(pde, sizes: Sequence[int]) -> Tuple[np.ndarray, ...]:
+  """One array per coordinate (sizes[i] values over its box): [lo, hi) for a coordinate with a
+  Periodic condition (its hi is its lo), [lo, hi] for the others."""
+  from lrpinn_jax.problem import Periodic
+  periodic = {c.coord for c in getattr(pde, "conditions", ()) if isinstance(c, Periodic)}
+  return tuple(np.linspace(lo, hi, n, endpoint=name not in periodic)
+               for name, (lo, hi), n in zip(pde.coord_names, pde.domain, sizes))
+
+
+def grid_points(axes: Sequence[np.ndarray]) -> Tuple[Tuple[np.ndarray, ...], Tuple[int, ...]]:
+  """The grid's points as one flat array per coordinate (in coordinate order) and the grid's
+  shape (reverse coordinate order: len(axes[-1]), ..., len(axes[0]))."""
+  mesh = np.meshgrid(*axes[::-1], indexing="ij")
+  return tuple(m.ravel() for m in mesh[::-1]), mesh[0].shape
 
 
 def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 256,
@@ -146,33 +159,38 @@ def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 2
   return {"mean": mean, "std": std, "quantiles": qs, "stderr": std / np.sqrt(n)}
 
 
-def zero_shot_field(solver, x: np.ndarray, t: np.ndarray):
-  """mu chunk (c, n_mu) -> u on the grid (c, len(t), len(x)), jitted."""
-  xx, tt = np.meshgrid(x, t)
-  xs, ts = jnp.asarray(xx.ravel(), real()), jnp.asarray(tt.ravel(), real())
-  f = jax.jit(jax.vmap(lambda mu: solver(xs, ts, mu).reshape(len(t), len(x))))
-  return lambda mus: f(jnp.asarray(mus, real()))
+def zero_shot_field(solver, axes: Sequence[np.ndarray]):
+  """mu chunk (c, n_mu) -> u on the grid of ``axes`` (c, *shape[, n_fields]), jitted."""
+  points, shape = grid_points(axes)
+  pts = [jnp.asarray(a, real()) for a in points]
+  f = jax.jit(jax.vmap(lambda mu: solver(*pts, mu)))
+  return lambda mus: _on_grid(f(jnp.asarray(mus, real())), len(mus), shape)
 
 
-def refined_field(solver, pde, x: np.ndarray, t: np.ndarray, steps: int, chunk: int,
+def _on_grid(u, n: int, shape) -> np.ndarray:
+  u = np.asarray(u)
+  return u.reshape((n,) + tuple(shape) + u.shape[2:])
+
+
+def refined_field(solver, pde, axes: Sequence[np.ndarray], steps: int, chunk: int,
                   need_xx: bool = True, seed: int = 0):
   """mu chunk (chunk, n_mu) -> u on the grid after ``steps`` batched LM Phase-2 steps per mu
   (training points of DataConfig() from ``seed``)."""
   from lrpinn_jax.query import many_query
   from lrpinn_jax.fit.data import DataConfig, train_batch
   from lrpinn_jax.fit.phase1 import LossConfig
-  xx, tt = np.meshgrid(x, t)
-  xs, ts = jnp.asarray(xx.ravel(), real()), jnp.asarray(tt.ravel(), real())
+  points, shape = grid_points(axes)
+  pts = [jnp.asarray(a, real()) for a in points]
   cfg = solver.config
   solve = many_query.make_chunk_solver(
       cfg, pde, solver.params, train_batch(pde, DataConfig(), seed), steps=steps, size=chunk,
       loss_cfg=LossConfig(need_xx=need_xx))
-  predict = jax.jit(lambda tr, fr, m: many_query.predict_many(cfg, tr, fr, xs, ts, pde=pde,
+  predict = jax.jit(lambda tr, fr, m: many_query.predict_many(cfg, tr, fr, *pts, pde=pde,
                                                                mus=m))
 
   def field(mus):
     trainable, frozen, _ = solve(mus)
-    return np.asarray(predict(trainable, frozen, mus)).reshape(len(mus), len(t), len(x))
+    return _on_grid(predict(trainable, frozen, mus), len(mus), shape)
   return field
 
 
@@ -196,10 +214,14 @@ def rel_l2(a, b) -> float:
 
 
 def run(solver, pde, dist: Optional[Dist], *, rule: str = "quadrature", n: int = 64,
-        nx: int = 256, nt: int = 101, refine_steps: int = 0, chunk: int = 0, seed: int = 0,
-        quantiles=(0.05, 0.5, 0.95), samples: Optional[np.ndarray] = None, log=None) -> dict:
+        sizes: Sequence[int] = (256, 101), refine_steps: int = 0, chunk: int = 0,
+        seed: int = 0, quantiles=(0.05, 0.5, 0.95), samples: Optional[np.ndarray] = None,
+        log=None) -> dict:
   """The whole computation: nodes or samples, fields chunk by chunk, statistics; "seconds".
-  samples (N, n_mu): given mu of equal weight instead of ``dist``."""
+  sizes: grid points per coordinate (``grid``); samples (N, n_mu): given mu of equal weight
+  instead of ``dist``. Returns {"axes" (one array per coordinate), "mean", "std", "quantiles",
+  "stderr" (on the grid, ``grid_points``' shape plus a fields axis for a system),
+  "quantile_levels", "n", "seconds"}."""
   t0 = time.perf_counter()
   if samples is not None:
     mus = np.asarray(samples, np.float64)
@@ -209,11 +231,11 @@ def run(solver, pde, dist: Optional[Dist], *, rule: str = "quadrature", n: int =
       raise UserError(f"--method must be one of {RULES}, got {rule!r}")
     z, w = dist.nodes(rule, n, seed)
     mus = dist.full(z)
-  x, t = grid(pde, nx, nt)
+  axes = grid(pde, sizes)
   chunk = chunk or (100 if refine_steps else 256)
   chunk = min(chunk, len(mus))
-  field = (refined_field(solver, pde, x, t, refine_steps, chunk, pde.needs_uxx(mus), seed)
-           if refine_steps else zero_shot_field(solver, x, t))
+  field = (refined_field(solver, pde, axes, refine_steps, chunk, pde.needs_uxx(mus), seed)
+           if refine_steps else zero_shot_field(solver, axes))
   stats = statistics(field, mus, w, chunk=chunk, quantiles=quantiles, seed=seed, log=log)
-  return {"x": x, "t": t, **stats, "quantile_levels": np.asarray(quantiles), "n": len(mus),
+  return {"axes": axes, **stats, "quantile_levels": np.asarray(quantiles), "n": len(mus),
           "seconds": time.perf_counter() - t0}
