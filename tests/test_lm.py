@@ -13,33 +13,11 @@ from lrpinn_jax.fit.phase2 import Phase2Batch, split_params
 from tests.conftest import FLOAT32_TWO_PROGRAMS, TINY_DATA
 
 
-def _solve(residual, theta0, steps, geodesic=False):
-  """LM on a generic residual with the library's propose/judge (one evaluation per step), with
-  the library's geodesic acceleration if asked."""
-  cfg = lm.LMConfig(geodesic=geodesic)
-
-  @jax.jit
-  def step(th, r, jac, loss, lam, nu):
-    jtj, jtr = lm.normal(r, jac)
-    v = delta = lm.propose(jtj, jtr, lam)
-    reject = False
-    if geodesic:
-      delta, reject = lm.accelerate(r, jac @ v, residual(th + cfg.geodesic_h * v),
-                                    lambda w: jac.T @ w, jtj, v, lam, cfg)
-    cand = th + delta
-    r_c, j_c = residual(cand), jax.jacfwd(residual)(cand)
-    new = jnp.where(reject, jnp.inf, jnp.sum(r_c ** 2))
-    # the predicted decrease is ||r||^2 - ||r + J v||^2, here formed directly
-    ok, lam, nu = lm.judge(loss, new, jnp.sum(r ** 2) - jnp.sum((r + jac @ v) ** 2), lam, nu)
-    pick = lambda a, b: jnp.where(ok, a, b)
-    return pick(cand, th), pick(r_c, r), pick(j_c, jac), pick(jnp.sum(r_c ** 2), loss), lam, nu
-
-  m = residual(theta0).shape[0]
-  state = (theta0, jnp.zeros(m), jnp.zeros((m, theta0.shape[0])), jnp.float32(jnp.inf),
-           jnp.float32(1e-3), jnp.float32(2.0))
-  for _ in range(steps):
-    state = step(*state)
-  return state[0], state[3]
+def _solve(residual, theta0, steps, geodesic=False, project=None):
+  """The library's LM loop (lm.minimize) on a generic residual, Jacobian by jacfwd."""
+  rj = lambda th: (residual(th), jax.jacfwd(residual)(th))
+  return jax.jit(lambda th: lm.minimize(rj, th, steps, project, lm.LMConfig(geodesic=geodesic)))(
+      theta0)
 
 
 def test_linear_least_squares_reaches_lstsq_solution(rng):
@@ -50,6 +28,14 @@ def test_linear_least_squares_reaches_lstsq_solution(rng):
   np.testing.assert_allclose(th, expected, rtol=1e-4, atol=1e-5)
   np.testing.assert_allclose(loss, np.sum((np.asarray(a) @ expected - np.asarray(b)) ** 2),
                              rtol=1e-4)
+
+
+def test_projected_steps_stay_in_the_box():
+  # r = theta - 3 with theta clipped to [0, 1] after every step: the box's end, not 3.
+  th, loss = _solve(lambda th: th - 3.0, jnp.array([0.2]), 20,
+                    project=lambda th: jnp.clip(th, 0.0, 1.0))
+  np.testing.assert_allclose(th, [1.0], atol=1e-6)
+  np.testing.assert_allclose(loss, 4.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize("geodesic", [False, True])

@@ -218,6 +218,60 @@ def judge(loss, new_loss, decrease, damping, nu, lm_cfg: LMConfig = LMConfig()):
   return ok, damping, jnp.where(ok, 2.0, 2.0 * nu)
 
 
+class Core(NamedTuple):
+  """The LM iterate on a flat vector: the accepted point and what a step needs there."""
+  theta: jnp.ndarray  # (n,) accepted point
+  r: jnp.ndarray  # (m,) residuals at theta
+  jtj: jnp.ndarray  # (n, n)
+  jtr: jnp.ndarray  # (n,)
+  jac: object  # (m, n) J at theta with geodesic acceleration; else None
+  damping: jnp.ndarray
+  nu: jnp.ndarray
+  loss: jnp.ndarray  # ||r||^2 at theta (inf before the first evaluation)
+
+
+def update(core: Core, rj: Callable, lm_cfg: LMConfig = LMConfig(), project=None,
+           r_only: Callable = None):
+  """One LM step on a least-squares problem theta (n,) -> r (m,): the one step every LM loop of
+  the project takes (Phase 2, batched many-query, inverse). rj(theta) -> (r, J) evaluated once,
+  at the candidate; project: optional map of every candidate (e.g. a clip to a box; the
+  predicted decrease then uses the projected step); r_only(theta) -> r: the residual alone, for
+  geodesic acceleration. Returns (core, accepted)."""
+  v = propose(core.jtj, core.jtr, core.damping, lm_cfg)
+  delta, too_curved = v, jnp.asarray(False)
+  if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluation
+    r_h = r_only(core.theta + lm_cfg.geodesic_h * v)
+    delta, too_curved = accelerate(core.r, core.jac @ v, r_h, lambda w: core.jac.T @ w,
+                                   core.jtj, v, core.damping, lm_cfg)
+  cand = core.theta + delta
+  if project is not None:
+    cand = project(cand)
+    v = cand - core.theta
+  r, jac = rj(cand)
+  jtj, jtr = normal(r, jac)
+  new_loss = jnp.where(too_curved, jnp.inf, jnp.sum(r ** 2))
+  ok, lam, nu = judge(core.loss, new_loss, predicted_decrease(core.jtj, core.jtr, v),
+                      core.damping, core.nu, lm_cfg)
+  pick = lambda a, b: jnp.where(ok, a, b)
+  return Core(pick(cand, core.theta), pick(r, core.r), pick(jtj, core.jtj), pick(jtr, core.jtr),
+              pick(jac, core.jac) if lm_cfg.geodesic else None, lam, nu,
+              jnp.where(ok, new_loss, core.loss)), ok
+
+
+def minimize(rj: Callable, theta0, steps: int, project=None, lm_cfg: LMConfig = LMConfig()):
+  """``steps`` LM steps (``update``) on rj(theta) -> (r (m,), J (m, n)) from theta0 (n,), in a
+  lax.fori_loop after one evaluation at theta0; every candidate passed through ``project``.
+  Returns (theta, ||r(theta)||^2). Pure: jit or vmap it at the call site."""
+  r, jac = rj(theta0)
+  core = Core(theta0, r, *normal(r, jac), jac if lm_cfg.geodesic else None,
+              jnp.asarray(lm_cfg.init_damping, real()), jnp.asarray(2.0, real()),
+              jnp.sum(r ** 2))
+  r_only = lambda th: rj(th)[0]
+  core = jax.lax.fori_loop(0, steps, lambda _, c: update(c, rj, lm_cfg, project, r_only)[0],
+                           core)
+  return core.theta, core.loss
+
+
 def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
                  lm_cfg: LMConfig = LMConfig()) -> Callable:
   """Returns the pure Phase-2 step(state, batch) -> (state, metrics); jit it once at the call site.
@@ -232,25 +286,14 @@ def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
 
   def step(state: LMState, batch: Phase2Batch):
     flat, unravel = ravel_pytree(state.trainable)
-    v = propose(state.jtj, state.jtr, state.damping, lm_cfg)
-    delta, too_curved = v, jnp.asarray(False)
-    if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluation
-      r_h = residual_fn(cfg, pde, loss_cfg, state.frozen, batch)(
-          unravel(flat + lm_cfg.geodesic_h * v))
-      delta, too_curved = accelerate(state.r, state.jac @ v, r_h, lambda w: state.jac.T @ w,
-                                     state.jtj, v, state.damping, lm_cfg)
-    candidate = unravel(flat + delta)
-    r, jac = jacobian(cfg, pde, loss_cfg, candidate, state.frozen, batch)
-    jtj, jtr = normal(r, jac)
-    new_loss = jnp.where(too_curved, jnp.inf, jnp.sum(r ** 2))
-    ok, lam, nu = judge(state.loss, new_loss, predicted_decrease(state.jtj, state.jtr, v),
-                        state.damping, state.nu, lm_cfg)
-    pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(ok, x, y), a, b)
-    out = LMState(pick(candidate, state.trainable), state.frozen, pick(r, state.r),
-                  pick(jtj, state.jtj), pick(jtr, state.jtr),
-                  pick(jac, state.jac) if lm_cfg.geodesic else None, lam, nu,
-                  jnp.where(ok, new_loss, state.loss), state.step + 1)
-    return out, {"loss": out.loss, "accepted": ok, "damping": lam,
+    rj = lambda th: jacobian(cfg, pde, loss_cfg, unravel(th), state.frozen, batch)
+    r_only = lambda th: residual_fn(cfg, pde, loss_cfg, state.frozen, batch)(unravel(th))
+    core = Core(flat, state.r, state.jtj, state.jtr, state.jac, state.damping, state.nu,
+                state.loss)
+    core, ok = update(core, rj, lm_cfg, r_only=r_only)
+    out = LMState(unravel(core.theta), state.frozen, core.r, core.jtj, core.jtr, core.jac,
+                  core.damping, core.nu, core.loss, state.step + 1)
+    return out, {"loss": out.loss, "accepted": ok, "damping": core.damping,
                  "grad_norm": jnp.linalg.norm(out.jtr)}
 
   return step

@@ -1,9 +1,9 @@
 """Inverse problem: mu from observations of u, through the differentiable Phase-1 Solver.
 
 The data misfit r(theta) = (solver(x_i, t_i, mu(theta)) - u_i) / sigma over the free coordinates
-theta of mu (the others held at ``base_mu``) is minimised by Levenberg-Marquardt (the propose /
-judge of lrpinn_jax.fit.lm, Jacobian by forward mode: one column per free coordinate) from a grid of
-starts over the training box at once (vmap; the misfit in beta is multimodal for convection), and
+theta of mu (the others held at ``base_mu``) is minimised by Levenberg-Marquardt
+(lrpinn_jax.fit.lm.minimize, the step Phase 2 takes; Jacobian by forward mode: one column per
+free coordinate) from a grid of starts over the training box at once (vmap; the misfit in beta is multimodal for convection), and
 the start with the lowest misfit wins. Its uncertainty is the Laplace approximation at the
 optimum: cov = sigma^2 (J^T J)^{-1} with J = du/dtheta (n_obs, n_free) and sigma the larger of
 the given noise level and the fit's own ||u_fit - u|| / sqrt(n_obs - n_free): the surrogate's
@@ -91,30 +91,6 @@ def _grid(box: np.ndarray, n: int) -> np.ndarray:
   return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
 
 
-def minimize(rj, theta0, steps: int, project=lambda th: th,
-             lm_cfg: lm.LMConfig = lm.LMConfig()):
-  """``steps`` LM steps (the propose / judge of lrpinn_jax.fit.lm) on rj(theta) -> (r (m,), J (m, n))
-  from theta0 (n,), every candidate passed through ``project`` (e.g. a clip to a box): returns
-  (theta, ||r(theta)||^2). The state keeps the normal equations of the accepted point, so each
-  step evaluates r and J once, at the candidate."""
-  def step(_, st):
-    theta, jtj, jtr, loss, lam, nu = st
-    cand = project(theta + lm.propose(jtj, jtr, lam, lm_cfg))
-    r, jac = rj(cand)
-    new = jnp.sum(r ** 2)
-    ok, lam, nu = lm.judge(loss, new, lm.predicted_decrease(jtj, jtr, cand - theta), lam, nu,
-                           lm_cfg)
-    jtj_c, jtr_c = lm.normal(r, jac)
-    pick = lambda a, b: jnp.where(ok, a, b)
-    return pick(cand, theta), pick(jtj_c, jtj), pick(jtr_c, jtr), pick(new, loss), lam, nu
-
-  r, jac = rj(theta0)
-  st = (theta0, *lm.normal(r, jac), jnp.sum(r ** 2), jnp.asarray(lm_cfg.init_damping, real()),
-        jnp.asarray(2.0, real()))
-  st = jax.lax.fori_loop(0, steps, step, st)
-  return st[0], st[3]
-
-
 def make_fitter(solver, free: Sequence[int], base_mu, box, *, fields: Sequence[int] = (0,),
                 steps: int = 30, lm_cfg: lm.LMConfig = lm.LMConfig()):
   """Returns fit(coords, u, sigma, starts) -> (theta (n_starts, n_free), loss (n_starts,)),
@@ -136,7 +112,7 @@ def make_fitter(solver, free: Sequence[int], base_mu, box, *, fields: Sequence[i
       jac = jax.jacfwd(lambda th: model(th, coords))(theta) / sigma
       return r, jac
 
-    return minimize(rj, theta0, steps, lambda th: jnp.clip(th, lo, hi), lm_cfg)
+    return lm.minimize(rj, theta0, steps, lambda th: jnp.clip(th, lo, hi), lm_cfg)
 
   return jax.jit(jax.vmap(one, in_axes=(0, None, None, None)))
 
@@ -245,7 +221,7 @@ def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0
       return r, jac, data, f_rms
 
     theta0 = jnp.concatenate([flat0, mu0[free_idx]])
-    theta, _ = minimize(lambda th: rj(th)[:2], theta0, steps, lm_cfg=lm_cfg)
+    theta, _ = lm.minimize(lambda th: rj(th)[:2], theta0, steps, lm_cfg=lm_cfg)
     _, jac, data, f_rms = rj(theta)
     return unravel(theta[:n_net]), parts(theta)[1], jac, data, f_rms
 
