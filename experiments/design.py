@@ -40,8 +40,8 @@ def main(argv):
   solver = load_phase1(FLAGS.checkpoint)
   pde = pde_of(solver)
   mu_t = np.asarray(_cli.parse_floats("target_mu", FLAGS.target_mu), np.float64)
-  if mu_t.shape != (pde.n_mu,):
-    raise UserError(f"--target_mu needs {pde.n_mu} numbers {','.join(pde.mu_names)}")
+  if mu_t.shape != (pde.mu_dim,):
+    raise UserError(f"--target_mu needs {pde.mu_dim} numbers {','.join(pde.mu_names)}")
   *_, (t_lo, t_hi) = pde.domain
   if not t_lo <= FLAGS.t <= t_hi:
     raise UserError(f"--t must lie in [{t_lo:g}, {t_hi:g}], got {FLAGS.t}")
@@ -56,7 +56,7 @@ def main(argv):
   idx = [names.index(f) for f in fields]
   if len(names) > 1:
     target = target[:, idx]
-  box = training_box(FLAGS.checkpoint, solver.config.n_mu)
+  box = training_box(FLAGS.checkpoint, solver.config.mu_dim)
   res = design.fit_target(solver, coords, target, box=box, fields=idx if len(names) > 1 else None,
                           n_starts=FLAGS.n_starts, steps=FLAGS.steps)
   out = {"checkpoint": FLAGS.checkpoint, "target_mu": mu_t.tolist(), "t": FLAGS.t,

@@ -153,10 +153,10 @@ def main(argv):
     raise UserError("give exactly one of --observations, --synthetic, --trials")
   solver = load_phase1(FLAGS.checkpoint)
   pde = pde_of(solver)
-  box = training_box(FLAGS.checkpoint, solver.config.n_mu)
+  box = training_box(FLAGS.checkpoint, solver.config.mu_dim)
   free = [int(i) for i in np.flatnonzero(box[:, 1] > box[:, 0])]
   if FLAGS.observations:
-    obs = inverse.check_observations(pde, _load_obs(FLAGS.observations, pde), solver.config.n_mu)
+    obs = inverse.check_observations(pde, _load_obs(FLAGS.observations, pde), solver.config.mu_dim)
     fields = obs.fields
   else:
     fields = _observed_fields(pde)
@@ -210,8 +210,8 @@ def main(argv):
   mu_true = None
   if FLAGS.synthetic:
     mu_true = np.asarray(_cli.parse_floats("synthetic", FLAGS.synthetic), np.float64)
-    if mu_true.shape != (pde.n_mu,):
-      raise UserError(f"--synthetic needs {pde.n_mu} numbers {','.join(pde.mu_names)}")
+    if mu_true.shape != (pde.mu_dim,):
+      raise UserError(f"--synthetic needs {pde.mu_dim} numbers {','.join(pde.mu_names)}")
     obs = inverse.synthetic(pde, mu_true, FLAGS.n_obs, FLAGS.noise, FLAGS.seed, fields)
   est, joint = fit(obs)
   row = _row(est, mu_true)

@@ -61,13 +61,13 @@ def main(argv):
     if FLAGS.mu_set:
       mus = _cli.parse_mu_list("mu_set", FLAGS.mu_set, pde.mu_names)
     else:
-      box = training_box(FLAGS.checkpoint, solver.config.n_mu)
+      box = training_box(FLAGS.checkpoint, solver.config.mu_dim)
       axes = [np.linspace(lo, hi, FLAGS.mu_grid if hi > lo else 1) for lo, hi in box]
       mus = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
     out = many_query.study(solver, mus, **kwargs)
     errs = [r[key] for r in out["mus"]]
     where = f"over the {len(mus)} mu"
-  elif pde.mu_names[:1] == ("beta",) and pde.n_mu == 3:
+  elif pde.mu_names[:1] == ("beta",) and pde.mu_dim == 3:
     lo, hi = _cli.parse_range("beta_range", FLAGS.beta_range)
     out = many_query.beta_study(solver, np.linspace(lo, hi, FLAGS.n_beta), **kwargs)
     errs = [r[key] for r in out["betas"] if 25 <= r["beta"] <= 45]

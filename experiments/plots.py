@@ -226,9 +226,9 @@ def main(argv):
     mu, fig2 = [FLAGS.beta, 0.0, 0.0], f"fig2_solution_beta{FLAGS.beta:g}.png"
   if FLAGS.workdir:
     solver = load_phase1(FLAGS.workdir)
-    if len(mu) != solver.config.n_mu:
-      raise UserError(f"--mu needs {solver.config.n_mu} numbers for this model, got {len(mu)}")
-    if solver.config.n_mu == 3:  # ranks along the CDR family's beta axis
+    if len(mu) != solver.config.mu_dim:
+      raise UserError(f"--mu needs {solver.config.mu_dim} numbers for this model, got {len(mu)}")
+    if solver.config.mu_dim == 3:  # ranks along the CDR family's beta axis
       lo, hi = _cli.parse_range("beta_range", FLAGS.beta_range)
       fig_ranks(plt, solver, lo, hi, os.path.join(out, "fig4_ranks.png"))
       made.append("fig4_ranks.png")

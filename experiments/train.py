@@ -51,7 +51,7 @@ def main(argv):
     train_mu = _cli.parse_mu_list("mu_set", FLAGS.mu_set, problem.mu_names)
   else:
     axes = [np.linspace(lo, hi, FLAGS.mu_grid) for lo, hi in problem.mu_box]
-    train_mu = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, problem.n_mu)
+    train_mu = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, problem.mu_dim)
   targets = (train_mu if FLAGS.targets == "all"
              else _cli.parse_mu_list("targets", FLAGS.targets, problem.mu_names))
   recipe = problem.name if problem.name in recipes.BEST else "generic"

@@ -7,7 +7,7 @@
 
 --dist: uniform:lo,hi[,lo,hi...] or normal:mean,std[,mean,std...] over the coordinates of mu that
 vary in the model's training grid (normal samples clipped to that grid's box); --samples=FILE.npy
-(N, n_mu) instead gives the mu themselves. --method: Gauss quadrature (default; --n nodes in all),
+(N, mu_dim) instead gives the mu themselves. --method: Gauss quadrature (default; --n nodes in all),
 scrambled Sobol (qmc) or Monte Carlo (mc) with --n points. --refine_steps > 0 gives every node K
 batched LM Phase-2 steps first. --grid: points per coordinate in the problem's order (x, t: 256x101;
 x, y, t: 32x32x11). Writes uq.npz (one array per coordinate by name; mean, std, quantiles on the
@@ -34,7 +34,7 @@ from lrpinn_jax.pdes.registry import pde_of
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("dist", "uniform:30,40", "uniform:lo,hi,... or normal:mean,std,... over the "
                     "free coordinates of mu")
-flags.DEFINE_string("samples", None, "npy file of mu samples (N, n_mu), instead of --dist")
+flags.DEFINE_string("samples", None, "npy file of mu samples (N, mu_dim), instead of --dist")
 flags.DEFINE_enum("method", "quadrature", list(uq.RULES), "quadrature, qmc or mc")
 flags.DEFINE_integer("n", 64, "quadrature nodes in all, or qmc / mc points", lower_bound=1)
 flags.DEFINE_string("grid", None, "grid points per coordinate in the problem's order: NXxNT for "
@@ -103,15 +103,15 @@ def main(argv):
     raise UserError(f"--grid must give one integer > 1 per coordinate of {pde.name} "
                     f"({'x'.join(pde.coord_names)}), e.g. {'x'.join(['32'] * len(pde.coord_names))}"
                     f"; got {FLAGS.grid!r}") from None
-  box = training_box(FLAGS.checkpoint, solver.config.n_mu)
+  box = training_box(FLAGS.checkpoint, solver.config.mu_dim)
   samples, dist = None, None
   if FLAGS.samples:
     try:
       samples = np.load(FLAGS.samples)
     except (OSError, ValueError) as e:
       raise UserError(f"cannot read {FLAGS.samples} as npy ({e})") from None
-    if samples.ndim != 2 or samples.shape[1] != pde.n_mu or not np.all(np.isfinite(samples)):
-      raise UserError(f"--samples must be finite (N, {pde.n_mu}), got shape {samples.shape}")
+    if samples.ndim != 2 or samples.shape[1] != pde.mu_dim or not np.all(np.isfinite(samples)):
+      raise UserError(f"--samples must be finite (N, {pde.mu_dim}), got shape {samples.shape}")
   else:
     dist = parse_dist(FLAGS.dist, box)
   res = uq.run(solver, pde, dist, rule=FLAGS.method, n=FLAGS.n, sizes=sizes,

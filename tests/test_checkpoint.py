@@ -117,3 +117,22 @@ def test_seconds_to_threshold_from_history():
           {"seconds": 3.0, "test_rel_err_max": 0.12}, {"seconds": 4.0, "test_rel_err_max": 0.04}]
   assert seconds_to(hist, 0.10) == 2.0 and seconds_to(hist, 0.05) == 4.0
   assert seconds_to(hist, 0.01) is None
+
+
+def test_model_json_of_earlier_formats_and_the_former_names():
+  # model.json before mu_dim, periods and Problem.exact_initial: n_mu, x_period, t0 and a CDR
+  # initial condition's name in hard_ic (results/rd_5_10/model.json is such a file).
+  import json
+  from lrpinn_jax.nn.model import ModelConfig
+  old = json.load(open(os.path.join(os.path.dirname(__file__), "..", "results", "rd_5_10",
+                                    "model.json")))["model"]
+  assert {"n_mu", "x_period", "t0"} <= set(old)
+  cfg = ModelConfig.from_dict(old)
+  assert cfg.mu_dim == 3 and cfg.periods == (2 * np.pi, 0.0) and cfg.hard_ic == "gauss_pi_4"
+  assert ModelConfig.from_dict(json.loads(cfg.to_json())) == cfg
+  with pytest.warns(DeprecationWarning, match="mu_dim"):
+    assert ModelConfig(n_mu=2, mu_shift=(0, 0), mu_scale=(1, 1)).mu_dim == 2
+  with pytest.warns(DeprecationWarning, match="mu_dim"):
+    assert cfg.n_mu == 3
+  with pytest.warns(DeprecationWarning, match="Problem.mu_dim"):
+    assert make_pde("burgers").n_mu == 2

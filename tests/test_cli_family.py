@@ -85,7 +85,7 @@ def test_helmholtz_end_to_end_then_finetune(tmp_path):
   for e in res["results"]:
     assert e["phase2"]["full"]["steps"] == 10 and e["phase2"]["full"]["trainable_params"] == 351
   solver = lrpinn_jax.load(str(wd))
-  assert solver.config.n_mu == 2 and solver.info["pde"] == "helmholtz"
+  assert solver.config.mu_dim == 2 and solver.info["pde"] == "helmholtz"
   assert solver(np.zeros(3), np.zeros(3), [2.0, 2.0]).shape == (3,)
   ft = tmp_path / "ft"
   r = _run("finetune", f"--checkpoint={wd}", "--mu=2.3,2.3", "--steps=2", f"--workdir={ft}",

@@ -163,7 +163,7 @@ def test_grid_points_on_faces():
 
 def tiny_model(problem):
   return ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2, n_in=problem.d,
-                     n_out=problem.n_fields, n_mu=1, mu_shift=(0.0,), mu_scale=(1.0,))
+                     n_out=problem.n_fields, mu_dim=1, mu_shift=(0.0,), mu_scale=(1.0,))
 
 
 @pytest.fixture(scope="module", params=[SYSTEM, HEAT], ids=["two_fields", "three_coords"])
@@ -249,7 +249,7 @@ def test_exact_initial_condition_comes_from_the_problem():
   # mu (Burgers: u(x, 0) = -A sin(pi x)), through Phase 1, Phase 2 and the Solver; a system keeps
   # its other fields as the network gives them (Taylor-Green: u, v held, p free).
   burgers = make_pde("burgers")
-  cfg = dataclasses.replace(tiny_model(burgers), n_mu=2, mu_shift=(0.0, 0.0),
+  cfg = dataclasses.replace(tiny_model(burgers), mu_dim=2, mu_shift=(0.0, 0.0),
                             mu_scale=(1.0, 1.0), hard_ic="ic")
   params = phase1.init_phase1(cfg, optax.adam(1e-3), jax.random.key(0)).params
   x = jnp.linspace(-1.0, 1.0, 9)

@@ -41,7 +41,7 @@ def test_train_a_problem_file_then_load_and_finetune(tmp_path):
   assert all(np.isfinite(e["phase2"]["full"]["rel_err"]) for e in res["results"])
   assert json.load(open(wd / "model.json"))["pde"] == str(src)
   solver = lrpinn_jax.load(str(wd))
-  assert solver.config.n_in == 2 and solver.config.n_mu == 2
+  assert solver.config.n_in == 2 and solver.config.mu_dim == 2
   assert solver(np.zeros((2, 3)), np.ones((2, 3)), [0.02, 0.7]).shape == (2, 3)
   ft = tmp_path / "ft"
   r = _run("finetune", f"--checkpoint={wd}", "--mu=0.02,0.7", "--steps=2", f"--workdir={ft}",

@@ -86,8 +86,8 @@ class CompareConfig:
     pde = make_pde(self.pde, self.init_cond)
     for name in ("train_mu", "targets"):
       mus = np.asarray(getattr(self, name), np.float64)
-      if mus.ndim != 2 or mus.shape[1] != pde.n_mu or not np.all(np.isfinite(mus)):
-        raise UserError(f"{name}: each mu needs {pde.n_mu} finite numbers {pde.mu_names}")
+      if mus.ndim != 2 or mus.shape[1] != pde.mu_dim or not np.all(np.isfinite(mus)):
+        raise UserError(f"{name}: each mu needs {pde.mu_dim} finite numbers {pde.mu_names}")
       pde.check_mu(mus)
 
   @property
@@ -157,7 +157,7 @@ def _finetune_rows(ctx: _Ctx, net, params0, name, log, pretrain_seconds) -> dict
 
 def _pinn_p(ctx: _Ctx, log) -> dict:
   cfg = ctx.cfg
-  net = nets.pinn_p(ctx.pde.n_mu, ctx.mu_shift, ctx.mu_scale)
+  net = nets.pinn_p(ctx.pde.mu_dim, ctx.mu_shift, ctx.mu_scale)
   loss = pinn_loss(net, ctx.pde, ctx.points, ctx.need_xx)
   mus = jnp.asarray(ctx.train_mu)
   mean_loss = lambda p, ms: jnp.mean(jax.vmap(lambda m: loss(p, m))(ms))
@@ -220,7 +220,7 @@ def _hyper_lr(ctx: _Ctx, log) -> dict:
     solver = load_phase1(cfg.hyper_checkpoint)
     model_cfg, params, pre = solver.config, solver.params, None
   else:
-    model_cfg = ModelConfig(n_mu=ctx.pde.n_mu, mu_shift=ctx.mu_shift, mu_scale=ctx.mu_scale)
+    model_cfg = ModelConfig(mu_dim=ctx.pde.mu_dim, mu_shift=ctx.mu_shift, mu_scale=ctx.mu_scale)
     loss_cfg = LossConfig(need_xx=ctx.need_xx, resample=True)
     state, pre = train.fit_phase1(model_cfg, ctx.pde, ctx.train_mu, ctx.points_np,
                                   steps=cfg.steps, lr=cfg.lr, seed=cfg.seed,

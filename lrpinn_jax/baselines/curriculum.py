@@ -12,7 +12,7 @@ from lrpinn_jax.baselines.fit import TARGET_ABS_ERR, fit, pinn_loss
 
 
 def stages(mu_target, n_stages: int, mu_start=None) -> np.ndarray:
-  """(n_stages, n_mu) coefficients ending at mu_target; mu_start defaults to 0."""
+  """(n_stages, mu_dim) coefficients ending at mu_target; mu_start defaults to 0."""
   target = np.asarray(mu_target, np.float64)
   start = np.zeros_like(target) if mu_start is None else np.asarray(mu_start, np.float64)
   frac = (np.arange(n_stages) + 1.0) / n_stages

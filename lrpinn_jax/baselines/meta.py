@@ -29,7 +29,7 @@ def inner_sgd(loss: Callable, params, mu, *, steps: int, lr: float, first_order:
 def make_meta_step(method: str, support_loss: Callable, query_loss: Callable, *,
                    inner_steps: int, inner_lr: float, outer: optax.GradientTransformation,
                    reptile_eps: float = 0.1) -> Callable:
-  """Returns the pure step((params, opt_state), mus (n_task, n_mu)) -> ((params, opt_state),
+  """Returns the pure step((params, opt_state), mus (n_task, mu_dim)) -> ((params, opt_state),
   meta loss); tasks are vmapped."""
   if method not in META_METHODS:
     raise ValueError(f"meta method must be one of {META_METHODS}")

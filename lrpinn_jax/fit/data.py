@@ -55,7 +55,7 @@ def test_points(pde, cfg: DataConfig, seed: int) -> Tuple[np.ndarray, ...]:
 
 
 def test_set(pde, cfg: DataConfig, mus: np.ndarray, seed: int) -> TestSet:
-  """``test_points`` and the reference u for each mu (n_mu, n_mu_dim)."""
+  """``test_points`` and the reference u for each mu (n_mu, mu_dim)."""
   coords = test_points(pde, cfg, seed)
   u = np.stack([pde.reference(*coords, mu) for mu in np.asarray(mus)])
   return TestSet(coords, u)

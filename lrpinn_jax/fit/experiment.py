@@ -40,8 +40,8 @@ KINK_TOL = 1e-2
 class ExperimentConfig:
   """Everything a run depends on; written verbatim under "config" in results.json."""
   workdir: str
-  train_mu: Tuple[Tuple[float, ...], ...]  # (n_train, pde.n_mu)
-  targets: Tuple[Tuple[float, ...], ...]  # (n_targets, pde.n_mu)
+  train_mu: Tuple[Tuple[float, ...], ...]  # (n_train, pde.mu_dim)
+  targets: Tuple[Tuple[float, ...], ...]  # (n_targets, pde.mu_dim)
   pde: str = "convection"
   init_cond: str = "sin_1"
   recipe: str = ""  # the lrpinn_jax.fit.recipes name the settings came from ("": set by hand)
@@ -86,8 +86,8 @@ class ExperimentConfig:
       raise UserError("no training mu")
     for name in ("train_mu", "targets"):
       mus = np.asarray(getattr(self, name), np.float64)
-      if mus.size and (mus.ndim != 2 or mus.shape[1] != pde.n_mu):
-        raise UserError(f"{name}: each mu needs {pde.n_mu} numbers {pde.mu_names}")
+      if mus.size and (mus.ndim != 2 or mus.shape[1] != pde.mu_dim):
+        raise UserError(f"{name}: each mu needs {pde.mu_dim} numbers {pde.mu_names}")
       if mus.size and not np.all(np.isfinite(mus)):
         raise UserError(f"{name}: mu must be finite")
       pde.check_mu(mus)
@@ -165,7 +165,7 @@ class ExperimentConfig:
 
   def model_config(self) -> ModelConfig:
     pde = make_pde(self.pde, self.init_cond)
-    n = pde.n_mu
+    n = pde.mu_dim
     extra = {"hard_ic": pde.initial_condition().name} if self.hard_ic else {}
     extra["n_in"] = len(pde.domain)
     extra["n_out"] = len(pde.fields)
@@ -174,14 +174,14 @@ class ExperimentConfig:
     extra["t_scale"] = float(self.t_scale)
     extra["periods"] = periods(pde) if self.periodic else ()
     if not self.normalize_mu:
-      return ModelConfig(n_mu=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,
+      return ModelConfig(mu_dim=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,
                          **extra)
     mus = np.asarray(self.train_mu, np.float64)
     lo, hi = mus.min(0), mus.max(0)
     shift = (lo + hi) / 2
     scale = np.where(hi > lo, (hi - lo) / 2, 1.0)
     return ModelConfig(mu_shift=tuple(map(float, shift)), mu_scale=tuple(map(float, scale)),
-                       n_mu=n, **extra)
+                       mu_dim=n, **extra)
 
   def loss_config(self) -> LossConfig:
     pde = make_pde(self.pde, self.init_cond)

@@ -35,8 +35,8 @@ def load_phase1(path: str) -> Solver:
   return solver
 
 
-def training_box(path: str, n_mu: int) -> np.ndarray:
-  """(n_mu, 2) lo, hi of a Phase-1 model's training mu: from <workdir>/results.json, or the
+def training_box(path: str, mu_dim: int) -> np.ndarray:
+  """(mu_dim, 2) lo, hi of a Phase-1 model's training mu: from <workdir>/results.json, or the
   official checkpoint's beta in [30, 40] (nu = rho = 0)."""
   if str(path).endswith(".npz"):
     return np.array([[30.0, 40.0], [0.0, 0.0], [0.0, 0.0]])
@@ -45,7 +45,7 @@ def training_box(path: str, n_mu: int) -> np.ndarray:
       mus = np.asarray(json.load(f)["phase1"]["train_mu"], np.float64)
   except (OSError, ValueError, KeyError) as e:
     raise UserError(f"{path}: cannot read the training mu from results.json ({e})") from None
-  if mus.ndim != 2 or mus.shape[1] != n_mu:
+  if mus.ndim != 2 or mus.shape[1] != mu_dim:
     raise UserError(f"{path}: training mu of the wrong shape {mus.shape}")
   return np.stack([mus.min(0), mus.max(0)], 1)
 
@@ -76,8 +76,8 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
   solver = load_phase1(source)
   pde = pde_of(solver)
   mu = np.asarray(mu, np_real())
-  if mu.shape != (pde.n_mu,) or not np.all(np.isfinite(mu)):
-    raise UserError(f"--mu must be {pde.n_mu} finite numbers {','.join(pde.mu_names)} for "
+  if mu.shape != (pde.mu_dim,) or not np.all(np.isfinite(mu)):
+    raise UserError(f"--mu must be {pde.mu_dim} finite numbers {','.join(pde.mu_names)} for "
                     f"{pde.name}, got {mu.tolist()}")
   pde.check_mu(mu[None])
   points = train_batch(pde, data, seed)

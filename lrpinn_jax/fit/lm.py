@@ -55,7 +55,7 @@ def n_residuals(pde, points, need_xx: bool = True) -> int:
     v = jnp.tanh(sum(z) + jnp.arange(n_out, dtype=jnp.result_type(z[0])))
     return v[0] if n_out == 1 else v
 
-  mu = jnp.zeros(pde.n_mu, np_real())
+  mu = jnp.zeros(pde.mu_dim, np_real())
   total = 0
   for _, fn, cols in pde.blocks(points, need_xx=need_xx):
     one = jax.eval_shape(lambda *c, fn=fn: fn(u, mu, *c), *(jnp.asarray(c[0]) for c in cols))

@@ -55,7 +55,7 @@ class Phase1State(NamedTuple):
 
 
 class Phase1Batch(NamedTuple):
-  mus: jnp.ndarray  # (n_mu, pde.n_mu)
+  mus: jnp.ndarray  # (n_mu, pde.mu_dim)
   points: Any  # the PDE's training points, e.g. pde.TrainBatch
   mu_weights: Any = None  # optional (n_mu,) weights of the mu in the mean (None: equal)
 
@@ -157,7 +157,7 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
 
 
 def predict(cfg: ModelConfig, params: dict, mus, *coords, pde=None) -> jnp.ndarray:
-  """u at points (one array (n,) per coordinate, e.g. x, t) for each mu (n_mu, n_mu_dim):
+  """u at points (one array (n,) per coordinate, e.g. x, t) for each mu (n_mu, mu_dim):
   (n_mu, n), or (n_mu, n, n_out) for several fields. Zero-shot, hypernetwork only. pde: the
   problem (needed by a model that holds its initial condition exactly, ModelConfig.hard_ic)."""
   def per_mu(mu):

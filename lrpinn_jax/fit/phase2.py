@@ -35,7 +35,7 @@ class Phase2State(NamedTuple):
 
 
 class Phase2Batch(NamedTuple):
-  mu: jnp.ndarray  # (pde.n_mu,)
+  mu: jnp.ndarray  # (pde.mu_dim,)
   points: Any  # the PDE's training points
 
 
@@ -103,7 +103,7 @@ def make_phase2_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
 def predict(cfg: ModelConfig, trainable: dict, frozen: dict, *coords, pde=None,
             mu=None) -> jnp.ndarray:
   """u at points (one array (n,) per coordinate, e.g. x, t) with the fine-tuned model: (n,), or
-  (n, n_out) for several fields. pde, mu (n_mu,): the problem and the mu it was fine-tuned for
+  (n, n_out) for several fields. pde, mu (mu_dim,): the problem and the mu it was fine-tuned for
   (needed by a model that holds its initial condition exactly, ModelConfig.hard_ic)."""
   net, s = merge_net(trainable, frozen)
   u = point_fn(cfg, net, s, pde=pde, mu=None if mu is None else jnp.asarray(mu, real()))

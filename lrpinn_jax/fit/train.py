@@ -171,7 +171,7 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), log_every: int = 500,
                ckpt_every: int = 2000, test: Optional[TestSet] = None,
                log: Callable = print, mesh=None):
-  """Phase 1 over all ``mus`` (n_mu, pde.n_mu) at once (or loss_cfg.mu_batch of them per step).
+  """Phase 1 over all ``mus`` (n_mu, pde.mu_dim) at once (or loss_cfg.mu_batch of them per step).
 
   mesh: a Mesh with axis "mu" (lrpinn_jax.fit.sharding.mu_mesh): with more than one device the mu
   batch of every step is split over it. Under jax.distributed only process 0 prints and writes
@@ -268,7 +268,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), max_seconds: float = None,
                tol: float = 0.0, eval_every: int = 0, test=None, log_every: int = 1000,
                log: Callable = print):
-  """Phase 2 for one mu (pde.n_mu,) with Adam or Levenberg-Marquardt (``optimizer``).
+  """Phase 2 for one mu (pde.mu_dim,) with Adam or Levenberg-Marquardt (``optimizer``).
 
   Stops after ``steps`` steps, after ``max_seconds`` of training, when the loss falls below
   ``tol``, or (LM) when the damping saturates (no step can lower the loss any more).

@@ -8,7 +8,9 @@ hypernetwork acts on ONE mu and is vmapped over mu. So s(mu) is computed once pe
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import warnings
 from typing import Callable, Optional, Sequence, Tuple
 
 import flax.linen as nn
@@ -34,8 +36,10 @@ class ModelConfig:
     hyper_width, hyper_depth: hypernetwork tanh layers (official: 50, 3).
     n_in: inputs of the main network: the problem's coordinates ((x, t) or (x, y) -> 2).
     n_out: outputs of the main network: the problem's fields (1: a scalar u).
-    n_mu: length of mu, the hypernetwork's input ((beta, nu, rho) -> 3; Helmholtz (a1, a2) -> 2).
-    mu_shift, mu_scale: the hypernetwork sees (mu - shift) / scale (n_mu entries each).
+    mu_dim: length of one mu, the hypernetwork's input ((beta, nu, rho) -> 3; Helmholtz (a1, a2)
+      -> 2). model.json files and code before this called it n_mu (still read, with a warning
+      for the keyword).
+    mu_shift, mu_scale: the hypernetwork sees (mu - shift) / scale (mu_dim entries each).
       Identity = the official model.
     lowrank_bias: bias b_l in the low-rank layers (the official model has none).
     merge: None = choose factored or merged low-rank products by FLOP count.
@@ -75,15 +79,15 @@ class ModelConfig:
   lowrank_bias: bool = True
   merge: Optional[bool] = None
   periods: Tuple[float, ...] = ()
-  n_mu: int = 3
+  mu_dim: int = 3
   hard_ic: str = ""
   sine_start: float = 0.0
   s_init: float = 0.0
   t_scale: float = 1.0
 
   def __post_init__(self):
-    if len(self.mu_shift) != self.n_mu or len(self.mu_scale) != self.n_mu:
-      raise ValueError(f"mu_shift and mu_scale need n_mu={self.n_mu} entries, got "
+    if len(self.mu_shift) != self.mu_dim or len(self.mu_scale) != self.mu_dim:
+      raise ValueError(f"mu_shift and mu_scale need mu_dim={self.mu_dim} entries, got "
                        f"{self.mu_shift} and {self.mu_scale}")
     if self.periods and len(self.periods) != self.n_in:
       raise ValueError(f"periods needs one entry per coordinate (n_in={self.n_in}), got "
@@ -102,11 +106,34 @@ class ModelConfig:
     for k in ("mu_shift", "mu_scale"):
       d[k] = tuple(float(v) for v in d[k])
     d.pop("t0", None)  # the format before Problem.exact_initial: the problem's time box
+    if "n_mu" in d:  # the format before mu_dim
+      d["mu_dim"] = d.pop("n_mu")
     x_period = float(d.pop("x_period", 0.0))  # the format before ``periods``
     if x_period:
       d["periods"] = (x_period,) + (0.0,) * (int(d.get("n_in", 2)) - 1)
     d["periods"] = tuple(float(v) for v in d.get("periods", ()))
     return cls(**d)
+
+
+# The former name of mu_dim, n_mu, still works as a keyword and an attribute, with a warning.
+_dataclass_init = ModelConfig.__init__
+
+
+def _init(self, *args, n_mu: Optional[int] = None, **kwargs):
+  if n_mu is not None:
+    warnings.warn("ModelConfig(n_mu=...) is now ModelConfig(mu_dim=...)", DeprecationWarning,
+                  stacklevel=2)
+    kwargs.setdefault("mu_dim", int(n_mu))
+  _dataclass_init(self, *args, **kwargs)
+
+
+def _n_mu(self) -> int:
+  warnings.warn("ModelConfig.n_mu is now ModelConfig.mu_dim", DeprecationWarning, stacklevel=2)
+  return self.mu_dim
+
+
+ModelConfig.__init__ = functools.wraps(_dataclass_init)(_init)
+ModelConfig.n_mu = property(_n_mu)
 
 
 class LRPINN(nn.Module):
@@ -152,7 +179,7 @@ class LRPINN(nn.Module):
 class HyperNetwork(nn.Module):
   """s_l(mu) = ReLU(W_l e + c_l), e = tanh-MLP(mu).
 
-  Call with one mu (n_mu,); returns L vectors (r,). s_init > 0: W_l = 0 and c_l = s_init at
+  Call with one mu (mu_dim,); returns L vectors (r,). s_init > 0: W_l = 0 and c_l = s_init at
   initialisation (ModelConfig.s_init).
   """
   width: int
@@ -187,12 +214,12 @@ def init_params(cfg: ModelConfig, key: jax.Array) -> dict:
   k_net, k_hyper = jax.random.split(key)
   s = tuple(jnp.ones(r) for r in cfg.full_ranks)
   net = net_module(cfg).init(k_net, jnp.zeros(cfg.n_in), s)["params"]
-  hyper = hyper_module(cfg).init(k_hyper, jnp.zeros(cfg.n_mu))["params"]
+  hyper = hyper_module(cfg).init(k_hyper, jnp.zeros(cfg.mu_dim))["params"]
   return precision.cast({"net": net, "hyper": hyper})
 
 
 def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
-  """The diagonals s_l(mu) for ONE mu (n_mu,): a tuple of L arrays (rank,)."""
+  """The diagonals s_l(mu) for ONE mu (mu_dim,): a tuple of L arrays (rank,)."""
   mu_n = (mu - jnp.asarray(cfg.mu_shift, mu.dtype)) / jnp.asarray(cfg.mu_scale, mu.dtype)
   return hyper_module(cfg).apply({"params": hyper_params}, mu_n)
 
@@ -203,7 +230,7 @@ def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
   function PDE losses differentiate. Returns a scalar (n_out = 1) or the fields (n_out,).
 
   A model with ``cfg.hard_ic`` holds its problem's initial condition exactly, which may depend
-  on mu: pass the problem ``pde`` and the one ``mu`` (n_mu,) that s belongs to."""
+  on mu: pass the problem ``pde`` and the one ``mu`` (mu_dim,) that s belongs to."""
   module = net_module(cfg, ranks or tuple(int(v.shape[0]) for v in s))
 
   def u(*z):

@@ -54,8 +54,8 @@ def cdr_family_heldout(lo: float = 1.0, hi: float = 5.0, seed: int = 0) -> np.nd
 NAMED = {"cdr_family_1_5": cdr_family, "cdr_family_1_5_heldout": cdr_family_heldout}
 
 
-def load(spec: str, n_mu: int = 3) -> np.ndarray:
-  """A named set or a CSV / JSON file of mu: (n, n_mu) float64. One-line UserError otherwise."""
+def load(spec: str, mu_dim: int = 3) -> np.ndarray:
+  """A named set or a CSV / JSON file of mu: (n, mu_dim) float64. One-line UserError otherwise."""
   if spec in NAMED:
     return NAMED[spec]()
   try:
@@ -72,8 +72,8 @@ def load(spec: str, n_mu: int = 3) -> np.ndarray:
       mus = np.asarray([[float(v) for v in ln.split(",")] for ln in rows if ln], np.float64)
   except (ValueError, TypeError) as e:
     raise UserError(f"{spec}: cannot read a list of mu ({e})") from None
-  if mus.ndim != 2 or mus.shape[1] != n_mu or len(mus) == 0:
-    raise UserError(f"{spec}: expected rows of {n_mu} numbers, got an array of shape {mus.shape}")
+  if mus.ndim != 2 or mus.shape[1] != mu_dim or len(mus) == 0:
+    raise UserError(f"{spec}: expected rows of {mu_dim} numbers, got an array of shape {mus.shape}")
   if not np.all(np.isfinite(mus)):
     raise UserError(f"{spec}: mu must be finite")
   return mus

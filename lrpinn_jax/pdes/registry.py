@@ -5,7 +5,7 @@ public API in lrpinn_jax/pdes/ (``cdr``: the convection-diffusion-reaction famil
 presets; ``helmholtz``; ``burgers``), and a user's problem comes from a file or a module. The
 trainers see a problem only through its protocol:
 
-  n_mu, mu_names, coord_names, fields, time, domain   what mu, the inputs and the outputs are
+  mu_dim, mu_names, coord_names, fields, time, domain   what mu, the inputs and the outputs are
   sample_points(data_cfg, seed)   training points: {block name: (n, ...) array}
   resample(points, key)           fresh interior points (jax; for --resample)
   blocks(points, mode, need_xx)   the residual blocks: (name, fn(u, mu, *cols), cols)
@@ -61,9 +61,9 @@ def pde_of(solver):
   info = solver.info
   pde = make_pde(info.get("pde", "convection"), info.get("init_cond", "sin_1"))
   cfg = solver.config
-  have = (len(pde.domain), len(pde.fields), pde.n_mu)
-  if have != (cfg.n_in, cfg.n_out, cfg.n_mu):
+  have = (len(pde.domain), len(pde.fields), pde.mu_dim)
+  if have != (cfg.n_in, cfg.n_out, cfg.mu_dim):
     raise UserError(f"the model's problem {info.get('pde')} has changed: the model takes "
-                    f"{cfg.n_in} coordinates, {cfg.n_out} fields and {cfg.n_mu} parameters, the "
+                    f"{cfg.n_in} coordinates, {cfg.n_out} fields and {cfg.mu_dim} parameters, the "
                     f"problem now has {have[0]}, {have[1]} and {have[2]}")
   return pde

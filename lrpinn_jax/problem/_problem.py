@@ -25,6 +25,7 @@ the built-in PDEs.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import jax
@@ -175,8 +176,14 @@ class Problem:
     return len(self.fields)
 
   @property
-  def n_mu(self) -> int:
+  def mu_dim(self) -> int:
+    """The length of one mu (the number of parameters)."""
     return len(self.params)
+
+  @property
+  def n_mu(self) -> int:
+    warnings.warn("Problem.n_mu is now Problem.mu_dim", DeprecationWarning, stacklevel=2)
+    return self.mu_dim
 
   @property
   def mu_names(self) -> Tuple[str, ...]:
@@ -184,7 +191,7 @@ class Problem:
 
   @property
   def mu_box(self) -> np.ndarray:
-    """(n_mu, 2): lo, hi of each parameter."""
+    """(mu_dim, 2): lo, hi of each parameter."""
     return np.array([p[1:] for p in self.params], np.float64)
 
   @property
@@ -216,7 +223,7 @@ class Problem:
 
   def exact_initial(self, u: Callable, mu) -> Callable:
     """The network u(*coords) (scalar or fields (n,)) made to hold the Initial condition exactly
-    for this mu (n_mu,): u0(z; mu) + (t - t0) u(*coords) on that condition's fields, the other
+    for this mu (mu_dim,): u0(z; mu) + (t - t0) u(*coords) on that condition's fields, the other
     fields unchanged (ModelConfig.hard_ic). Needs exactly one Initial condition."""
     ic = self.initial_condition()
     if ic is None:
@@ -276,7 +283,7 @@ class Problem:
     return lambda z: jnp.atleast_1d(u(*(z[i] for i in range(self.d))))
 
   def pde_residual(self, u: Callable, z, mu, dropped=frozenset()) -> jnp.ndarray:
-    """The residual at ONE point z (d,) for one mu (n_mu,) of the network z -> fields: a scalar
+    """The residual at ONE point z (d,) for one mu (mu_dim,) of the network z -> fields: a scalar
     for one equation, a vector (n_eq,) for several. ``dropped`` parameters arrive as 0.0."""
     spatial = tuple(c for c in self.coord_names if c != self.time)
     m = {k: (ABSENT if k in dropped else v) for k, v in self.mu_dict(mu).items()}
@@ -310,18 +317,18 @@ class Problem:
     return tuple(out)
 
   def needs_uxx(self, mus) -> bool:
-    """Whether a program for these mu (n, n_mu) needs the full residual: False only when every
+    """Whether a program for these mu (n, mu_dim) needs the full residual: False only when every
     ``drop_zero`` parameter is 0 for every mu (the name is the trainers' protocol: for the
     convection-diffusion-reaction family this is whether u_xx is needed)."""
     if not self.drop_zero:
       return True
-    mus = np.asarray(mus, np.float64).reshape(-1, self.n_mu)
+    mus = np.asarray(mus, np.float64).reshape(-1, self.mu_dim)
     idx = [self.mu_names.index(p) for p in self.drop_zero]
     return bool(np.any(mus[:, idx] != 0))
 
   # --- parameters and reference --------------------------------------------------------------
   def check_mu(self, mus) -> None:
-    mus = np.asarray(mus, np.float64).reshape(-1, self.n_mu)
+    mus = np.asarray(mus, np.float64).reshape(-1, self.mu_dim)
     if not np.all(np.isfinite(mus)):
       raise UserError(f"{self.name}: mu must be finite")
     if self.mu_check is not None:

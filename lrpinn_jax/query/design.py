@@ -21,15 +21,15 @@ from lrpinn_jax.precision import real
 
 
 class Design(NamedTuple):
-  mu_hat: np.ndarray  # (n_mu,)
+  mu_hat: np.ndarray  # (mu_dim,)
   loss: float  # mean squared misfit at mu_hat
   seconds: float
-  others: np.ndarray  # (k, n_mu) other local minima with misfit <= 2x the best (distinct mu)
+  others: np.ndarray  # (k, mu_dim) other local minima with misfit <= 2x the best (distinct mu)
 
 
 def fit_target(solver, coords, target, *, box, fields=None, n_starts: int = 11,
                steps: int = 300, lr: float = 0.02) -> Design:
-  """mu in ``box`` ((n_mu, 2); coordinates with lo == hi fixed) minimising the mean squared
+  """mu in ``box`` ((mu_dim, 2); coordinates with lo == hi fixed) minimising the mean squared
   misfit of the model at points ``coords`` (one array (n,) per coordinate) to ``target``: (n,)
   for one field, (n, k) for the k fields of the indices ``fields`` (None: all of them)."""
   t0 = time.perf_counter()

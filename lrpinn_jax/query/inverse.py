@@ -48,7 +48,7 @@ Z95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
 
 
 class Estimate(NamedTuple):
-  mu_hat: np.ndarray  # (n_mu,) the estimate (fixed coordinates at base_mu)
+  mu_hat: np.ndarray  # (mu_dim,) the estimate (fixed coordinates at base_mu)
   free: Tuple[int, ...]  # the estimated coordinates of mu
   cov: np.ndarray  # (n_free, n_free) Laplace covariance
   std: np.ndarray  # (n_free,)
@@ -135,15 +135,15 @@ def check_observations(pde, obs: Observations, n_mu_model: int) -> Observations:
   for c, name, (lo, hi) in zip(coords, pde.coord_names, pde.domain):
     if c.min() < lo or c.max() > hi:
       raise UserError(f"observations outside the domain: {name} must be in [{lo:g}, {hi:g}]")
-  if n_mu_model != pde.n_mu:
-    raise UserError(f"the model takes {n_mu_model} mu coordinates, {pde.name} has {pde.n_mu}")
+  if n_mu_model != pde.mu_dim:
+    raise UserError(f"the model takes {n_mu_model} mu coordinates, {pde.name} has {pde.mu_dim}")
   return Observations(coords, u.reshape(want), tuple(obs.fields), obs.sigma)
 
 
 def fit_mu(solver, obs: Observations, *, box, sigma: Optional[float] = None, n_starts: int = 21,
            steps: int = 30, fitter=None) -> Estimate:
   """mu from observations (``Observations``: values of some fields at points): LM from
-  ``n_starts`` starts over ``box`` ((n_mu, 2) lo, hi per coordinate; coordinates with lo == hi
+  ``n_starts`` starts over ``box`` ((mu_dim, 2) lo, hi per coordinate; coordinates with lo == hi
   are held fixed), Laplace covariance at the best. sigma: the noise standard deviation (None:
   obs.sigma; None or 0: estimated from the fit; a given sigma below the fit's residual level is
   raised to it). fitter: a ``make_fitter`` result to reuse (one compilation for many solves)."""
@@ -190,8 +190,8 @@ def _laplace(mu, free, unit_cov, resid, u, sigma):
 def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0,),
                  steps: int = 100, data_weight: float = 1.0, need_xx: bool = False,
                  lm_cfg: lm.LMConfig = lm.LMConfig()):
-  """Returns refine(trainable, frozen, mu0 (n_mu,), coords, u, points) -> (trainable,
-  mu (n_mu,), J (m, n) at the end, data residual (n_obs k,), PDE residual RMS), jitted: joint LM
+  """Returns refine(trainable, frozen, mu0 (mu_dim,), coords, u, points) -> (trainable,
+  mu (mu_dim,), J (m, n) at the end, data residual (n_obs k,), PDE residual RMS), jitted: joint LM
   over the Phase-2 parameters and mu[free] (module docstring). One compilation serves every
   solve with the same shapes (rank mode "full" keeps them fixed)."""
   cfg = dataclasses.replace(solver.config, merge=False)

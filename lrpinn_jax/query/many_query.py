@@ -38,7 +38,7 @@ class ManyQueryResult(NamedTuple):
 
 
 def init_many(cfg: ModelConfig, params: dict, mus, rank_mode: str = "adaptive"):
-  """Stacked trainable pytree and frozen pytree (with per-mu masks) for mus (n_mu, pde.n_mu)."""
+  """Stacked trainable pytree and frozen pytree (with per-mu masks) for mus (n_mu, pde.mu_dim)."""
   assert rank_mode in RANK_MODES
   s = jax.vmap(lambda m: hyper_s(cfg, params["hyper"], m))(jnp.asarray(mus, real()))
   n = s[0].shape[0]
@@ -86,7 +86,7 @@ def chunk_size(n: int, chunk: int = 0, mesh=None) -> int:
 def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int, size: int,
                       rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
                       lm_cfg: lm.LMConfig = lm.LMConfig(), mesh=None):
-  """Returns solve(mus) for exactly ``size`` mu (size, pde.n_mu) -> (trainable, frozen, loss),
+  """Returns solve(mus) for exactly ``size`` mu (size, pde.mu_dim) -> (trainable, frozen, loss),
   host (numpy) pytrees with a leading mu axis in trainable, frozen["mask"] and loss. One jit
   for every call; with a mesh of several devices the mu axis is split over them."""
   multi = mesh is not None and mesh.size > 1
@@ -126,7 +126,7 @@ def run_many(cfg: ModelConfig, pde, params: dict, mus, points, *, steps: int,
              rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
              lm_cfg: lm.LMConfig = lm.LMConfig(), chunk: int = 0, mesh=None,
              log=None) -> ManyQueryResult:
-  """Batched LM Phase 2 for all ``mus`` (n_mu, pde.n_mu); seconds include compilation.
+  """Batched LM Phase 2 for all ``mus`` (n_mu, pde.mu_dim); seconds include compilation.
 
   chunk > 0: the mu go through ONE compiled program ``chunk`` at a time (the last chunk padded
   with copies of the last mu, whose results are dropped), so memory stays bounded for any n_mu;
@@ -189,7 +189,7 @@ def trainable_counts(trainable: dict, frozen: dict) -> np.ndarray:
 def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
           chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print) -> dict:
   """The many-query study of any problem: zero-shot and batched LM Phase 2 for every mu of
-  ``mus`` (n, n_mu), errors against the problem's reference on each mu's test set (the same
+  ``mus`` (n, mu_dim), errors against the problem's reference on each mu's test set (the same
   points for all).
 
   chunk > 0: ``chunk`` mu at a time through one compiled program each for zero-shot, LM and
@@ -209,7 +209,7 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
   t0 = time.perf_counter()
   data = data or DataConfig()
   pde = pde_of(solver)
-  mus = np.asarray(mus, np.float64).reshape(-1, pde.n_mu)
+  mus = np.asarray(mus, np.float64).reshape(-1, pde.mu_dim)
   pde.check_mu(mus)
   mus = mus.astype(np_real())
   points = train_batch(pde, data, seed)

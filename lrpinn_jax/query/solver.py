@@ -33,7 +33,7 @@ class Solver:
   __eq__ = object.__eq__
 
   def s(self, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
-    """The diagonals s_l for one mu (config.n_mu,)."""
+    """The diagonals s_l for one mu (config.mu_dim,)."""
     if "hyper" in self.params:
       return hyper_s(self.config, self.params["hyper"], jnp.asarray(mu, real()))
     return tuple(self.params["s"])
@@ -41,7 +41,7 @@ class Solver:
   def __call__(self, *coords_and_mu) -> jnp.ndarray:
     """u at points for one mu: ``solver(x, t, mu)`` (or ``solver(x, y, t, mu)``: one array per
     coordinate, in the problem's order, all of one shape; t is y for Helmholtz) with mu
-    (n_mu,). Returns that shape for one field, and that shape plus a trailing axis of the fields
+    (mu_dim,). Returns that shape for one field, and that shape plus a trailing axis of the fields
     for several."""
     *coords, mu = coords_and_mu
     if len(coords) != self.config.n_in:

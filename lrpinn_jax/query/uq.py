@@ -48,7 +48,7 @@ class Dist:
   clip: Optional[Tuple[Tuple[float, float], ...]] = None
 
   def full(self, z: np.ndarray) -> np.ndarray:
-    """Free coordinates (n, n_free) -> full mu (n, n_mu)."""
+    """Free coordinates (n, n_free) -> full mu (n, mu_dim)."""
     mu = np.tile(np.asarray(self.base, np.float64), (len(z), 1))
     mu[:, list(self.free)] = z
     return mu
@@ -116,7 +116,7 @@ def grid_points(axes: Sequence[np.ndarray]) -> Tuple[Tuple[np.ndarray, ...], Tup
 def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 256,
                quantiles: Sequence[float] = (0.05, 0.5, 0.95), seed: int = 0,
                log=None) -> dict:
-  """Weighted mean, std and quantiles of field_fn(mu_chunk) (chunk, *shape) over mus (N, n_mu).
+  """Weighted mean, std and quantiles of field_fn(mu_chunk) (chunk, *shape) over mus (N, mu_dim).
 
   field_fn must take exactly ``chunk`` mu (the last chunk is padded with weight 0); with
   ``log``, a progress line with ETA about every tenth of the chunks. Returns
@@ -160,7 +160,7 @@ def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 2
 
 
 def zero_shot_field(solver, axes: Sequence[np.ndarray]):
-  """mu chunk (c, n_mu) -> u on the grid of ``axes`` (c, *shape[, n_fields]), jitted."""
+  """mu chunk (c, mu_dim) -> u on the grid of ``axes`` (c, *shape[, n_fields]), jitted."""
   points, shape = grid_points(axes)
   pts = [jnp.asarray(a, real()) for a in points]
   f = jax.jit(jax.vmap(lambda mu: solver(*pts, mu)))
@@ -174,7 +174,7 @@ def _on_grid(u, n: int, shape) -> np.ndarray:
 
 def refined_field(solver, pde, axes: Sequence[np.ndarray], steps: int, chunk: int,
                   need_xx: bool = True, seed: int = 0):
-  """mu chunk (chunk, n_mu) -> u on the grid after ``steps`` batched LM Phase-2 steps per mu
+  """mu chunk (chunk, mu_dim) -> u on the grid after ``steps`` batched LM Phase-2 steps per mu
   (training points of DataConfig() from ``seed``)."""
   from lrpinn_jax.query import many_query
   from lrpinn_jax.fit.data import DataConfig, train_batch
@@ -218,7 +218,7 @@ def run(solver, pde, dist: Optional[Dist], *, rule: str = "quadrature", n: int =
         seed: int = 0, quantiles=(0.05, 0.5, 0.95), samples: Optional[np.ndarray] = None,
         log=None) -> dict:
   """The whole computation: nodes or samples, fields chunk by chunk, statistics; "seconds".
-  sizes: grid points per coordinate (``grid``); samples (N, n_mu): given mu of equal weight
+  sizes: grid points per coordinate (``grid``); samples (N, mu_dim): given mu of equal weight
   instead of ``dist``. Returns {"axes" (one array per coordinate), "mean", "std", "quantiles",
   "stderr" (on the grid, ``grid_points``' shape plus a fields axis for a system),
   "quantile_levels", "n", "seconds"}."""
