@@ -54,18 +54,22 @@ def _plt():
 
 
 def fig_solution(plt, solver, mu, title, path):
-  """Exact, predicted and |error| on a grid of the problem's two coordinates: one row per field
-  (fields the problem calls mean-free compared after removing their means)."""
+  """Exact, predicted and |error| on a grid of the problem's first two coordinates (the others
+  at the end of their boxes, e.g. the last time): one row per field (fields the problem calls
+  mean-free compared after removing their means)."""
   pde = pde_of(solver)
-  (x_lo, x_hi), (t_lo, t_hi) = pde.domain
-  xn, tn = pde.coord_names
-  x = np.linspace(x_lo, x_hi, 256)
-  t = np.linspace(t_lo, t_hi, 100)
+  (x_lo, x_hi), (t_lo, t_hi), *rest = pde.domain
+  xn, tn, *rest_names = pde.coord_names
+  nx, nt = (256, 100) if not rest else (128, 128)
+  x = np.linspace(x_lo, x_hi, nx)
+  t = np.linspace(t_lo, t_hi, nt)
   xx, tt = np.meshgrid(x, t)
+  others = [np.full_like(xx, hi) for _, hi in rest]
   mu = np.asarray(mu, np.float32)
   label = ", ".join(f"{n} = {v:.4g}" for n, v in zip(pde.mu_names, mu) if v or len(mu) < 3)
-  exact = pde.reference(xx, tt, mu)
-  pred = np.asarray(solver(xx, tt, mu), np.float64)
+  label += "".join(f", {n} = {hi:g}" for n, (_, hi) in zip(rest_names, rest))
+  exact = pde.reference(xx, tt, *others, mu)
+  pred = np.asarray(solver(xx, tt, *others, mu), np.float64)
   fields = tuple(pde.fields)
   if len(fields) == 1:
     exact, pred = exact[..., None], pred[..., None]
@@ -87,7 +91,7 @@ def fig_solution(plt, solver, mu, title, path):
          for f in range(len(fields))]
   text = ", ".join(f"{fields[f]} {r:.4f}" for f, r in enumerate(rel)) if len(fields) > 1 else (
       f"{rel[0]:.4f}")
-  fig.suptitle(f"relative L2 error {text} on the 256 x 100 grid")
+  fig.suptitle(f"relative L2 error {text} on the {nx} x {nt} grid")
   fig.savefig(path, dpi=110)
   plt.close(fig)
 
@@ -173,17 +177,24 @@ def fig_ranks(plt, solver, lo, hi, path):
 
 def fig_many_query(plt, mq_path, path):
   d = json.load(open(mq_path))
-  rows = d["betas"]
-  beta = [r["beta"] for r in rows]
+  if "betas" in d:
+    rows, name = d["betas"], "beta"
+    beta = [r["beta"] for r in rows]
+  else:  # any problem: along its one parameter, or by index for several
+    rows = d["mus"]
+    one = len(rows[0]["mu"]) == 1
+    name = "mu" if one else "mu (index)"
+    beta = [r["mu"][0] if one else i for i, r in enumerate(rows)]
   fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
   a.semilogy(beta, [r["zero_shot_rel_err"] for r in rows], ".", label="zero-shot (Phase 1)")
   a.semilogy(beta, [r["phase2_rel_err"] for r in rows], ".", label=f"Phase 2 ({d['phase2_steps']} LM steps)")
-  a.axvspan(30, 40, color="grey", alpha=0.15, label="training range")
-  a.set(xlabel="beta", ylabel="relative L2 error",
-        title=f"{len(rows)} betas, batched Phase 2 in {d['seconds']:.0f} s")
+  if name == "beta":
+    a.axvspan(30, 40, color="grey", alpha=0.15, label="training range")
+  a.set(xlabel=name, ylabel="relative L2 error",
+        title=f"{len(rows)} mu, batched Phase 2 in {d['seconds']:.0f} s")
   a.legend()
   b.plot(beta, [r["trainable_params"] for r in rows], ".")
-  b.set(xlabel="beta", ylabel="trainable parameters", title="Phase-2 trainable parameters")
+  b.set(xlabel=name, ylabel="trainable parameters", title="Phase-2 trainable parameters")
   fig.savefig(path, dpi=110)
   plt.close(fig)
 
@@ -241,10 +252,10 @@ def main(argv):
       flow = fig2.replace("fig2_solution", "fig_flow")
       fig_flow(plt, solver, mu, "predicted (Phase 1, zero-shot)", os.path.join(out, flow))
       made.append(flow)
-    if not FLAGS.finetune and len(pde.domain) == 2:
+    if not FLAGS.finetune:
       fig_solution(plt, solver, mu, "Phase 1, zero-shot", os.path.join(out, fig2))
       made.append(fig2)
-  if FLAGS.finetune and len(pde_of(checkpoint.load(FLAGS.finetune)).domain) == 2:
+  if FLAGS.finetune:
     fig_solution(plt, checkpoint.load(FLAGS.finetune), mu, "after Phase 2",
                  os.path.join(out, fig2))
     made.append(fig2)
