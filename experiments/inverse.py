@@ -14,8 +14,12 @@ Only the coordinates of mu that vary over the model's training grid are estimate
 beta; the CDR models: beta, nu, rho), within that grid's box. --refine_steps=K > 0 then refines
 jointly (mu and the Phase-2 parameters, PDE residual plus data misfit; lrpinn_jax.query.inverse.refine),
 which removes most of the surrogate's own error from the estimate and its interval.
-Writes inverse.json (mu_hat, std, ci95, mu_true, seconds, data_rel_residual, refined) or
-trials.json, and inverse.png (data, fit, misfit along each coordinate).
+Writes inverse.json or trials.json, and inverse.png (data, fit, misfit along each coordinate).
+inverse.json: the command's answer at the top (mu_hat, std, ci95, sigma, seconds,
+data_rel_residual, mu_true and abs_err with --synthetic), "answer" saying which estimate that is
+("refined" with --refine_steps > 0, else "mu_only"), and both estimates under "mu_only" and
+"refined". trials.json: "summary" and "trials" of the answer, and the same for each estimate under
+"mu_only" and "refined".
 """
 from __future__ import annotations
 
@@ -194,17 +198,18 @@ def main(argv):
         msg += (f"; refined {np.round(joint.mu_hat[free], 4).tolist()} +- "
                 f"{np.round(joint.std, 4).tolist()} ({joint.seconds:.2f} s)")
       print(msg)
+    parts = {"mu_only": {"summary": _summary(rows), "trials": rows}}
+    if refined:
+      parts["refined"] = {"summary": _summary(refined), "trials": refined}
+    answer = "refined" if refined else "mu_only"
     out = {"checkpoint": FLAGS.checkpoint, "n_obs": FLAGS.n_obs, "noise": FLAGS.noise,
            "fields": [pde.fields[i] for i in fields],
            "true_range": np.stack([lo, hi], -1).tolist() if size is None else [lo, hi],
-           "refine_steps": FLAGS.refine_steps,
-           "summary": _summary(rows), "trials": rows}
-    if refined:
-      out["refined"] = {"summary": _summary(refined), "trials": refined}
+           "refine_steps": FLAGS.refine_steps, "answer": answer, **parts[answer], **parts}
     write_json_atomic(os.path.join(FLAGS.out, "trials.json"), out)
-    print(f"[inverse] mu only: {out['summary']}")
+    print(f"[inverse] mu only: {parts['mu_only']['summary']}")
     if refined:
-      print(f"[inverse] refined: {out['refined']['summary']}")
+      print(f"[inverse] refined: {parts['refined']['summary']}")
     print(f"[inverse] wrote {os.path.join(FLAGS.out, 'trials.json')}")
     return
   mu_true = None
@@ -214,12 +219,13 @@ def main(argv):
       raise UserError(f"--synthetic needs {pde.mu_dim} numbers {','.join(pde.mu_names)}")
     obs = inverse.synthetic(pde, mu_true, FLAGS.n_obs, FLAGS.noise, FLAGS.seed, fields)
   est, joint = fit(obs)
-  row = _row(est, mu_true)
+  parts = {"mu_only": _row(est, mu_true)}
   if joint is not None:
-    row["refined"] = _row(joint, mu_true)
+    parts["refined"] = _row(joint, mu_true)
+  answer = "refined" if joint is not None else "mu_only"
   write_json_atomic(os.path.join(FLAGS.out, "inverse.json"), {
       "checkpoint": FLAGS.checkpoint, "n_obs": len(obs.coords[0]),
-      "fields": [pde.fields[i] for i in obs.fields], **row})
+      "fields": [pde.fields[i] for i in obs.fields], "answer": answer, **parts[answer], **parts})
   try:
     import matplotlib  # noqa: F401  (optional: pip install '.[plots]')
   except ImportError:

@@ -37,6 +37,11 @@ flags.DEFINE_integer("mu_grid", None, "the mu: this many values per parameter, e
                      "the model's training box", lower_bound=1)
 flags.DEFINE_integer("steps", 100, "Levenberg-Marquardt steps (all betas at once)", lower_bound=0)
 flags.DEFINE_enum("rank_mode", "adaptive", ["adaptive", "full"], "Phase-2 rank mode")
+flags.DEFINE_bool("stop", True, "stop each mu's LM when its loss falls by less than --tol over "
+                  "--window steps (--nostop: every mu takes all --steps)")
+flags.DEFINE_float("tol", many_query.Stop.DEFAULT_TOL, "--stop: the relative loss decrease per "
+                   "window below which a mu stops")
+flags.DEFINE_integer("window", many_query.Stop.window, "--stop: steps per window", lower_bound=1)
 flags.DEFINE_string("out", "runs/many_query.json", "output JSON file")
 flags.DEFINE_integer("seed", 0, "seed of the training and test points")
 flags.DEFINE_integer("chunk", many_query.DEFAULT_CHUNK, "betas per compiled call (0: all at once)",
@@ -52,10 +57,13 @@ def main(argv):
   del argv
   if FLAGS.mu_set and FLAGS.mu_grid:
     raise UserError("give --mu_set or --mu_grid, not both")
+  if not (np.isfinite(FLAGS.tol) and 0 < FLAGS.tol < 1):
+    raise UserError(f"--tol must be a number in (0, 1), got {FLAGS.tol}")
   solver = load_phase1(FLAGS.checkpoint)
   pde = pde_of(solver)
+  stop = many_query.Stop(FLAGS.window, FLAGS.tol if FLAGS.stop else 0.0)
   kwargs = dict(steps=FLAGS.steps, rank_mode=FLAGS.rank_mode, seed=FLAGS.seed, chunk=FLAGS.chunk,
-                data=DataConfig(n_f=FLAGS.n_f), mesh=sharding.mu_mesh(FLAGS.devices))
+                data=DataConfig(n_f=FLAGS.n_f), mesh=sharding.mu_mesh(FLAGS.devices), stop=stop)
   key = "phase2_rel_err" if FLAGS.steps else "zero_shot_rel_err"
   if FLAGS.mu_set or FLAGS.mu_grid:
     if FLAGS.mu_set:

@@ -121,8 +121,7 @@ def fig_flow(plt, solver, mu, title, path):
   for ax, f, w, what in ((axes[0], exact, w_e, "exact"), (axes[1], pred, w_p, title)):
     im = ax.pcolormesh(xx, yy, w, shading="auto", cmap="RdBu_r", vmin=-lim, vmax=lim)
     ax.quiver(xx[k, k], yy[k, k], f[k, k, iu], f[k, k, iv])
-    ax.set(xlabel="x", ylabel="y", title=f"{what}: vorticity and velocity, {label}{when}",
-           aspect="equal")
+    ax.set(xlabel="x", ylabel="y", title=what, aspect="equal")
     fig.colorbar(im, ax=ax)
   err = np.hypot(pred[..., iu] - exact[..., iu], pred[..., iv] - exact[..., iv])
   im = axes[2].pcolormesh(xx, yy, err, shading="auto", cmap="rainbow")
@@ -130,7 +129,8 @@ def fig_flow(plt, solver, mu, title, path):
   fig.colorbar(im, ax=axes[2])
   rel = np.linalg.norm(pred[..., [iu, iv]] - exact[..., [iu, iv]]) / np.linalg.norm(
       exact[..., [iu, iv]])
-  fig.suptitle(f"velocity relative L2 error {rel:.4f} on the {n} x {n} grid")
+  fig.suptitle(f"vorticity (colour) and velocity (arrows) at {label}{when}; velocity relative "
+               f"L2 error {rel:.4f} on the {n} x {n} grid")
   fig.savefig(path, dpi=100)
   plt.close(fig)
 

@@ -12,7 +12,7 @@ from lrpinn_jax.errors import UserError
 from lrpinn_jax.nn.layers import LowRankDense
 from lrpinn_jax.nn.model import HyperNetwork, LRPINN, ModelConfig, hyper_s, init_params, point_fn
 from lrpinn_jax.pdes.registry import make_pde
-from lrpinn_jax.problem import Data, Dirichlet, Initial, Neumann, Periodic, Problem, absent
+from lrpinn_jax.problem import Data, Dirichlet, Initial, Mean, Neumann, Periodic, Problem, absent
 from lrpinn_jax.fit.phase1 import LossConfig, Phase1Batch, Phase1State, init_phase1, make_phase1_step
 from lrpinn_jax.fit.phase2 import Phase2Batch, Phase2State, init_phase2, make_phase2_step
 from lrpinn_jax.query.solver import Solver
@@ -20,7 +20,7 @@ from lrpinn_jax.io.checkpoint import load
 
 __all__ = [
     "Data", "DataConfig", "Dirichlet", "HyperNetwork", "Initial", "LRPINN", "LossConfig",
-    "LowRankDense", "ModelConfig", "Neumann", "Periodic", "Phase1Batch", "Phase1State",
+    "LowRankDense", "Mean", "ModelConfig", "Neumann", "Periodic", "Phase1Batch", "Phase1State",
     "Phase2Batch", "Phase2State", "Problem", "Solver", "UserError", "absent", "hyper_s",
     "init_params", "init_phase1", "init_phase2", "interop", "load", "make_pde",
     "make_phase1_step", "make_phase2_step", "point_fn",

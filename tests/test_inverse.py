@@ -91,6 +91,9 @@ def test_inverse_command_writes_both_estimates_and_refuses_bad_input(tmp_path):
   out = json.load(open(tmp_path / "one" / "inverse.json"))
   assert out["mu_true"] == [35.2, 0.0, 0.0] and out["free"] == [0]
   assert out["refined"]["free"] == [0] and "pde_residual_rms" in out["refined"]
+  # the command's answer (the refinement) at the top, both estimates under their own keys
+  assert out["answer"] == "refined" and out["mu_hat"] == out["refined"]["mu_hat"]
+  assert out["ci95"] == out["refined"]["ci95"] and "pde_residual_rms" not in out["mu_only"]
   bad = tmp_path / "obs.npz"
   np.savez(bad, x=np.array([0.1, 9.0]), t=np.array([0.5, 0.5]), u=np.array([1.0, 1.0]))
   r = run(f"--observations={bad}", f"--out={tmp_path / 'bad'}")

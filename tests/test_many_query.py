@@ -96,3 +96,30 @@ def test_causal_weights_hand_computed():
   out = losses.pinn_losses(u, pde, mu, batch, causal_eps=3.0, causal_bins=2)
   l1, l2 = 0.1, 2.6
   np.testing.assert_allclose(out["f"], (l1 + np.exp(-3.0 * l1) * l2) / 2, rtol=1e-5)
+
+
+def test_per_mu_stopping_rule_stops_converged_mu_and_continues_the_others():
+  """Stop(window=2): at the end of steps 3-4 the mu whose loss fell by less than rel_tol stops,
+  the other runs on to the budget (5 steps); each equals the unmasked run of as many steps, in
+  float64 (see above), and the JSON-facing counts say which stopped."""
+  from tests.conftest import ref_path
+  with jax.enable_x64(True):
+    solver = interop.load_official(ref_path("phase1.npz"), dtype=np.float64)
+    cfg, params = solver.config, solver.params
+    pde = make_pde("convection")
+    mus = np.array([[33.0, 0, 0], [44.0, 0, 0]], np.float64)
+    points = train_batch(pde, TINY_DATA, 0)
+    lc = LossConfig(need_xx=False)
+    run = lambda steps, stop=many_query.Stop(): many_query.run_many(
+        cfg, pde, params, mus, points, steps=steps, loss_cfg=lc, stop=stop)
+    plain = {k: run(k) for k in (2, 4, 5)}
+    drop = (plain[2].loss - plain[4].loss) / plain[2].loss  # each mu's decrease over steps 3-4
+    assert abs(drop[0] - drop[1]) > 0.05, drop  # the two mu differ, so a threshold splits them
+    slow, fast = int(np.argmin(drop)), int(np.argmax(drop))
+    res = run(5, many_query.Stop(window=2, rel_tol=float(drop.mean())))
+    assert res.steps[slow] == 4 and res.converged[slow]
+    assert res.steps[fast] == 5 and not res.converged[fast]
+    for i, k in ((slow, 4), (fast, 5)):
+      np.testing.assert_allclose(res.loss[i], plain[k].loss[i], rtol=1e-9)
+      np.testing.assert_allclose(res.trainable["end"]["kernel"][i],
+                                 plain[k].trainable["end"]["kernel"][i], rtol=0, atol=1e-9)

@@ -124,6 +124,28 @@ def test_periodic_conditions_match_values_or_derivatives():
   np.testing.assert_allclose(block_vectors(p, kink, jnp.array([0.2]), pts)["bc_x"], 0.0)  # off
 
 
+def test_mean_condition_by_hand():
+  # The mean over (x, y) of p = cos(2x) cos(y) + c(t) is c(t) (midpoint rule on 8 x 8 points,
+  # exact for this degree), so Mean("p", over=("x", "y"), value=c) has zero misfit and a shifted
+  # pressure misfits by the shift; the condition's points vary only in t where placed so.
+  from lrpinn_jax.problem import Mean
+  c = lambda t: 0.5 * t - 0.2
+  p = Problem(coords={"x": (0.0, 2 * math.pi), "y": (0.0, 2 * math.pi), "t": (0.0, 1.0)},
+              time="t", fields=("u", "p"), params={"k": (1.0, 2.0)},
+              residual=lambda u, z, mu: u.d("p", "t"),
+              conditions=(Mean("p", over=("x", "y"), value=lambda z, mu: c(z["t"]) * mu["k"],
+                               name="p_mean"),))
+  pts = jax.tree.map(jnp.asarray, p.sample_points(SMALL, 0))
+  mu = jnp.array([1.5])
+  field = lambda x, y, t: jnp.stack([x, jnp.cos(2 * x) * jnp.cos(y) + 1.5 * c(t)])
+  np.testing.assert_allclose(block_vectors(p, field, mu, pts)["p_mean"], 0.0, atol=1e-6)
+  shifted = lambda x, y, t: field(x, y, t) + jnp.array([0.0, 0.25])
+  np.testing.assert_allclose(block_vectors(p, shifted, mu, pts)["p_mean"], 0.25, rtol=1e-5)
+  with pytest.raises(UserError, match="unknown coordinate 'z' in over"):
+    Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"k": (1.0, 2.0)},
+            residual=lambda u, z, mu: u("u"), conditions=(Mean("u", over="z"),))
+
+
 def test_drop_zero_leaves_out_a_term_and_its_condition():
   # u_t = nu u_xx with nu in drop_zero: where nu = 0 for every mu the residual gets the Python 0.0
   seen = []

@@ -227,3 +227,36 @@ class Data(Condition):
   def residual(self, problem, u, zv, mu):
     idx = problem.field_indices(self.fields)
     return u(zv[:problem.d])[idx] - zv[problem.d:]
+
+
+@dataclasses.dataclass(frozen=True)
+class Mean(Condition):
+  """The mean of the fields over the coordinates ``over`` equals value(z, mu) at each point of the
+  other coordinates: fixes a field that the equations define only up to an additive function of
+  those others (a pressure of a periodic or enclosed flow, up to c(t)). The mean is the midpoint
+  rule on ``n`` points per coordinate of ``over`` (exact for periodic trigonometric fields of
+  degree < n). Points: uniform in the box (their ``over`` coordinates are not used), or
+  ``points=fn``."""
+  fields: Names = ()
+  over: Names = ()
+  value: Callable = None  # None: 0
+  n: int = 8
+  name: str = "mean"
+  points: Optional[Union[str, Callable]] = None
+
+  def sample(self, problem, n, rng):
+    z = _placed(self, problem, n, rng)
+    return problem.uniform(n, rng) if z is None else z
+
+  def residual(self, problem, u, z, mu):
+    idx = problem.field_indices(self.fields)
+    ks = [problem.coord_index(c) for c in _names(self.over)]
+    axes = [lo + (hi - lo) * (np.arange(self.n) + 0.5) / self.n
+            for lo, hi in (problem.domain[k] for k in ks)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(ks))
+    pts = jnp.broadcast_to(z, (grid.shape[0], z.shape[0])).at[:, jnp.asarray(ks)].set(
+        jnp.asarray(grid, z.dtype))
+    mean = jnp.mean(jax.vmap(u)(pts)[:, idx], axis=0)
+    if self.value is None:
+      return mean
+    return mean - _as_vector(self.value(problem.point_dict(z), problem.mu_dict(mu)), len(idx))

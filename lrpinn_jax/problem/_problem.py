@@ -141,6 +141,10 @@ class Problem:
       if not (isinstance(c, _Data) or pts is None or pts == "grid" or callable(pts)):
         raise UserError(f"condition {kind} {c.name!r}: points must be \"grid\" or a function "
                         f"(n, rng) -> (n, d), got {pts!r}")
+      for name in _names(getattr(c, "over", ())):
+        if name not in self.coord_names:
+          raise UserError(f"condition {kind} {c.name!r}: unknown coordinate {name!r} in over; "
+                          f"the problem's coordinates are {self.coord_names}")
       coord = getattr(c, "coord", None)
       if coord is not None and coord not in self.coord_names:
         raise UserError(f"condition {kind}: unknown coordinate {coord!r}; the problem's "

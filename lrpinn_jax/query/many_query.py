@@ -35,6 +35,8 @@ class ManyQueryResult(NamedTuple):
   frozen: dict  # shared bases + per-mu "mask" (leading mu axis)
   loss: np.ndarray  # (n_mu,) final Phase-2 loss
   seconds: float  # wall time of the batched Phase 2, compilation included
+  steps: np.ndarray = None  # (n_mu,) LM steps each mu took
+  converged: np.ndarray = None  # (n_mu,) stopped by the Stop rule rather than the step budget
 
 
 def init_many(cfg: ModelConfig, params: dict, mus, rank_mode: str = "adaptive"):
@@ -56,9 +58,23 @@ def _in_axes(frozen: dict) -> dict:
   return {k: (0 if k == "mask" else None) for k in frozen}
 
 
+@dataclasses.dataclass(frozen=True)
+class Stop:
+  """Per-mu stopping rule of the batched LM: every ``window`` steps a mu whose loss fell by less
+  than the fraction ``rel_tol`` over the last ``window`` steps stops (its state is frozen from
+  then on); rel_tol = 0: every mu runs all the steps. A chunk ends when every mu in it has
+  stopped, so the time saved is that of the steps no mu of the chunk needed."""
+  window: int = 10
+  rel_tol: float = 0.0
+
+  DEFAULT_TOL = 1e-2  # the commands' default (experiments.many_query --tol)
+
+
 def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int,
-                 lm_cfg: lm.LMConfig = lm.LMConfig()):
-  """Returns solve(trainable, frozen, mus, points) -> (trainable, loss (n_mu,)), to jit once."""
+                 lm_cfg: lm.LMConfig = lm.LMConfig(), stop: Stop = Stop()):
+  """Returns solve(trainable, frozen, mus, points) -> (trainable, loss (n,), steps (n,), converged
+  (n,)), to jit once: ``steps`` LM steps at most per mu, fewer where ``stop`` ends it (steps: the
+  steps each mu took; converged: stopped by the rule rather than the budget)."""
   if lm_cfg.geodesic:  # the batched solve deadlocks in this step (lm.sequential_solve)
     lm_cfg = dataclasses.replace(lm_cfg, sequential_solve=True)
   step = lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg)
@@ -70,8 +86,34 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int,
                      out_axes=axes)(trainable, frozen)
     vstep = jax.vmap(lambda st, mu: step(st, Phase2Batch(mu, points))[0], in_axes=(axes, 0),
                      out_axes=axes)
-    state = jax.lax.fori_loop(0, steps, lambda _, st: vstep(st, mus), state)
-    return state.trainable, state.loss
+    if not stop.rel_tol:
+      state = jax.lax.fori_loop(0, steps, lambda _, st: vstep(st, mus), state)
+      n = mus.shape[0]
+      return (state.trainable, state.loss, jnp.full((n,), steps, jnp.int32),
+              jnp.zeros((n,), bool))
+
+    def body(carry):
+      k, st, ref, done = carry
+      new = vstep(st, mus)
+      keep = lambda a, b: jnp.where(done.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+      per_mu = {f: jax.tree.map(keep, getattr(st, f), getattr(new, f))
+                for f in ("trainable", "r", "jtj", "jtr", "damping", "nu", "loss", "step")}
+      if lm_cfg.geodesic:
+        per_mu["jac"] = keep(st.jac, new.jac)
+      st = st._replace(**per_mu)
+      check = (k + 1) % stop.window == 0
+      # the first step only evaluates the start (loss inf before it): no window ends there
+      stalled = check & (k + 1 > stop.window) & (ref - st.loss <= stop.rel_tol * ref)
+      done = done | stalled
+      ref = jnp.where(check, st.loss, ref)
+      return k + 1, st, ref, done
+
+    n = mus.shape[0]
+    carry = (jnp.zeros((), jnp.int32), state, jnp.full((n,), jnp.inf, real()),
+             jnp.zeros((n,), bool))
+    _, state, _, done = jax.lax.while_loop(
+        lambda c: (c[0] < steps) & ~jnp.all(c[3]), body, carry)
+    return state.trainable, state.loss, state.step, done
 
   return solve
 
@@ -85,10 +127,11 @@ def chunk_size(n: int, chunk: int = 0, mesh=None) -> int:
 
 def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int, size: int,
                       rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
-                      lm_cfg: lm.LMConfig = lm.LMConfig(), mesh=None):
-  """Returns solve(mus) for exactly ``size`` mu (size, pde.mu_dim) -> (trainable, frozen, loss),
-  host (numpy) pytrees with a leading mu axis in trainable, frozen["mask"] and loss. One jit
-  for every call; with a mesh of several devices the mu axis is split over them."""
+                      lm_cfg: lm.LMConfig = lm.LMConfig(), mesh=None, stop: Stop = Stop()):
+  """Returns solve(mus) for exactly ``size`` mu (size, pde.mu_dim) -> (trainable, frozen, info),
+  host (numpy) pytrees with a leading mu axis in trainable, frozen["mask"] and info's "loss",
+  "steps" and "converged" (``make_many_lm``). One jit for every call; with a mesh of several
+  devices the mu axis is split over them."""
   multi = mesh is not None and mesh.size > 1
   if multi and mesh.devices.flat[0].platform == "cpu":  # see lm.sequential_solve
     lm_cfg = dataclasses.replace(lm_cfg, sequential_solve=True)
@@ -96,14 +139,14 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
   rep = sharding.replicated(mesh) if multi else None
   place = (lambda tree, sh: sharding.put_tree(tree, sh)) if multi else (lambda tree, sh: tree)
   pts = place(jax.tree.map(np.asarray, points), rep)
-  lm_solve = make_many_lm(cfg, pde, loss_cfg, steps, lm_cfg)
+  lm_solve = make_many_lm(cfg, pde, loss_cfg, steps, lm_cfg, stop)
 
   # The parameters are an argument, not a constant baked into the program (one program serves
   # any parameter values, and XLA does not fold parameter-only work at compile time).
   def batch(params, mus, pts):
     trainable, frozen = init_many(cfg, params, mus, rank_mode)
-    trainable, loss = lm_solve(trainable, frozen, mus, pts)
-    return trainable, frozen["mask"], loss
+    trainable, loss, taken, converged = lm_solve(trainable, frozen, mus, pts)
+    return trainable, frozen["mask"], {"loss": loss, "steps": taken, "converged": converged}
 
   run = batch
   if multi:  # each device solves its own mu: no collective inside the LM loop
@@ -116,8 +159,8 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
   def solve(mus):
     mus = np.asarray(mus, np_real())
     assert mus.shape[0] == size, (mus.shape, size)
-    trainable, mask, loss = jax.device_get(run(params, place(mus, split), pts))
-    return trainable, {**jax.device_get(bases), "mask": mask}, loss
+    trainable, mask, info = jax.device_get(run(params, place(mus, split), pts))
+    return trainable, {**jax.device_get(bases), "mask": mask}, info
 
   return solve
 
@@ -125,24 +168,27 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
 def run_many(cfg: ModelConfig, pde, params: dict, mus, points, *, steps: int,
              rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
              lm_cfg: lm.LMConfig = lm.LMConfig(), chunk: int = 0, mesh=None,
-             log=None) -> ManyQueryResult:
+             log=None, stop: Stop = Stop()) -> ManyQueryResult:
   """Batched LM Phase 2 for all ``mus`` (n_mu, pde.mu_dim); seconds include compilation.
 
   chunk > 0: the mu go through ONE compiled program ``chunk`` at a time (the last chunk padded
   with copies of the last mu, whose results are dropped), so memory stays bounded for any n_mu;
   results come back to the host after each chunk. mesh (lrpinn_jax.fit.sharding.mu_mesh): each chunk
-  is split over its devices along mu. log: a progress line with ETA after each chunk.
+  is split over its devices along mu. log: a progress line with ETA after each chunk. stop: the
+  per-mu stopping rule (``Stop``; default: every mu takes all the steps).
   """
   t0 = time.perf_counter()
   mus = np.asarray(mus, np_real())
   size = chunk_size(len(mus), chunk, mesh)
   solve = make_chunk_solver(cfg, pde, params, points, steps=steps, size=size,
-                            rank_mode=rank_mode, loss_cfg=loss_cfg, lm_cfg=lm_cfg, mesh=mesh)
+                            rank_mode=rank_mode, loss_cfg=loss_cfg, lm_cfg=lm_cfg, mesh=mesh,
+                            stop=stop)
   keep, parts = zip(*[(k, solve(part)) for k, part in chunked(mus, size, log)])
   frozen = {k: v for k, v in parts[0][1].items() if k != "mask"}
   frozen["mask"] = concat([p[1]["mask"] for p in parts], keep)
-  return ManyQueryResult(concat([p[0] for p in parts], keep), frozen,
-                         concat([p[2] for p in parts], keep), time.perf_counter() - t0)
+  info = concat([p[2] for p in parts], keep)
+  return ManyQueryResult(concat([p[0] for p in parts], keep), frozen, info["loss"],
+                         time.perf_counter() - t0, info["steps"], info["converged"])
 
 
 def chunked(mus: np.ndarray, size: int, log=None):
@@ -187,7 +233,7 @@ def trainable_counts(trainable: dict, frozen: dict) -> np.ndarray:
 
 
 def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
-          chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print) -> dict:
+          chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print, stop: Stop = Stop()) -> dict:
   """The many-query study of any problem: zero-shot and batched LM Phase 2 for every mu of
   ``mus`` (n, mu_dim), errors against the problem's reference on each mu's test set (the same
   points for all).
@@ -196,8 +242,9 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
   prediction (reference solutions too are made per chunk), so memory stays bounded for any n;
   mesh: each chunk split over the devices along mu. steps = 0: zero-shot only.
   Returns {"seconds", "mu_per_second", "peak_memory_mb", "phase2_steps", "rank_mode", "chunk",
-  "devices", "n_f", "mus": [{"mu", "zero_shot_rel_err", "phase2_rel_err", "ranks",
-  "trainable_params"}]}; a problem of several fields adds each field's and each error group's
+  "devices", "n_f", "stop", "mus": [{"mu", "zero_shot_rel_err", "phase2_rel_err", "ranks",
+  "trainable_params", "steps", "stopped"}]} ("stopped": "converged" by the ``stop`` rule or
+  "steps", the budget); a problem of several fields adds each field's and each error group's
   relative L2 error ("zero_shot_by_field", "phase2_by_field"). steps = 0 leaves out the Phase-2
   entries. seconds: the whole study, compilation and test-set references included.
   """
@@ -221,7 +268,7 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
   if steps:
     solve = make_chunk_solver(cfg, pde, solver.params, points, steps=steps, size=size,
                               rank_mode=rank_mode, loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)),
-                              mesh=mesh)
+                              mesh=mesh, stop=stop)
     after_fn = jax.jit(lambda tr, fr, m: predict_many(cfg, tr, fr, *coords, pde=pde, mus=m))
   log(f"[many_query] {len(mus)} mu, " + (f"{steps} LM steps" if steps else "zero-shot only")
       + f", {-(-len(mus) // size)} chunk(s) of {size}"
@@ -243,29 +290,31 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
     new = [{"mu": [float(v) for v in mu], **scored("zero_shot", zero[i], u_ref[i])}
            for i, mu in enumerate(part[:keep])]
     if steps:
-      trainable, frozen, _ = solve(part)
+      trainable, frozen, info = solve(part)
       u = np.asarray(after_fn(trainable, frozen, part))
       counts = trainable_counts(trainable, frozen)
       for i, row in enumerate(new):
         row.update({**scored("phase2", u[i], u_ref[i]),
                     "ranks": [int(np.asarray(m[i]).sum()) for m in frozen["mask"]],
-                    "trainable_params": int(counts[i])})
+                    "trainable_params": int(counts[i]), "steps": int(info["steps"][i]),
+                    "stopped": "converged" if info["converged"][i] else "steps"})
     rows.extend(new)
   seconds = time.perf_counter() - t0
   return {"seconds": seconds, "mu_per_second": len(mus) / seconds,
           "peak_memory_mb": peak_memory_mb(), "phase2_steps": steps, "rank_mode": rank_mode,
           "chunk": size, "devices": 1 if mesh is None else mesh.size, "n_f": data.n_f,
-          "mus": rows}
+          "stop": dataclasses.asdict(stop), "mus": rows}
 
 
 def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
-               chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print) -> dict:
+               chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print,
+               stop: Stop = Stop()) -> dict:
   """``study`` over beta (n,) with nu = rho = 0 (the convection models, paper Fig. 5), in the
   many_query.json layout of convection: the rows under "betas", each with its "beta"."""
   betas = np.asarray(betas, np.float64)
   mus = np.stack([betas, np.zeros_like(betas), np.zeros_like(betas)], 1)
   out = study(solver, mus, steps=steps, rank_mode=rank_mode, seed=seed, chunk=chunk, data=data,
-              mesh=mesh, log=log)
+              mesh=mesh, log=log, stop=stop)
   rows = out.pop("mus")
   out["betas"] = [{"beta": r.pop("mu")[0], **r} for r in rows]
   return out
