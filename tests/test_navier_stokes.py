@@ -93,8 +93,8 @@ def test_taylor_green_exact_solution_solves_the_system(rng, nu):
   pts = jax.tree.map(jnp.asarray, tg.sample_points(DataConfig(n_f=16, n_0=8, n_b=8), 0))
   misfit = block_vectors(tg, u, jnp.array([nu]), pts)
   assert misfit["ic"].shape == (8, 2) and misfit["per_x"].shape == (8, 3)
-  np.testing.assert_allclose(np.asarray(pts["p_ref"])[:, 2], np.linspace(0, 1, 8), atol=1e-7)
-  for name in ("ic", "per_x", "per_y", "p_ref"):
+  np.testing.assert_allclose(np.asarray(pts["p_mean"])[:, 2], np.linspace(0, 1, 8), atol=1e-7)
+  for name in ("ic", "per_x", "per_y", "p_mean"):
     np.testing.assert_allclose(misfit[name], 0.0, atol=1e-5)
   ts = make_test_set(tg, DataConfig(n_test=20), np.array([[nu]]), 0)
   assert len(ts.coords) == 3 and ts.u.shape == (1, 20, 3)
