@@ -37,11 +37,15 @@ flags.DEFINE_integer("mu_grid", None, "the mu: this many values per parameter, e
                      "the model's training box", lower_bound=1)
 flags.DEFINE_integer("steps", 100, "Levenberg-Marquardt steps (all betas at once)", lower_bound=0)
 flags.DEFINE_enum("rank_mode", "adaptive", ["adaptive", "full"], "Phase-2 rank mode")
-flags.DEFINE_bool("stop", True, "stop each mu's LM when its loss falls by less than --tol over "
-                  "--window steps (--nostop: every mu takes all --steps)")
+flags.DEFINE_bool("stop", False, "stop each mu's LM when its loss falls by less than --tol over "
+                  "--window steps (default: every mu takes all --steps)")
 flags.DEFINE_float("tol", many_query.Stop.DEFAULT_TOL, "--stop: the relative loss decrease per "
                    "window below which a mu stops")
 flags.DEFINE_integer("window", many_query.Stop.window, "--stop: steps per window", lower_bound=1)
+flags.DEFINE_integer("warm_steps", 0, "> 0: warm starts: the chunks interleave the mu and every "
+                     "chunk after the first takes this many LM steps from the nearest solved "
+                     "mu's solution (0: every mu takes --steps from the hypernetwork)",
+                     lower_bound=0)
 flags.DEFINE_string("out", "runs/many_query.json", "output JSON file")
 flags.DEFINE_integer("seed", 0, "seed of the training and test points")
 flags.DEFINE_integer("chunk", many_query.DEFAULT_CHUNK, "betas per compiled call (0: all at once)",
@@ -63,7 +67,8 @@ def main(argv):
   pde = pde_of(solver)
   stop = many_query.Stop(FLAGS.window, FLAGS.tol if FLAGS.stop else 0.0)
   kwargs = dict(steps=FLAGS.steps, rank_mode=FLAGS.rank_mode, seed=FLAGS.seed, chunk=FLAGS.chunk,
-                data=DataConfig(n_f=FLAGS.n_f), mesh=sharding.mu_mesh(FLAGS.devices), stop=stop)
+                data=DataConfig(n_f=FLAGS.n_f), mesh=sharding.mu_mesh(FLAGS.devices), stop=stop,
+                warm_steps=FLAGS.warm_steps)
   key = "phase2_rel_err" if FLAGS.steps else "zero_shot_rel_err"
   if FLAGS.mu_set or FLAGS.mu_grid:
     if FLAGS.mu_set:

@@ -123,3 +123,16 @@ def test_per_mu_stopping_rule_stops_converged_mu_and_continues_the_others():
       np.testing.assert_allclose(res.loss[i], plain[k].loss[i], rtol=1e-9)
       np.testing.assert_allclose(res.trainable["end"]["kernel"][i],
                                  plain[k].trainable["end"]["kernel"][i], rtol=0, atol=1e-9)
+
+
+def test_warm_starts_interleave_the_chunks_and_keep_the_order(official_phase1):
+  # 6 betas in chunks of 2: chunk j holds betas j and j + 3 (interleaved); the first chunk takes
+  # the full budget from the hypernetwork, the later ones warm_steps from the nearest solution;
+  # rows come back in the order asked.
+  betas = np.linspace(31, 39, 6)
+  out = many_query.beta_study(official_phase1, betas, steps=3, chunk=2, warm_steps=1,
+                              data=TINY_DATA, log=lambda *_: None)
+  rows = out["betas"]
+  np.testing.assert_allclose([r["beta"] for r in rows], betas, rtol=1e-6)
+  assert [r["steps"] for r in rows] == [3, 1, 1, 3, 1, 1] and out["warm_steps"] == 1
+  assert all(np.isfinite(r["phase2_rel_err"]) for r in rows)

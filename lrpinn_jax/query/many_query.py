@@ -127,11 +127,16 @@ def chunk_size(n: int, chunk: int = 0, mesh=None) -> int:
 
 def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int, size: int,
                       rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
-                      lm_cfg: lm.LMConfig = lm.LMConfig(), mesh=None, stop: Stop = Stop()):
-  """Returns solve(mus) for exactly ``size`` mu (size, pde.mu_dim) -> (trainable, frozen, info),
-  host (numpy) pytrees with a leading mu axis in trainable, frozen["mask"] and info's "loss",
-  "steps" and "converged" (``make_many_lm``). One jit for every call; with a mesh of several
-  devices the mu axis is split over them."""
+                      lm_cfg: lm.LMConfig = lm.LMConfig(), mesh=None, stop: Stop = Stop(),
+                      warm_steps: int = 0):
+  """Returns solve(mus, start=None) for exactly ``size`` mu (size, pde.mu_dim) -> (trainable,
+  frozen, info), host (numpy) pytrees with a leading mu axis in trainable, frozen["mask"] and
+  info's "loss", "steps" and "converged" (``make_many_lm``). One jit for every call; with a mesh
+  of several devices the mu axis is split over them.
+
+  start = (trainable, mask) of earlier solutions, one per mu (e.g. a neighbouring mu's): LM
+  starts there instead of at the hypernetwork's s(mu), for ``warm_steps`` steps (a second
+  compiled program, built when warm_steps > 0)."""
   multi = mesh is not None and mesh.size > 1
   if multi and mesh.devices.flat[0].platform == "cpu":  # see lm.sequential_solve
     lm_cfg = dataclasses.replace(lm_cfg, sequential_solve=True)
@@ -148,18 +153,35 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
     trainable, loss, taken, converged = lm_solve(trainable, frozen, mus, pts)
     return trainable, frozen["mask"], {"loss": loss, "steps": taken, "converged": converged}
 
-  run = batch
+  lm_warm = make_many_lm(cfg, pde, loss_cfg, warm_steps, lm_cfg, stop) if warm_steps else None
+
+  def batch_from(params, mus, pts, trainable, mask):
+    frozen = {k: v for k, v in params["net"].items() if k.startswith("lowrank_")}
+    frozen["mask"] = mask
+    trainable, loss, taken, converged = lm_warm(trainable, frozen, mus, pts)
+    return trainable, mask, {"loss": loss, "steps": taken, "converged": converged}
+
+  run, run_from = batch, batch_from
   if multi:  # each device solves its own mu: no collective inside the LM loop
     run = jax.shard_map(batch, mesh=mesh, in_specs=(P(), P(sharding.MU), P()),
                         out_specs=P(sharding.MU), check_vma=False)
-  run = jax.jit(run)
+    run_from = jax.shard_map(batch_from, mesh=mesh,
+                             in_specs=(P(), P(sharding.MU), P(), P(sharding.MU), P(sharding.MU)),
+                             out_specs=P(sharding.MU), check_vma=False)
+  run, run_from = jax.jit(run), jax.jit(run_from)
   bases = {k: v for k, v in params["net"].items() if k.startswith("lowrank_")}
   params = place(jax.tree.map(np.asarray, params), rep)
 
-  def solve(mus):
+  def solve(mus, start=None):
     mus = np.asarray(mus, np_real())
     assert mus.shape[0] == size, (mus.shape, size)
-    trainable, mask, info = jax.device_get(run(params, place(mus, split), pts))
+    if start is None:
+      trainable, mask, info = jax.device_get(run(params, place(mus, split), pts))
+    else:
+      assert warm_steps, "make_chunk_solver(warm_steps=...) builds the warm-start program"
+      tr0, mask0 = (place(jax.tree.map(np.asarray, v), split) for v in start)
+      trainable, mask, info = jax.device_get(run_from(params, place(mus, split), pts, tr0,
+                                                      mask0))
     return trainable, {**jax.device_get(bases), "mask": mask}, info
 
   return solve
@@ -233,7 +255,8 @@ def trainable_counts(trainable: dict, frozen: dict) -> np.ndarray:
 
 
 def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
-          chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print, stop: Stop = Stop()) -> dict:
+          chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print, stop: Stop = Stop(),
+          warm_steps: int = 0) -> dict:
   """The many-query study of any problem: zero-shot and batched LM Phase 2 for every mu of
   ``mus`` (n, mu_dim), errors against the problem's reference on each mu's test set (the same
   points for all).
@@ -247,6 +270,12 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
   "steps", the budget); a problem of several fields adds each field's and each error group's
   relative L2 error ("zero_shot_by_field", "phase2_by_field"). steps = 0 leaves out the Phase-2
   entries. seconds: the whole study, compilation and test-set references included.
+
+  warm_steps > 0: warm starts. The chunks interleave the mu (chunk j holds mu j, j + c, j + 2c,
+  ... of c chunks, so a chunk's mu lie between the previous chunk's); the first chunk runs
+  ``steps`` LM steps from the hypernetwork, every later one ``warm_steps`` from the solution of
+  the nearest mu solved so far (in the hypernetwork's normalised coordinates). Rows come back in
+  the order of ``mus``.
   """
   from lrpinn_jax.fit.data import DataConfig, test_points, train_batch
   from lrpinn_jax.metrics import problem_errors
@@ -268,7 +297,7 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
   if steps:
     solve = make_chunk_solver(cfg, pde, solver.params, points, steps=steps, size=size,
                               rank_mode=rank_mode, loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)),
-                              mesh=mesh, stop=stop)
+                              mesh=mesh, stop=stop, warm_steps=warm_steps)
     after_fn = jax.jit(lambda tr, fr, m: predict_many(cfg, tr, fr, *coords, pde=pde, mus=m))
   log(f"[many_query] {len(mus)} mu, " + (f"{steps} LM steps" if steps else "zero-shot only")
       + f", {-(-len(mus) // size)} chunk(s) of {size}"
@@ -283,14 +312,32 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
       out[f"{prefix}_by_field"] = by
     return out
 
+  warm = bool(steps and warm_steps)
+  n_chunks = -(-len(mus) // size)
+  order = (np.argsort(np.arange(len(mus)) % n_chunks, kind="stable") if warm
+           else np.arange(len(mus)))
+  scale = np.asarray(cfg.mu_scale, np.float64)
+  solved = None  # (mu (m, d), trainable, mask) of the mu solved so far (warm starts)
   rows = []
-  for keep, part in chunked(mus, size, log):
+  for keep, part in chunked(mus[order], size, log):
     u_ref = [pde.reference(*coords_np, mu) for mu in part[:keep]]
     zero = np.asarray(zero_fn(solver.params, part))
     new = [{"mu": [float(v) for v in mu], **scored("zero_shot", zero[i], u_ref[i])}
            for i, mu in enumerate(part[:keep])]
     if steps:
-      trainable, frozen, info = solve(part)
+      start = None
+      if solved is not None:
+        dist = np.abs(part[:, None, :] / scale - solved[0][None, :, :] / scale).sum(-1)
+        near = np.argmin(dist, axis=1)
+        start = (jax.tree.map(lambda a: a[near], solved[1]),
+                 jax.tree.map(lambda a: a[near], solved[2]))
+      trainable, frozen, info = solve(part, start)
+      if warm:
+        new_sol = (part[:keep], jax.tree.map(lambda a: a[:keep], trainable),
+                   jax.tree.map(lambda a: a[:keep], frozen["mask"]))
+        solved = new_sol if solved is None else tuple(
+            jax.tree.map(lambda a, b: np.concatenate([a, b]), old, cur)
+            for old, cur in zip(solved, new_sol))
       u = np.asarray(after_fn(trainable, frozen, part))
       counts = trainable_counts(trainable, frozen)
       for i, row in enumerate(new):
@@ -299,22 +346,23 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
                     "trainable_params": int(counts[i]), "steps": int(info["steps"][i]),
                     "stopped": "converged" if info["converged"][i] else "steps"})
     rows.extend(new)
+  rows = [rows[i] for i in np.argsort(order)]  # back in the order of ``mus``
   seconds = time.perf_counter() - t0
   return {"seconds": seconds, "mu_per_second": len(mus) / seconds,
           "peak_memory_mb": peak_memory_mb(), "phase2_steps": steps, "rank_mode": rank_mode,
           "chunk": size, "devices": 1 if mesh is None else mesh.size, "n_f": data.n_f,
-          "stop": dataclasses.asdict(stop), "mus": rows}
+          "stop": dataclasses.asdict(stop), "warm_steps": warm_steps if warm else 0, "mus": rows}
 
 
 def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
                chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print,
-               stop: Stop = Stop()) -> dict:
+               stop: Stop = Stop(), warm_steps: int = 0) -> dict:
   """``study`` over beta (n,) with nu = rho = 0 (the convection models, paper Fig. 5), in the
   many_query.json layout of convection: the rows under "betas", each with its "beta"."""
   betas = np.asarray(betas, np.float64)
   mus = np.stack([betas, np.zeros_like(betas), np.zeros_like(betas)], 1)
   out = study(solver, mus, steps=steps, rank_mode=rank_mode, seed=seed, chunk=chunk, data=data,
-              mesh=mesh, log=log, stop=stop)
+              mesh=mesh, log=log, stop=stop, warm_steps=warm_steps)
   rows = out.pop("mus")
   out["betas"] = [{"beta": r.pop("mu")[0], **r} for r in rows]
   return out
