@@ -102,3 +102,18 @@ def test_a_system_in_three_coordinates_through_every_command(tmp_path):
   assert r.returncode == 0, r.stderr
   d = json.load(open(tmp_path / "d.json"))
   assert d["fields"] == ["u", "v"] and 0.01 <= d["mu_hat"][0] <= 0.1
+
+
+def test_many_query_bad_input_one_line_errors(tmp_path):
+  from tests.conftest import assert_one_line_error, cli_cases
+  official = os.path.join(ROOT, "lrpinn_jax", "official", "phase1.npz")
+  kovasznay = os.path.join(ROOT, "results", "kovasznay")
+  cases = [([f"--checkpoint={official}", "--tol=0"], "--tol must be a number in (0, 1)"),
+           ([f"--checkpoint={official}", "--mu_set=30,0,0", "--mu_grid=3"],
+            "give --mu_set or --mu_grid, not both"),
+           ([f"--checkpoint={kovasznay}"], "--beta_range is for convection models")]
+  runs = cli_cases("experiments.many_query", [[*args, f"--out={tmp_path / str(i)}.json"]
+                                              for i, (args, _) in enumerate(cases)], tmp_path)
+  for i, (run, (_, message)) in enumerate(zip(runs, cases)):
+    assert_one_line_error(run, message)
+    assert not (tmp_path / f"{i}.json").exists()
