@@ -72,7 +72,8 @@ def main(argv):
   targets = train_mu if FLAGS.targets == "all" else _cli.parse_mu_list("targets", FLAGS.targets)
   kwargs = _flags.experiment_kwargs(problem, len(train_mu))
   pde = make_pde(FLAGS.pde, init_cond)
-  if (FLAGS.periodic is None and FLAGS.periodic_x is None and kwargs["periodic"] and kwargs["hard_ic"]
+  if (FLAGS.periodic is None and FLAGS.periodic_x is None and kwargs["periodic"]
+      and kwargs["hard_ic"]
       and pde.needs_uxx(train_mu) and abs(pde.u0_slope_jump()) > KINK_TOL):
     # The recipe's periodic embedding cannot go with its hard initial condition when u0 has a
     # periodic kink and diffusion smooths it (ExperimentConfig.validate): keep the hard IC.

@@ -6,7 +6,8 @@
 The profile lies over every coordinate but the last, which is held at --t (time; y for a steady
 problem in x, y): u(x) at t for the CDR family, (u, v, p) over (x, y) at t for Taylor-Green, on
 --n_x points per coordinate (--fields picks some). The target is the reference solution at
---target_mu (a stand-in for a measured or wished profile); the search runs by Adam through the Solver from --n_starts starts over the model's
+--target_mu (a stand-in for a measured or wished profile); the search runs by Adam through the
+Solver from --n_starts starts over the model's
 training box. Writes a JSON file with mu_hat, the target, the misfit, the seconds and any other
 minimum about as good (the answer need not be unique).
 """
@@ -26,8 +27,9 @@ from lrpinn_jax.pdes.registry import pde_of
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("target_mu", "36.3,0,0", "mu of the target profile (reference solution)")
 flags.DEFINE_string("fields", None, "fields of the profile 'u,v' (default: all)")
-flags.DEFINE_float("t", 0.5, "time of the profile (the last coordinate's value) (convection at t = 1: beta and beta - 2 pi "
-                   "give the same profile, so a box of width > 2 pi holds two answers)")
+flags.DEFINE_float("t", 0.5, "time of the profile: the last coordinate's value (convection at "
+                   "t = 1: beta and beta - 2 pi give the same profile, so a box of width > 2 pi "
+                   "holds two answers)")
 flags.DEFINE_integer("n_x", 256, "points of the profile per coordinate", lower_bound=2)
 flags.DEFINE_integer("n_starts", 11, "starts over the training box", lower_bound=1)
 flags.DEFINE_integer("steps", 300, "Adam steps from each start", lower_bound=1)

@@ -232,7 +232,8 @@ def _hyper_lr(ctx: _Ctx, log) -> dict:
   rows = []
   x, t = (jnp.asarray(a, jnp.float32) for a in (ctx.test.x, ctx.test.t))
   for i, mu in enumerate(ctx.targets):
-    zero = errors(np.asarray(phase1.predict(model_cfg, params, mu[None], x, t, pde=ctx.pde)[0]), ctx.test.u[i])
+    zero = errors(np.asarray(phase1.predict(model_cfg, params, mu[None], x, t, pde=ctx.pde)[0]),
+                  ctx.test.u[i])
     trainable, frozen, info = train.fit_phase2(
         model_cfg, ctx.pde, params, mu, ctx.points_np, steps=cfg.finetune_steps, lr=cfg.lr,
         optimizer=cfg.hyper_optimizer, loss_cfg=LossConfig(need_xx=ctx.need_xx),

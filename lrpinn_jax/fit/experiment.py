@@ -71,7 +71,7 @@ class ExperimentConfig:
   mu_batch: int = 0
   mu_sampling: str = "uniform"  # "family": mu_batch draws give each sub-family the same chance
   phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.query.many_query)
-  hard_ic: bool = False  # u = u0(z; mu) + (t - t0) N(z): exact initial condition (ModelConfig.hard_ic)
+  hard_ic: bool = False  # u = u0(z; mu) + (t - t0) N(z): the Initial held (ModelConfig.hard_ic)
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
   s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
   t_scale: float = 1.0  # the network sees t_scale * t (ModelConfig.t_scale)

@@ -3,7 +3,8 @@
 The data misfit r(theta) = (solver(x_i, t_i, mu(theta)) - u_i) / sigma over the free coordinates
 theta of mu (the others held at ``base_mu``) is minimised by Levenberg-Marquardt
 (lrpinn_jax.fit.lm.minimize, the step Phase 2 takes; Jacobian by forward mode: one column per
-free coordinate) from a grid of starts over the training box at once (vmap; the misfit in beta is multimodal for convection), and
+free coordinate) from a grid of starts over the training box at once (vmap; the misfit in beta
+is multimodal for convection), and
 the start with the lowest misfit wins. Its uncertainty is the Laplace approximation at the
 optimum: cov = sigma^2 (J^T J)^{-1} with J = du/dtheta (n_obs, n_free) and sigma the larger of
 the given noise level and the fit's own ||u_fit - u|| / sqrt(n_obs - n_free): the surrogate's

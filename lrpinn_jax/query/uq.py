@@ -28,6 +28,7 @@ import numpy as np
 
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.precision import real
+from lrpinn_jax.problem import Periodic
 from lrpinn_jax.fit.train import fmt_time
 
 RULES = ("quadrature", "qmc", "mc")
@@ -100,7 +101,6 @@ class Dist:
 def grid(pde, sizes: Sequence[int]) -> Tuple[np.ndarray, ...]:
   """One array per coordinate (sizes[i] values over its box): [lo, hi) for a coordinate with a
   Periodic condition (its hi is its lo), [lo, hi] for the others."""
-  from lrpinn_jax.problem import Periodic
   periodic = {c.coord for c in getattr(pde, "conditions", ()) if isinstance(c, Periodic)}
   return tuple(np.linspace(lo, hi, n, endpoint=name not in periodic)
                for name, (lo, hi), n in zip(pde.coord_names, pde.domain, sizes))
