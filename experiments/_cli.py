@@ -1,9 +1,13 @@
-"""Shared command-line plumbing: one-line errors, range parsing."""
+"""Shared command-line plumbing: one-line errors, range parsing, the wall-time breakdown."""
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
 import sys
 import textwrap
+import time
 from typing import Callable, List, Optional, Tuple
 
 import numpy as np
@@ -18,6 +22,34 @@ flags.DEFINE_bool("x64", False, "run the whole command in float64 (jax_enable_x6
                   "parameter, point and solve")
 flags.DEFINE_string("compilation_cache", None, "persistent XLA compilation cache folder ('' turns "
                     f"it off; default: ${cache.ENV_VAR} if set, else ~/.cache/lrpinn_jax/xla)")
+
+
+# The wall-time breakdown of one command (benchmarks.speed --all): with $LRPINN_JAX_TIMING set to a
+# file, run_main writes there {"start_to_main": seconds from $LRPINN_JAX_LAUNCHED (the launcher's
+# time.time()) to main, i.e. the interpreter and imports; one entry per ``timed`` part; "main"}.
+TIMING_ENV, LAUNCHED_ENV = "LRPINN_JAX_TIMING", "LRPINN_JAX_LAUNCHED"
+_PARTS: dict = {}
+
+
+@contextlib.contextmanager
+def timed(part: str):
+  """Adds the wall time of the block to the command's breakdown under ``part``."""
+  t0 = time.perf_counter()
+  try:
+    yield
+  finally:
+    _PARTS[part] = _PARTS.get(part, 0.0) + time.perf_counter() - t0
+
+
+def _write_timing(main_start: float, main_seconds: float) -> None:
+  path = os.environ.get(TIMING_ENV)
+  if not path:
+    return
+  out = {"main": main_seconds, **_PARTS}
+  if LAUNCHED_ENV in os.environ:
+    out["start_to_main"] = main_start - float(os.environ[LAUNCHED_ENV])
+  with open(path, "w") as f:
+    json.dump(out, f)
 
 
 def parse_floats(name: str, text: str) -> List[float]:
@@ -118,7 +150,9 @@ def run_main(main: Callable, argv: Optional[List[str]] = None) -> None:
         cache.enable(flags.FLAGS.compilation_cache)
       except OSError as e:
         raise UserError(f"--compilation_cache: cannot use {e.filename!r}: {e.strerror}") from None
+      start, t0 = time.time(), time.perf_counter()
       main(argv)
+      _write_timing(start, time.perf_counter() - t0)
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(getattr(e, "exit_code", 1))

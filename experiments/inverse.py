@@ -24,6 +24,7 @@ data_rel_residual, mu_true and abs_err with --synthetic), "answer" saying which 
 from __future__ import annotations
 
 import os
+from statistics import NormalDist
 
 import numpy as np
 from absl import flags
@@ -34,6 +35,7 @@ from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1, training_box
 from lrpinn_jax.pdes.registry import pde_of
+from lrpinn_jax.precision import real
 
 flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
 flags.DEFINE_string("observations", None, "npz with one array per coordinate and per observed "
@@ -90,6 +92,7 @@ def _plot(out, solver, obs, est, box, mu_true, names):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+  import jax
   import jax.numpy as jnp
   free = list(est.free)
   fig, axes = plt.subplots(1, 1 + len(free), figsize=(5 * (1 + len(free)), 4))
@@ -101,13 +104,14 @@ def _plot(out, solver, obs, est, box, mu_true, names):
   lim = [min(u.min(), fit.min()), max(u.max(), fit.max())]
   axes[0].plot(lim, lim, "k--", lw=1)
   axes[0].set(xlabel="observed", ylabel="fitted", title="data and fit")
+  # The misfit along each coordinate: one vmapped call over the grid of mu, not 201 calls.
+  misfit = jax.jit(jax.vmap(lambda mu: jnp.sum((inverse._select(
+      solver(*obs.coords, mu), obs.fields, inverse._n_out(solver)).ravel() - u) ** 2)))
   for ax, i in zip(axes[1:], free):
     grid = np.linspace(box[i, 0], box[i, 1], 201)
-    mis = []
-    for g in grid:
-      mu = est.mu_hat.copy()
-      mu[i] = g
-      mis.append(float(np.sum((model(mu) - u) ** 2)))
+    mus = np.repeat(est.mu_hat[None], len(grid), 0)
+    mus[:, i] = grid
+    mis = np.asarray(misfit(jnp.asarray(mus, real())))
     ax.semilogy(grid, mis)
     ax.axvline(est.mu_hat[i], color="C1", label="estimate")
     if mu_true is not None:
@@ -134,15 +138,22 @@ def _row(est, mu_true=None) -> dict:
   return row
 
 
+COVERAGE_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)  # nominal levels of the calibration check
+
+
 def _summary(rows) -> dict:
   """Per estimated coordinate: largest error, trials within 0.05 absolute and 2% and 5%
   relative, and intervals covering the truth; "all_within_5pct": trials with every coordinate
-  within 5%."""
+  within 5%; "coverage": for each nominal level p, the fraction of trials whose central
+  interval mu_hat -/+ z_p std (normal quantile) covers the truth."""
   err = np.array([r["abs_err"] for r in rows])  # (trials, n_free)
   rel = np.array([r["rel_err"] for r in rows])
   cov = np.array([r["covered"] for r in rows])
+  z = err / np.maximum(np.array([r["std"] for r in rows]), 1e-300)
   secs = [r["seconds"] for r in rows[1:]]
-  return {"trials": len(rows), "max_abs_err": err.max(0).tolist(),
+  coverage = {f"{p:g}": np.mean(z <= NormalDist().inv_cdf(0.5 + p / 2), 0).tolist()
+              for p in COVERAGE_LEVELS}
+  return {"trials": len(rows), "max_abs_err": err.max(0).tolist(), "coverage": coverage,
           "within_0.05": np.sum(err <= 0.05, 0).tolist(),
           "within_2pct": np.sum(rel <= 0.02, 0).tolist(),
           "within_5pct": np.sum(rel <= 0.05, 0).tolist(),
@@ -155,9 +166,10 @@ def main(argv):
   del argv
   if sum(map(bool, (FLAGS.observations, FLAGS.synthetic, FLAGS.trials))) != 1:
     raise UserError("give exactly one of --observations, --synthetic, --trials")
-  solver = load_phase1(FLAGS.checkpoint)
-  pde = pde_of(solver)
-  box = training_box(FLAGS.checkpoint, solver.config.mu_dim)
+  with _cli.timed("restore"):
+    solver = load_phase1(FLAGS.checkpoint)
+    pde = pde_of(solver)
+    box = training_box(FLAGS.checkpoint, solver.config.mu_dim)
   free = [int(i) for i in np.flatnonzero(box[:, 1] > box[:, 0])]
   if FLAGS.observations:
     obs = inverse.check_observations(pde, _load_obs(FLAGS.observations, pde), solver.config.mu_dim)
@@ -203,10 +215,10 @@ def main(argv):
       parts["refined"] = {"summary": _summary(refined), "trials": refined}
     answer = "refined" if refined else "mu_only"
     out = {"checkpoint": FLAGS.checkpoint, "n_obs": FLAGS.n_obs, "noise": FLAGS.noise,
-           "fields": [pde.fields[i] for i in fields],
+           "fields": [pde.fields[i] for i in fields], "mu_names": [pde.mu_names[i] for i in free],
            "true_range": np.stack([lo, hi], -1).tolist() if size is None else [lo, hi],
            "refine_steps": FLAGS.refine_steps, "answer": answer, **parts[answer], **parts}
-    write_json_atomic(os.path.join(FLAGS.out, "trials.json"), out)
+    write_json_atomic(os.path.join(FLAGS.out, "trials.json"), out, indent=None)
     print(f"[inverse] mu only: {parts['mu_only']['summary']}")
     if refined:
       print(f"[inverse] refined: {parts['refined']['summary']}")
@@ -218,7 +230,14 @@ def main(argv):
     if mu_true.shape != (pde.mu_dim,):
       raise UserError(f"--synthetic needs {pde.mu_dim} numbers {','.join(pde.mu_names)}")
     obs = inverse.synthetic(pde, mu_true, FLAGS.n_obs, FLAGS.noise, FLAGS.seed, fields)
-  est, joint = fit(obs)
+  with _cli.timed("solve"):
+    est, joint = fit(obs)
+  with _cli.timed("write"):
+    _write_one(obs, est, joint, mu_true, solver, box, pde)
+
+
+def _write_one(obs, est, joint, mu_true, solver, box, pde):
+  """inverse.json, inverse.png and the printed estimates of one fit."""
   parts = {"mu_only": _row(est, mu_true)}
   if joint is not None:
     parts["refined"] = _row(joint, mu_true)

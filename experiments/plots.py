@@ -11,6 +11,9 @@ fig4_ranks.png             ranks per layer vs beta, and sorted |s_2(beta)| as a 
 fig_flow_mu*.png           a flow (fields u, v over x, y): vorticity and velocity, exact beside
                            predicted, at the last time, and the velocity error
 fig5_many_query.png        zero-shot and Phase-2 errors and trainable parameters vs beta
+fig_calibration.png        nominal against observed coverage of the inverse problem's intervals
+                           (--calibration=<trials.json>,<trials.json>,...: experiments.inverse
+                           --trials runs; one line per run and estimated coordinate)
 fig_families.png           mean and worst error per CDR sub-family, zero-shot and after Phase 2
                            (--families=<results.json> with "summary_by_family", e.g. of
                            experiments.cdr --mu_set=cdr_family_1_5)
@@ -33,6 +36,8 @@ from lrpinn_jax.pdes.registry import pde_of
 flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir, or an official .npz")
 flags.DEFINE_string("finetune", None, "finetune output folder (for Fig. 2)")
 flags.DEFINE_string("many_query", None, "many_query.json (for Fig. 5)")
+flags.DEFINE_string("calibration", None, "comma-separated trials.json of experiments.inverse "
+                    "--trials runs (the calibration figure)")
 flags.DEFINE_string("families", None, "results.json with a summary per CDR sub-family")
 flags.DEFINE_string("out", None, "folder for the PNGs (default: --workdir, or the folder of "
                     "--many_query)")
@@ -223,11 +228,37 @@ def fig_families(plt, results_path, path):
   plt.close(fig)
 
 
+def fig_calibration(plt, paths, path):
+  """Observed against nominal coverage of the answer's intervals, one line per trials.json and
+  estimated coordinate, labelled by the run's folder, noise and coordinate."""
+  fig, ax = plt.subplots(figsize=(5.5, 5))
+  ax.plot([0.45, 1.0], [0.45, 1.0], "k--", lw=1, label="calibrated")
+  for p in paths:
+    try:
+      with open(p) as f:
+        run = json.load(f)
+      cov = run["summary"]["coverage"]
+      names = run.get("mu_names") or [f"mu[{i}]" for i in run["trials"][0]["free"]]
+    except (OSError, ValueError, KeyError) as e:
+      raise UserError(f"--calibration: {p} is not a trials.json with coverage ({e})") from None
+    levels = sorted(cov, key=float)
+    for j, name in enumerate(names):
+      ax.plot([float(v) for v in levels], [cov[v][j] for v in levels], "o-",
+              label=f"{os.path.basename(os.path.dirname(p))}: {name}, noise {run['noise']:g}")
+  ax.set(xlabel="nominal coverage", ylabel="observed coverage", xlim=(0.45, 1.0),
+         ylim=(0.45, 1.02), title="Inverse problem: interval calibration")
+  ax.legend(fontsize=7, loc="lower right")
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
 def main(argv):
   del argv
   plt = _plt()
   out = FLAGS.out or (FLAGS.workdir if FLAGS.workdir and not FLAGS.workdir.endswith(".npz")
-                      else os.path.dirname(FLAGS.many_query or FLAGS.families or "") or ".")
+                      else os.path.dirname(FLAGS.many_query or FLAGS.families
+                                          or (FLAGS.calibration or "").split(",")[0]) or ".")
   os.makedirs(out, exist_ok=True)
   made = []
   if FLAGS.mu:
@@ -259,6 +290,9 @@ def main(argv):
     fig_solution(plt, checkpoint.load(FLAGS.finetune), mu, "after Phase 2",
                  os.path.join(out, fig2))
     made.append(fig2)
+  if FLAGS.calibration:
+    fig_calibration(plt, FLAGS.calibration.split(","), os.path.join(out, "fig_calibration.png"))
+    made.append("fig_calibration.png")
   if FLAGS.many_query:
     if not os.path.exists(FLAGS.many_query):
       raise UserError(f"--many_query: {FLAGS.many_query} not found")

@@ -229,13 +229,14 @@ def mu_grid(ranges: Sequence[Tuple[float, float]], steps: Sequence[float]) -> np
   return np.round(g, 10)
 
 
-def write_json_atomic(path: str, obj) -> None:
-  """Write JSON to a temp file and rename, so a crash never leaves a half-written file."""
+def write_json_atomic(path: str, obj, indent: Optional[int] = 1) -> None:
+  """Write JSON to a temp file and rename, so a crash never leaves a half-written file.
+  indent: None writes it on one line (large machine-read files)."""
   d = os.path.dirname(os.path.abspath(path))
   os.makedirs(d, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
   with os.fdopen(fd, "w") as f:
-    json.dump(obj, f, indent=1)
+    json.dump(obj, f, indent=indent)
   os.replace(tmp, path)
 
 

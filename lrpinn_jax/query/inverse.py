@@ -39,6 +39,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from lrpinn_jax.fit import lm
+from lrpinn_jax.io import programs
 from lrpinn_jax.fit.data import DataConfig, train_batch
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.nn.model import point_fn
@@ -94,28 +95,48 @@ def _grid(box: np.ndarray, n: int) -> np.ndarray:
 
 def make_fitter(solver, free: Sequence[int], base_mu, box, *, fields: Sequence[int] = (0,),
                 steps: int = 30, lm_cfg: lm.LMConfig = lm.LMConfig()):
-  """Returns fit(coords, u, sigma, starts) -> (theta (n_starts, n_free), loss (n_starts,)),
-  jitted: LM on the misfit of the observed ``fields`` from every start at once, each clipped to
-  the box after every step."""
+  """Returns fit(starts, coords, u, sigma) -> (theta (n_starts, n_free), loss (n_starts,),
+  J = du/dtheta (n_starts, n_obs k, n_free), residual u_fit - u (n_starts, n_obs k)), jitted and
+  stored (lrpinn_jax.io.programs): LM on the misfit of the observed ``fields`` from every start
+  at once, each clipped to the box after every step."""
   free = tuple(int(i) for i in free)
   fields = tuple(int(i) for i in fields)
-  base = jnp.asarray(base_mu, real())
-  lo, hi = (jnp.asarray(np.asarray(box, np.float64)[:, i], real()) for i in (0, 1))
+  base_np = np.asarray(base_mu, np.float64)
+  box_np = np.asarray(box, np.float64)
   n_out = _n_out(solver)
 
-  def model(theta, coords):
+  def model(solver, theta, coords):
+    base = jnp.asarray(base_np, real())
     out = solver(*coords, base.at[jnp.asarray(free)].set(theta))
     return _select(out, fields, n_out).reshape(-1)
 
-  def one(theta0, coords, u, sigma):
+  def one(solver, theta0, coords, u, sigma):
+    lo, hi = (jnp.asarray(box_np[:, i], real()) for i in (0, 1))
+
     def rj(theta):
-      r = (model(theta, coords) - u.reshape(-1)) / sigma
-      jac = jax.jacfwd(lambda th: model(th, coords))(theta) / sigma
+      r = (model(solver, theta, coords) - u.reshape(-1)) / sigma
+      jac = jax.jacfwd(lambda th: model(solver, th, coords))(theta) / sigma
       return r, jac
 
-    return lm.minimize(rj, theta0, steps, lambda th: jnp.clip(th, lo, hi), lm_cfg)
+    theta, loss = lm.minimize(rj, theta0, steps, lambda th: jnp.clip(th, lo, hi), lm_cfg)
+    r, jac = rj(theta)
+    return theta, loss, jac * sigma, r * sigma
 
-  return jax.jit(jax.vmap(one, in_axes=(0, None, None, None)))
+  run = jax.vmap(one, in_axes=(None, 0, None, None, None))
+  key = _program_key(solver, free, fields, steps, lm_cfg, base_np.tolist(), box_np.tolist())
+  if key is None:  # any callable (not a Solver pytree): part of the program, not an argument
+    return jax.jit(lambda *args: run(solver, *args))
+  prog = programs.stored(run, "inverse_fit", key)
+  return lambda starts, coords, u, sigma: prog(solver, starts, coords, u, sigma)
+
+
+def _program_key(solver, *settings) -> Optional[str]:
+  """A stored program's key (lrpinn_jax.io.programs): the model's architecture, problem, float
+  precision and the caller's settings; None for a user's problem (not stored)."""
+  problem = programs.problem_key(solver) if hasattr(solver, "params") else None
+  if problem is None:
+    return None
+  return repr((solver.config, problem, str(real()), settings))
 
 
 def check_observations(pde, obs: Observations, n_mu_model: int) -> Observations:
@@ -160,17 +181,14 @@ def fit_mu(solver, obs: Observations, *, box, sigma: Optional[float] = None, n_s
   coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
   us = jnp.asarray(obs.u, real())
   scale = float(sigma) if sigma else 1.0  # None or 0 (noise-free data): no scaling
-  theta, loss = fitter(jnp.asarray(_grid(box[list(free)], n_starts), real()), coords, us,
-                       jnp.asarray(scale, real()))
+  theta, loss, jac, resid = fitter(jnp.asarray(_grid(box[list(free)], n_starts), real()), coords,
+                                   us, jnp.asarray(scale, real()))
   best = int(jnp.argmin(loss))
   mu = base.copy()
   mu[list(free)] = np.asarray(theta[best], np.float64)
-  n_out = _n_out(solver)
-  model = lambda th: _select(solver(*coords, jnp.asarray(base, real()).at[
-      jnp.asarray(free)].set(th)), obs.fields, n_out).reshape(-1)
-  jac = np.asarray(jax.jacfwd(model)(theta[best]), np.float64)  # (n_obs k, n_free)
+  jac = np.asarray(jac[best], np.float64)  # (n_obs k, n_free)
   u = np.asarray(obs.u, np.float64).reshape(-1)
-  resid = np.asarray(model(theta[best]), np.float64) - u
+  resid = np.asarray(resid[best], np.float64)
   cov, std, ci, s, rel = _laplace(mu, free, np.linalg.pinv(jac.T @ jac), resid, u, sigma)
   return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0)
 
@@ -219,14 +237,16 @@ def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0
       w = jnp.sqrt(data_weight / coords[0].shape[0])
       r = jnp.concatenate([b[0] for b in blocks] + [w * data])
       jac = jnp.concatenate([b[1] for b in blocks] + [w * data_jac])
-      return r, jac, data, f_rms
+      return r, jac, data, f_rms, tuple(b[0] for b in blocks)
 
     theta0 = jnp.concatenate([flat0, mu0[free_idx]])
     theta, _ = lm.minimize(lambda th: rj(th)[:2], theta0, steps, lm_cfg=lm_cfg)
-    _, jac, data, f_rms = rj(theta)
-    return unravel(theta[:n_net]), parts(theta)[1], jac, data, f_rms
+    _, jac, data, f_rms, pde_blocks = rj(theta)
+    return unravel(theta[:n_net]), parts(theta)[1], jac, data, f_rms, pde_blocks
 
-  return jax.jit(run)
+  key = _program_key(solver, tuple(int(i) for i in free), fields, steps, data_weight, need_xx,
+                     lm_cfg)
+  return programs.stored(run, "inverse_refine", key)
 
 
 def refine(solver, pde, obs: Observations, est: Estimate, *, sigma: Optional[float] = None,
@@ -246,17 +266,46 @@ def refine(solver, pde, obs: Observations, est: Estimate, *, sigma: Optional[flo
   trainable, frozen, _ = split_params(solver.config, solver.params, est.mu_hat, "full")
   points = jax.tree.map(jnp.asarray, train_batch(pde, data, seed))
   coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
-  _, mu, jac, resid, f_rms = refiner(trainable, frozen, jnp.asarray(est.mu_hat, real()), coords,
-                                     jnp.asarray(obs.u, real()), points)
+  _, mu, jac, resid, f_rms, blocks = refiner(trainable, frozen, jnp.asarray(est.mu_hat, real()),
+                                             coords, jnp.asarray(obs.u, real()), points)
   mu = np.asarray(mu, np.float64)
-  jac = np.asarray(jac, np.float64)
-  d = len(free)
-  # The mu block of (J^T J)^+ (the last d unknowns), times w / n_obs: covariance for noise 1.
-  inv = np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)[-d:, -d:]
-  base_cov = data_weight / len(obs.coords[0]) * inv
-  cov, std, ci, s, rel = _laplace(mu, free, base_cov, np.asarray(resid, np.float64),
-                                  np.asarray(obs.u, np.float64).reshape(-1), sigma)
+  cov, s, _ = sandwich(np.asarray(jac, np.float64), [np.asarray(b, np.float64) for b in blocks],
+                       np.asarray(resid, np.float64), len(free), data_weight, sigma)
+  std = np.sqrt(np.maximum(np.diag(cov), 0.0))
+  ci = np.stack([mu[list(free)] - Z95 * std, mu[list(free)] + Z95 * std], 1)
+  u = np.asarray(obs.u, np.float64).reshape(-1)
+  rel = float(np.linalg.norm(resid) / max(np.linalg.norm(u), 1e-30))
   return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0, float(f_rms))
+
+
+def sandwich(jac: np.ndarray, blocks, data_resid: np.ndarray, d: int, data_weight: float,
+             sigma: Optional[float]):
+  """Covariance of the refined mu (the last ``d`` unknowns): (cov (d, d), sigma used, p_eff).
+
+  The refinement minimises ||r||^2 = sum_b ||r_b||^2 + (w / n) ||u_fit - u||^2 (make_refiner)
+  with J = dr/dtheta (rows: the PDE and condition blocks, (m_b,) each scaled to a mean square,
+  then the n data rows). A perturbation e of the residuals moves the optimum by
+  -(J^T J)^+ J^T e, so the estimate's covariance is the sandwich
+    cov = (J^T J)^+ M (J^T J)^+,  M = sum_b (||r_b||^2 / m_b) J_b^T J_b + sigma^2 (w / n) J_d^T J_d
+  with every block's entries taken as independent errors of the variance its own residual shows
+  (||r_b||^2 is the block's mean square): the data rows with the noise level, the PDE and
+  condition rows with what the refinement left of them, the measurable part of the surrogate's
+  own error. sigma: the larger of the given one and sqrt(||u_fit - u||^2 / (n - p_eff)), where
+  p_eff = tr(J_d (J^T J)^+ J_d^T) is the number of data values the network and mu absorb.
+  Measured calibration: results/inverse/README.md."""
+  n = data_resid.size
+  m = sum(b.size for b in blocks)
+  jac_d = jac[m:] / np.sqrt(data_weight / n)  # the data rows, unscaled: du/dtheta
+  inv = np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)
+  p_eff = float(data_weight / n * np.trace(jac_d @ inv @ jac_d.T))
+  s_fit = float(np.sqrt(data_resid @ data_resid / max(n - p_eff, 1.0)))
+  s = max(float(sigma), s_fit) if sigma else s_fit
+  meat = s ** 2 * (data_weight / n) ** 2 * jac_d.T @ jac_d
+  row = 0
+  for b in blocks:
+    meat += (b @ b / b.size) * jac[row:row + b.size].T @ jac[row:row + b.size]
+    row += b.size
+  return (inv @ meat @ inv)[-d:, -d:], s, p_eff
 
 
 def needs_full_residual(pde, mu, free: Sequence[int]) -> bool:
