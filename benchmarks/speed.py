@@ -6,7 +6,8 @@
 --all adds, on the device JAX picks (printed as "device"): the LM Phase-2 step and its parts, the many-query
 throughput (--many_query_n betas in [25, 45] from the official checkpoint, 100 LM steps, chunks
 of 100; mu per second and worst error) and the time to accuracy of the main command
-(benchmarks.time_to_accuracy, seed 0, in --tta_workdir).
+(benchmarks.time_to_accuracy, seed 0, in --tta_workdir), and where the wall time of the one-query
+commands goes, cold and warm (benchmarks.startup).
 
 Prints one JSON object (with the device's float32 matmul peak, measured in the same run, and the
 Phase-1 step's fraction of it). Phase 1: official configuration (11 mu = beta 30..40, 1000 + 256 + 2x100
@@ -182,6 +183,8 @@ def main(argv):
     out["time_to_accuracy"] = {k: tta[k] for k in ("total_seconds", "phase1_seconds",
                                                     "seconds_to", "zero_shot_max", "phase2_max",
                                                     "many_query_worst_25_45")}
+    from benchmarks import startup
+    out["commands_cold_and_warm"] = startup.breakdown()
   print(json.dumps(out))
   if _OUT.value:
     with open(_OUT.value, "w") as f:

@@ -49,7 +49,7 @@ def main(argv):
                rank_mode=FLAGS.rank_mode,
                data=DataConfig(FLAGS.n_f, FLAGS.n_0, FLAGS.n_b, FLAGS.n_test), seed=FLAGS.seed,
                eval_every=FLAGS.eval_every, tol=FLAGS.tol, deriv_mode=FLAGS.deriv_mode,
-               log_every=FLAGS.log_every)
+               log_every=FLAGS.log_every, timed=_cli.timed)
 
 
 if __name__ == "__main__":

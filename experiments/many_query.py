@@ -63,8 +63,9 @@ def main(argv):
     raise UserError("give --mu_set or --mu_grid, not both")
   if not (np.isfinite(FLAGS.tol) and 0 < FLAGS.tol < 1):
     raise UserError(f"--tol must be a number in (0, 1), got {FLAGS.tol}")
-  solver = load_phase1(FLAGS.checkpoint)
-  pde = pde_of(solver)
+  with _cli.timed("restore"):
+    solver = load_phase1(FLAGS.checkpoint)
+    pde = pde_of(solver)
   stop = many_query.Stop(FLAGS.window, FLAGS.tol if FLAGS.stop else 0.0)
   kwargs = dict(steps=FLAGS.steps, rank_mode=FLAGS.rank_mode, seed=FLAGS.seed, chunk=FLAGS.chunk,
                 data=DataConfig(n_f=FLAGS.n_f), mesh=sharding.mu_mesh(FLAGS.devices), stop=stop,
@@ -77,19 +78,22 @@ def main(argv):
       box = training_box(FLAGS.checkpoint, solver.config.mu_dim)
       axes = [np.linspace(lo, hi, FLAGS.mu_grid if hi > lo else 1) for lo, hi in box]
       mus = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
-    out = many_query.study(solver, mus, **kwargs)
+    with _cli.timed("solve"):
+      out = many_query.study(solver, mus, **kwargs)
     errs = [r[key] for r in out["mus"]]
     where = f"over the {len(mus)} mu"
   elif pde.mu_names[:1] == ("beta",) and pde.mu_dim == 3:
     lo, hi = _cli.parse_range("beta_range", FLAGS.beta_range)
-    out = many_query.beta_study(solver, np.linspace(lo, hi, FLAGS.n_beta), **kwargs)
+    with _cli.timed("solve"):
+      out = many_query.beta_study(solver, np.linspace(lo, hi, FLAGS.n_beta), **kwargs)
     errs = [r[key] for r in out["betas"] if 25 <= r["beta"] <= 45]
     where = "over [25, 45]"
   else:
     raise UserError(f"--beta_range is for convection models; give {pde.name}'s mu "
                     f"({','.join(pde.mu_names)}) by --mu_set or --mu_grid")
   out = {**out, "checkpoint": FLAGS.checkpoint}
-  write_json_atomic(FLAGS.out, out)
+  with _cli.timed("write"):
+    write_json_atomic(FLAGS.out, out)
   n = len(out.get("mus", out.get("betas")))
   print(f"[many_query] {out['seconds']:.1f} s for {n} mu ({out['mu_per_second']:.2f} "
         f"per second, peak memory {out['peak_memory_mb']:.0f} MiB); "

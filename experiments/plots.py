@@ -232,7 +232,8 @@ def fig_calibration(plt, paths, path):
   """Observed against nominal coverage of the answer's intervals, one line per trials.json and
   estimated coordinate, labelled by the run's folder, noise and coordinate."""
   fig, ax = plt.subplots(figsize=(5.5, 5))
-  ax.plot([0.45, 1.0], [0.45, 1.0], "k--", lw=1, label="calibrated")
+  ax.plot([0.0, 1.0], [0.0, 1.0], "k--", lw=1, label="calibrated")
+  lowest = 0.45
   for p in paths:
     try:
       with open(p) as f:
@@ -242,11 +243,15 @@ def fig_calibration(plt, paths, path):
     except (OSError, ValueError, KeyError) as e:
       raise UserError(f"--calibration: {p} is not a trials.json with coverage ({e})") from None
     levels = sorted(cov, key=float)
+    model = os.path.basename(os.path.normpath(str(run.get("checkpoint", ""))))
     for j, name in enumerate(names):
-      ax.plot([float(v) for v in levels], [cov[v][j] for v in levels], "o-",
-              label=f"{os.path.basename(os.path.dirname(p))}: {name}, noise {run['noise']:g}")
-  ax.set(xlabel="nominal coverage", ylabel="observed coverage", xlim=(0.45, 1.0),
-         ylim=(0.45, 1.02), title="Inverse problem: interval calibration")
+      seen = [cov[v][j] for v in levels]
+      lowest = min(lowest, min(seen))
+      ax.plot([float(v) for v in levels], seen, "o-",
+              label=f"{model}: {name}, {100 * run['noise']:g}% noise")
+  ax.set(xlabel="nominal coverage (the command's answer)", ylabel="observed coverage",
+         xlim=(0.45, 1.0), ylim=(lowest - 0.03, 1.02),
+         title=f"Inverse problem: interval calibration ({len(run['trials'])} trials each)")
   ax.legend(fontsize=7, loc="lower right")
   fig.tight_layout()
   fig.savefig(path, dpi=120)

@@ -29,11 +29,11 @@ def test_a_program_is_written_once_then_loaded_without_tracing(tmp_path):
   jax.config.update("jax_compilation_cache_dir", str(tmp_path))
   try:
     first = programs.stored(fn, "test_fn", "settings")(params, x)
-    assert len(traced) == 1 and len(os.listdir(tmp_path / programs.FOLDER)) == 1
+    assert len(traced) == 1 and len(os.listdir(tmp_path / programs.FOLDER)) == 2  # .bin, .tree
     again = programs.stored(fn, "test_fn", "settings")(params, x)  # as a new process would
     assert len(traced) == 1  # loaded from the file, fn not traced again
     other = programs.stored(fn, "test_fn", "other settings")(params, x[:2].repeat(2)[:3])
-    assert len(traced) == 2 and len(os.listdir(tmp_path / programs.FOLDER)) == 2
+    assert len(traced) == 2 and len(os.listdir(tmp_path / programs.FOLDER)) == 4
   finally:
     jax.config.update("jax_compilation_cache_dir", old)
   for got in (first, again):

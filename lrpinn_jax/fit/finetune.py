@@ -1,6 +1,7 @@
 """Fine-tune any Phase-1 model (ours or the official npz) for one mu, and save the result."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Callable, Optional
@@ -9,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax.io import checkpoint
+from lrpinn_jax.io import checkpoint, programs
 from lrpinn_jax.io import interop
 from lrpinn_jax.fit import train
 from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
@@ -22,7 +23,7 @@ from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.fit.phase1 import LossConfig
 from lrpinn_jax.fit.phase2 import merge_net, predict, trainable_count
 from lrpinn_jax.query.solver import Solver
-from lrpinn_jax.precision import np_real
+from lrpinn_jax.precision import np_real, real
 
 RESULT_FILE = "finetune.json"
 
@@ -50,31 +51,39 @@ def training_box(path: str, mu_dim: int) -> np.ndarray:
   return np.stack([mus.min(0), mus.max(0)], 1)
 
 
-def residual_rms(cfg, pde, trainable: dict, frozen: dict, mu, points, loss_cfg: LossConfig
-                 ) -> float:
-  """Root mean square of the PDE residual (block "f") of a fine-tuned model at ``points``."""
-  net, s = merge_net(trainable, frozen)
-  pts = jax.tree.map(jnp.asarray, points)
-  mu = jnp.asarray(mu)
-  f = block_vectors(pde, point_fn(cfg, net, s, pde=pde, mu=mu), mu, pts, loss_cfg.deriv_mode,
-                    loss_cfg.need_xx)["f"]
-  return float(jnp.sqrt(jnp.mean(f ** 2)))
+def residual_rms(cfg, pde, trainable: dict, frozen: dict, mu, points, loss_cfg: LossConfig,
+                 program_key: Optional[str] = None) -> float:
+  """Root mean square of the PDE residual (block "f") of a fine-tuned model at ``points``.
+  program_key: as train.fit_phase2's (a stored program)."""
+  def rms(trainable, frozen, mu, pts):
+    net, s = merge_net(trainable, frozen)
+    f = block_vectors(pde, point_fn(cfg, net, s, pde=pde, mu=mu), mu, pts, loss_cfg.deriv_mode,
+                      loss_cfg.need_xx)["f"]
+    return jnp.sqrt(jnp.mean(f ** 2))
+
+  key = None if program_key is None else repr((program_key, cfg, loss_cfg))
+  return float(programs.stored(rms, "residual_rms", key)(
+      trainable, frozen, jnp.asarray(mu), jax.tree.map(jnp.asarray, points)))
 
 
 def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10000,
         max_seconds: Optional[float] = 60.0, lr: float = 2.5e-4, rank_mode: str = "adaptive",
         data: DataConfig = DataConfig(), seed: int = 0, eval_every: int = 1, tol: float = 0.0,
-        deriv_mode: str = "jvp", log_every: int = 100, log: Callable = print) -> dict:
+        deriv_mode: str = "jvp", log_every: int = 100, log: Callable = print,
+        timed: Callable = lambda part: contextlib.nullcontext()) -> dict:
   """Phase 2 at ``mu`` from the Phase-1 model ``source``; writes <workdir>/finetune.json and the
-  fine-tuned model (``lrpinn_jax.load(workdir)``). Returns the finetune.json dict."""
+  fine-tuned model (``lrpinn_jax.load(workdir)``). Returns the finetune.json dict.
+  timed(part): a context manager around each part ("restore", "solve", "write"), e.g. the
+  command's wall-time breakdown."""
   data.validate()
   if deriv_mode != "jvp":
     raise UserError(f"--deriv_mode={deriv_mode} was removed: derivatives are forward mode (jvp), "
                     f"which measured faster")
   if os.path.exists(os.path.join(workdir, checkpoint.CKPT_DIR)):
     raise UserError(f"{workdir} already holds a model; choose another --workdir")
-  solver = load_phase1(source)
-  pde = pde_of(solver)
+  with timed("restore"):
+    solver = load_phase1(source)
+    pde = pde_of(solver)
   mu = np.asarray(mu, np_real())
   if mu.shape != (pde.mu_dim,) or not np.all(np.isfinite(mu)):
     raise UserError(f"--mu must be {pde.mu_dim} finite numbers {','.join(pde.mu_names)} for "
@@ -83,24 +92,33 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
   points = train_batch(pde, data, seed)
   test = test_set(pde, data, mu[None], seed)
   loss_cfg = LossConfig(deriv_mode=deriv_mode, need_xx=pde.needs_uxx(mu[None]))
-  log(f"[finetune] {source} at mu={mu.tolist()} with {optimizer}, rank mode {rank_mode}")
-  trainable, frozen, info = train.fit_phase2(
-      solver.config, pde, solver.params, mu, points, steps=steps, lr=lr, rank_mode=rank_mode,
-      optimizer=optimizer, loss_cfg=loss_cfg, max_seconds=max_seconds, tol=tol,
-      eval_every=eval_every, test=(*test.coords, test.u[0]), log_every=log_every, log=log)
-  u = predict(solver.config, trainable, frozen, *test.coords, pde=pde, mu=mu)
-  final = {**problem_errors(pde, u, test.u[0]), "ranks": [int(v.shape[0]) for v in trainable["s"]],
-           "trainable_params": trainable_count(trainable), "steps": info["steps"],
-           "seconds": info["seconds"], "stopped": info["stopped"],
-           # PDE residual at the training collocation points and at as many fresh ones: a fresh
-           # value far above the training one means Phase 2 fitted the points, not the PDE.
-           "residual_rms": {k: residual_rms(solver.config, pde, trainable, frozen, mu, p, loss_cfg)
-                            for k, p in (("train", points),
-                                         ("fresh", train_batch(pde, data, seed + 1)))}}
-  checkpoint.save_phase2(workdir, solver.config, pde, mu, trainable, frozen, info["steps"])
-  out = {"mu": mu.tolist(), "optimizer": optimizer, "source": str(source),
-         "rank_mode": rank_mode, "trajectory": info["trajectory"], "final": final}
-  write_json_atomic(os.path.join(workdir, RESULT_FILE), out)
+  key = programs.problem_key(solver)
+  with timed("solve"):
+    log(f"[finetune] {source} at mu={mu.tolist()} with {optimizer}, rank mode {rank_mode}")
+    trainable, frozen, info = train.fit_phase2(
+        solver.config, pde, solver.params, mu, points, steps=steps, lr=lr, rank_mode=rank_mode,
+        optimizer=optimizer, loss_cfg=loss_cfg, max_seconds=max_seconds, tol=tol,
+        eval_every=eval_every, test=(*test.coords, test.u[0]), log_every=log_every, log=log,
+        program_key=key)
+    cfg = solver.config
+    u = programs.stored(lambda tr, fr, cs, m: predict(cfg, tr, fr, *cs, pde=pde, mu=m),
+                        "phase2_predict", None if key is None else repr((key, cfg)))(
+        trainable, frozen, tuple(jnp.asarray(c, real()) for c in test.coords),
+        jnp.asarray(mu, real()))
+    final = {**problem_errors(pde, u, test.u[0]),
+             "ranks": [int(v.shape[0]) for v in trainable["s"]],
+             "trainable_params": trainable_count(trainable), "steps": info["steps"],
+             "seconds": info["seconds"], "stopped": info["stopped"],
+             # PDE residual at the training collocation points and at as many fresh ones: a fresh
+             # value far above the training one means Phase 2 fitted the points, not the PDE.
+             "residual_rms": {k: residual_rms(cfg, pde, trainable, frozen, mu, p, loss_cfg, key)
+                              for k, p in (("train", points),
+                                           ("fresh", train_batch(pde, data, seed + 1)))}}
+  with timed("write"):
+    checkpoint.save_phase2(workdir, solver.config, pde, mu, trainable, frozen, info["steps"])
+    out = {"mu": mu.tolist(), "optimizer": optimizer, "source": str(source),
+           "rank_mode": rank_mode, "trajectory": info["trajectory"], "final": final}
+    write_json_atomic(os.path.join(workdir, RESULT_FILE), out)
   log(f"[finetune] {info['steps']} steps in {info['seconds']:.2f} s ({info['stopped']}): "
       f"abs_err {final['abs_err']:.5f} rel_err {final['rel_err']:.5f} ranks {final['ranks']} "
       f"trainable {final['trainable_params']} residual rms train "

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax.io import checkpoint
+from lrpinn_jax.io import checkpoint, programs
 from lrpinn_jax.fit import lm
 from lrpinn_jax.fit import phase1
 from lrpinn_jax.fit import phase2
@@ -267,7 +267,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
                lr: float = 2.5e-4, rank_mode: str = "adaptive", optimizer: str = "adam",
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), max_seconds: float = None,
                tol: float = 0.0, eval_every: int = 0, test=None, log_every: int = 1000,
-               log: Callable = print):
+               log: Callable = print, program_key: Optional[str] = None):
   """Phase 2 for one mu (pde.mu_dim,) with Adam or Levenberg-Marquardt (``optimizer``).
 
   Stops after ``steps`` steps, after ``max_seconds`` of training, when the loss falls below
@@ -275,6 +275,9 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
   test: optional (*coords, u_exact) arrays (e.g. x, t, u); every ``eval_every`` steps (0: never) the test errors go
   into the trajectory. Seconds count from the start of Phase 2 with compilation, without the
   test evaluations.
+  program_key: names the problem for stored programs (lrpinn_jax.io.programs.problem_key): the
+  step and the test evaluation are then loaded from the compilation cache folder when a run
+  before compiled them (None: jitted as usual).
   Returns (trainable, frozen, info) with info = {"steps", "seconds", "stopped", "trajectory"}.
   """
   if optimizer not in PHASE2_OPTIMIZERS:
@@ -290,11 +293,16 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     lm_cfg = LM_OPTIMIZERS[optimizer]
     state = lm.init_lm(pde, *phase2.split_params(cfg, params, mu, rank_mode)[:2], batch.points,
                        lm_cfg, need_xx=loss_cfg.need_xx)
-    step_fn = jax.jit(lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg))
+    key = None if program_key is None else repr((program_key, cfg, loss_cfg, lm_cfg))
+    step_fn = programs.stored(lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg), "phase2_lm", key)
   frozen = state.frozen
   if test is not None:
-    coords = [jnp.asarray(a, real()) for a in test[:-1]]
-    predict = jax.jit(lambda tr: phase2.predict(cfg, tr, frozen, *coords, pde=pde, mu=mu))
+    coords = tuple(jnp.asarray(a, real()) for a in test[:-1])
+    key = None if program_key is None else repr((program_key, cfg))
+    predict_at = programs.stored(
+        lambda tr, fr, cs, m: phase2.predict(cfg, tr, fr, *cs, pde=pde, mu=m), "phase2_predict",
+        key)
+    predict = lambda tr: predict_at(tr, frozen, coords, mu)
   trajectory, eval_seconds, stopped = [], 0.0, "steps"
   progress = Progress(f"phase2 {optimizer} {rank_mode} mu={tuple(float(v) for v in mu)}",
                       steps, 0, log)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import pickle
 from typing import Callable, Optional
 
 import jax
@@ -47,9 +48,8 @@ def _folder():
 
 
 def stored(fn: Callable, name: str, key: Optional[str]) -> Callable:
-  """``fn`` (a pure function of arrays and pytrees of arrays, returning tuples, lists and dicts
-  of arrays) as a jitted function whose programs are stored on disk per argument shapes (module
-  docstring). ``key`` must name every setting ``fn`` closes over; None (e.g. a user's problem,
+  """``fn`` (a pure function of pytrees of arrays) as a jitted function whose programs are
+  stored on disk per argument shapes (module docstring). ``key`` must name every setting ``fn`` closes over; None (e.g. a user's problem,
   whose code is not hashed): plain ``jax.jit(fn)``."""
   jitted = jax.jit(fn)
   loaded = {}
@@ -59,15 +59,14 @@ def stored(fn: Callable, name: str, key: Optional[str]) -> Callable:
     if folder is None or key is None:
       return jitted(*args)
     leaves, tree = jax.tree.flatten(args)
-    shapes = tuple((tuple(jax.numpy.shape(x)), str(jax.numpy.result_type(x))) for x in leaves)
-    digest = hashlib.sha256(repr((name, key, str(tree), shapes, jax.default_backend(),
-                                  _source_hash())).encode()).hexdigest()[:32]
-    if digest not in loaded:
-      exp = _load_or_export(folder, f"{name}-{digest}", fn, tree, leaves)
-      loaded[digest] = jitted if exp is None else jax.jit(exp.call)
-    if loaded[digest] is jitted:
-      return jitted(*args)
-    return loaded[digest](*leaves)
+    shapes = tuple((jax.numpy.shape(x), jax.numpy.result_type(x)) for x in leaves)
+    if (tree, shapes, folder) not in loaded:  # the hash once per shapes, not once per call
+      digest = hashlib.sha256(repr((name, key, str(tree), shapes, jax.default_backend(),
+                                    _source_hash())).encode()).hexdigest()[:32]
+      loaded[tree, shapes, folder] = _load_or_export(folder, f"{name}-{digest}", fn, tree,
+                                                     leaves)
+    call_flat, out_tree = loaded[tree, shapes, folder]
+    return jax.tree.unflatten(out_tree, call_flat(*leaves))
 
   return call
 
@@ -81,29 +80,35 @@ def problem_key(solver) -> Optional[str]:
   return repr((name, info.get("init_cond", "sin_1"))) if name in PRESETS else None
 
 
-def _load_or_export(folder: str, stem: str, fn: Callable, tree, leaves
-                    ) -> Optional[export.Exported]:
-  """The stored program, or a new one written there; None when ``fn`` cannot be exported (its
-  outputs are not tuples, lists and dicts): the caller then jits it as usual."""
-  path = os.path.join(folder, stem + ".bin")
+def _load_or_export(folder: str, stem: str, fn: Callable, tree, leaves):
+  """(jitted call of the flat arguments returning the flat outputs, the outputs' tree): the
+  stored program (<stem>.bin, its output tree pickled in <stem>.tree), or a new one written
+  there."""
+  path = os.path.join(folder, stem)
   try:
-    with open(path, "rb") as f:
-      return export.deserialize(bytearray(f.read()))
-  except (OSError, ValueError):
+    with open(path + ".bin", "rb") as f:
+      exp = export.deserialize(bytearray(f.read()))
+    with open(path + ".tree", "rb") as f:
+      out_tree = pickle.load(f)
+    return jax.jit(exp.call), out_tree
+  except (OSError, ValueError, EOFError, pickle.UnpicklingError):
     pass
-  flat = lambda *xs: fn(*jax.tree.unflatten(tree, xs))
+  trees = []
+
+  def flat(*xs):
+    leaves_out, out_tree = jax.tree.flatten(fn(*jax.tree.unflatten(tree, xs)))
+    trees.append(out_tree)
+    return leaves_out
+
   specs = [jax.ShapeDtypeStruct(jax.numpy.shape(x), jax.numpy.result_type(x)) for x in leaves]
   exp = export.export(jax.jit(flat))(*specs)
   try:
-    data = exp.serialize()
-  except (TypeError, ValueError, ImportError):
-    return None
-  try:
     os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-      f.write(data)
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the whole program or none
-  except OSError:
-    pass  # a read-only cache: the program is used, not kept
-  return exp
+    for ext, data in ((".tree", pickle.dumps(trees[0])), (".bin", exp.serialize())):
+      tmp = f"{path}{ext}.{os.getpid()}.tmp"
+      with open(tmp, "wb") as f:
+        f.write(data)
+      os.replace(tmp, path + ext)  # atomic; the .bin last, as a reader looks for it first
+  except (OSError, ImportError, pickle.PicklingError):
+    pass  # a read-only cache, or no flatbuffers: the program is used, not kept
+  return jax.jit(exp.call), trees[0]

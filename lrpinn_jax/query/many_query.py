@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +18,7 @@ from jax.sharding import PartitionSpec as P
 
 from lrpinn_jax.fit import lm
 from lrpinn_jax.fit import sharding
+from lrpinn_jax.io import programs
 from lrpinn_jax.nn.model import ModelConfig, hyper_s
 from lrpinn_jax.fit.phase1 import LossConfig
 from lrpinn_jax.fit.phase2 import Phase2Batch, RANK_MODES, predict
@@ -128,7 +129,7 @@ def chunk_size(n: int, chunk: int = 0, mesh=None) -> int:
 def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int, size: int,
                       rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
                       lm_cfg: lm.LMConfig = lm.LMConfig(), mesh=None, stop: Stop = Stop(),
-                      warm_steps: int = 0):
+                      warm_steps: int = 0, program_key: Optional[str] = None):
   """Returns solve(mus, start=None) for exactly ``size`` mu (size, pde.mu_dim) -> (trainable,
   frozen, info), host (numpy) pytrees with a leading mu axis in trainable, frozen["mask"] and
   info's "loss", "steps" and "converged" (``make_many_lm``). One jit for every call; with a mesh
@@ -136,7 +137,9 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
 
   start = (trainable, mask) of earlier solutions, one per mu (e.g. a neighbouring mu's): LM
   starts there instead of at the hypernetwork's s(mu), for ``warm_steps`` steps (a second
-  compiled program, built when warm_steps > 0)."""
+  compiled program, built when warm_steps > 0). program_key: names the problem
+  (lrpinn_jax.io.programs.problem_key) so that, on one device, both programs are stored beside the
+  compilation cache and a later run loads them instead of tracing them."""
   multi = mesh is not None and mesh.size > 1
   if multi and mesh.devices.flat[0].platform == "cpu":  # see lm.sequential_solve
     lm_cfg = dataclasses.replace(lm_cfg, sequential_solve=True)
@@ -168,7 +171,12 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
     run_from = jax.shard_map(batch_from, mesh=mesh,
                              in_specs=(P(), P(sharding.MU), P(), P(sharding.MU), P(sharding.MU)),
                              out_specs=P(sharding.MU), check_vma=False)
-  run, run_from = jax.jit(run), jax.jit(run_from)
+  if multi or program_key is None:
+    run, run_from = jax.jit(run), jax.jit(run_from)
+  else:
+    key = repr((program_key, cfg, rank_mode, loss_cfg, lm_cfg, stop, steps, warm_steps))
+    run = programs.stored(run, "many_lm", key)
+    run_from = programs.stored(run_from, "many_lm_warm", key)
   bases = {k: v for k, v in params["net"].items() if k.startswith("lowrank_")}
   params = place(jax.tree.map(np.asarray, params), rep)
 
@@ -293,12 +301,17 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
   coords = [jnp.asarray(c, real()) for c in coords_np]
   cfg = solver.config
   size = chunk_size(len(mus), chunk, mesh)
-  zero_fn = jax.jit(lambda p, m: zero_shot(cfg, p, m, *coords, pde=pde))
+  problem = programs.problem_key(solver)
+  key = None if problem is None else repr((problem, cfg))
+  zero_at = programs.stored(lambda p, m, cs: zero_shot(cfg, p, m, *cs, pde=pde), "zero_shot", key)
+  zero_fn = lambda p, m: zero_at(p, m, tuple(coords))
   if steps:
     solve = make_chunk_solver(cfg, pde, solver.params, points, steps=steps, size=size,
                               rank_mode=rank_mode, loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)),
-                              mesh=mesh, stop=stop, warm_steps=warm_steps)
-    after_fn = jax.jit(lambda tr, fr, m: predict_many(cfg, tr, fr, *coords, pde=pde, mus=m))
+                              mesh=mesh, stop=stop, warm_steps=warm_steps, program_key=problem)
+    after_at = programs.stored(
+        lambda tr, fr, m, cs: predict_many(cfg, tr, fr, *cs, pde=pde, mus=m), "predict_many", key)
+    after_fn = lambda tr, fr, m: after_at(tr, fr, m, tuple(coords))
   log(f"[many_query] {len(mus)} mu, " + (f"{steps} LM steps" if steps else "zero-shot only")
       + f", {-(-len(mus) // size)} chunk(s) of {size}"
       + (f" split over {mesh.size} devices" if mesh is not None and mesh.size > 1 else ""))

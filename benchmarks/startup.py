@@ -1,0 +1,87 @@
+"""Where a one-query command's wall time goes, cold and warm.
+
+  python -m benchmarks.startup [--out=FILE]
+
+Runs experiments.inverse (one synthetic observation set, mu only + refinement),
+experiments.finetune (100 LM steps) and a 10-mu experiments.many_query (100 LM steps each) on the
+official checkpoint, each twice in a fresh compilation-cache folder: "cold" (empty cache) and
+"warm" (the cache and stored programs the first run left). Per run: the wall time seen from here,
+"start_to_main" (the interpreter and imports), the command's own parts ("restore": the
+checkpoint; "solve": the solve with its programs' tracing, loading or compilation; "write": JSON,
+checkpoint, figure) and "exit" (the rest: interpreter shutdown). Prints one JSON object;
+benchmarks.speed --all includes it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+from lrpinn_jax.io import interop
+
+_OUT = flags.DEFINE_string("out", None, "also write the JSON object to this file")
+
+OFFICIAL = interop.official_path("phase1.npz")
+
+
+def commands(folder: str) -> dict:
+  """name -> argument list of each one-query command, writing under ``folder``."""
+  return {
+      "inverse": ["experiments.inverse", f"--checkpoint={OFFICIAL}", "--synthetic=35.2,0,0",
+                  f"--out={folder}/inverse"],
+      "finetune": ["experiments.finetune", f"--checkpoint={OFFICIAL}", "--mu=35.5,0,0",
+                   "--steps=100", f"--workdir={folder}/finetune"],
+      "many_query_10": ["experiments.many_query", f"--checkpoint={OFFICIAL}",
+                        "--beta_range=30,40", "--n_beta=10", "--steps=100",
+                        f"--out={folder}/many_query.json"],
+  }
+
+
+def run_once(args, cache: str, folder: str) -> dict:
+  """One command in a subprocess: its wall time and breakdown (experiments._cli.timed)."""
+  timing = os.path.join(folder, "timing.json")
+  env = {**os.environ, "LRPINN_JAX_CACHE": cache, "LRPINN_JAX_TIMING": timing}
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env["LRPINN_JAX_LAUNCHED"] = repr(time.time())
+  t0 = time.perf_counter()
+  r = subprocess.run([sys.executable, "-m", *args], cwd=root, env=env, capture_output=True,
+                     text=True)
+  wall = time.perf_counter() - t0
+  if r.returncode != 0:
+    raise RuntimeError(f"{args[0]} failed: {r.stderr[-2000:]}")
+  with open(timing) as f:
+    parts = json.load(f)
+  out = {"wall": wall, **{k: v for k, v in parts.items() if k != "main"}}
+  out["exit"] = wall - parts.get("start_to_main", 0.0) - parts["main"]
+  return {k: round(v, 2) for k, v in out.items()}
+
+
+def breakdown() -> dict:
+  """{command: {"cold": parts, "warm": parts}} (module docstring)."""
+  out = {}
+  for name in commands(""):
+    with tempfile.TemporaryDirectory() as tmp:
+      args, cache = commands(tmp)[name], os.path.join(tmp, "cache")
+      cold = run_once(args, cache, tmp)
+      shutil.rmtree(os.path.join(tmp, "finetune"), ignore_errors=True)  # a new --workdir
+      out[name] = {"cold": cold, "warm": run_once(args, cache, tmp)}
+  return out
+
+
+def main(argv):
+  del argv
+  out = breakdown()
+  print(json.dumps(out))
+  if _OUT.value:
+    with open(_OUT.value, "w") as f:
+      json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+  app.run(main)
