@@ -89,13 +89,12 @@ def _observed_fields(pde) -> tuple:
 
 
 def _plot(out, solver, obs, est, box, mu_true, names):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  from matplotlib.figure import Figure  # no pyplot: its import is most of the figure's time
   import jax
   import jax.numpy as jnp
   free = list(est.free)
-  fig, axes = plt.subplots(1, 1 + len(free), figsize=(5 * (1 + len(free)), 4))
+  fig = Figure(figsize=(5 * (1 + len(free)), 4))
+  axes = fig.subplots(1, 1 + len(free))
   model = lambda mu: np.asarray(inverse._select(solver(*obs.coords, jnp.asarray(mu)), obs.fields,
                                                 inverse._n_out(solver))).ravel()
   u = np.asarray(obs.u).ravel()
@@ -120,7 +119,6 @@ def _plot(out, solver, obs, est, box, mu_true, names):
     ax.legend()
   fig.tight_layout()
   fig.savefig(os.path.join(out, "inverse.png"), dpi=120)
-  plt.close(fig)
 
 
 def _row(est, mu_true=None) -> dict:

@@ -218,8 +218,10 @@ def init_params(cfg: ModelConfig, key: jax.Array) -> dict:
   return precision.cast({"net": net, "hyper": hyper})
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
-  """The diagonals s_l(mu) for ONE mu (mu_dim,): a tuple of L arrays (rank,)."""
+  """The diagonals s_l(mu) for ONE mu (mu_dim,): a tuple of L arrays (rank,). Compiled once per
+  configuration (an eager call is one dispatch; inside a trace it is inlined)."""
   mu_n = (mu - jnp.asarray(cfg.mu_shift, mu.dtype)) / jnp.asarray(cfg.mu_scale, mu.dtype)
   return hyper_module(cfg).apply({"params": hyper_params}, mu_n)
 
