@@ -2,6 +2,7 @@
 import dataclasses
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -52,7 +53,13 @@ def test_hypernetwork_runs_once_per_mu():
   n_mu, w = batch.mus.shape[0], TINY_MODEL.hyper_width
   assert "tanh" in text
   # the meta layers' outputs are (n_mu, w); nothing with a points axis passes through them
-  shapes = [str(v.aval.shape) for eqn in jaxpr.jaxpr.eqns if eqn.primitive.name == "tanh"
+  def eqns(jx):  # every equation, also those inside nested jitted calls (hyper_s is one)
+    for eqn in jx.eqns:
+      yield eqn
+      for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+        yield from eqns(sub)
+
+  shapes = [str(v.aval.shape) for eqn in eqns(jaxpr.jaxpr) if eqn.primitive.name == "tanh"
             for v in eqn.outvars]
   assert f"({n_mu}, {w})" in shapes
 
