@@ -93,7 +93,7 @@ def main(argv):
                     f"({','.join(pde.mu_names)}) by --mu_set or --mu_grid")
   out = {**out, "checkpoint": FLAGS.checkpoint}
   with _cli.timed("write"):
-    write_json_atomic(FLAGS.out, out)
+    write_json_atomic(FLAGS.out, out, indent=None)  # one row per mu: kept compact
   n = len(out.get("mus", out.get("betas")))
   print(f"[many_query] {out['seconds']:.1f} s for {n} mu ({out['mu_per_second']:.2f} "
         f"per second, peak memory {out['peak_memory_mb']:.0f} MiB); "
