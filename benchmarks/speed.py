@@ -18,7 +18,6 @@ factored / merged low-rank products, for the decisions recorded in BUILD_NOTES.m
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import platform
 import time
@@ -29,6 +28,7 @@ import numpy as np
 import optax
 from absl import app, flags
 
+from benchmarks import startup
 from lrpinn_jax.io import interop
 from lrpinn_jax.fit.data import DataConfig, train_batch
 from lrpinn_jax.pdes.registry import make_pde
@@ -183,12 +183,8 @@ def main(argv):
     out["time_to_accuracy"] = {k: tta[k] for k in ("total_seconds", "phase1_seconds",
                                                     "seconds_to", "zero_shot_max", "phase2_max",
                                                     "many_query_worst_25_45")}
-    from benchmarks import startup
     out["commands_cold_and_warm"] = startup.breakdown()
-  print(json.dumps(out))
-  if _OUT.value:
-    with open(_OUT.value, "w") as f:
-      json.dump(out, f, indent=1)
+  startup.report(out, _OUT.value)
 
 
 if __name__ == "__main__":

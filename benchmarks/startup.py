@@ -25,8 +25,6 @@ from absl import app, flags
 
 from lrpinn_jax.io import interop
 
-_OUT = flags.DEFINE_string("out", None, "also write the JSON object to this file")
-
 OFFICIAL = interop.official_path("phase1.npz")
 
 
@@ -74,14 +72,20 @@ def breakdown() -> dict:
   return out
 
 
-def main(argv):
-  del argv
-  out = breakdown()
+def report(out: dict, path=None) -> None:
+  """A benchmark's result: printed as one JSON line, and written to ``path`` if given."""
   print(json.dumps(out))
-  if _OUT.value:
-    with open(_OUT.value, "w") as f:
+  if path:
+    with open(path, "w") as f:
       json.dump(out, f, indent=1)
 
 
+def main(argv):
+  del argv
+  report(breakdown(), flags.FLAGS.out)
+
+
 if __name__ == "__main__":
+  # defined here, not on import: benchmarks.speed imports this module and has its own --out
+  flags.DEFINE_string("out", None, "also write the JSON object to this file")
   app.run(main)
