@@ -51,3 +51,32 @@ def test_without_a_cache_folder_or_key_it_is_a_plain_jit(tmp_path):
   finally:
     jax.config.update("jax_compilation_cache_dir", old)
   assert not (tmp_path / programs.FOLDER).exists()
+
+
+def test_a_command_writes_its_wall_time_breakdown(tmp_path, monkeypatch):
+  """experiments._cli.timed parts and the launcher's start time reach $LRPINN_JAX_TIMING: what
+  benchmarks.startup reads. Parts measured by time.sleep: at least the time slept."""
+  import json
+  import time
+
+  import pytest
+  from absl import flags
+
+  from experiments import _cli
+  path = tmp_path / "timing.json"
+  monkeypatch.setenv(_cli.TIMING_ENV, str(path))
+  monkeypatch.setenv(_cli.LAUNCHED_ENV, repr(time.time() - 1.0))  # launched a second ago
+  monkeypatch.setattr(_cli, "_PARTS", {})
+
+  def main(argv):
+    with _cli.timed("solve"):
+      time.sleep(0.05)
+    with _cli.timed("write"):
+      time.sleep(0.02)
+
+  flags.FLAGS.unparse_flags()
+  with pytest.raises(SystemExit):
+    _cli.run_main(main, ["cmd", "--compilation_cache="])
+  out = json.loads(path.read_text())
+  assert out["solve"] >= 0.05 and out["write"] >= 0.02
+  assert out["main"] >= out["solve"] + out["write"] and out["start_to_main"] >= 1.0
