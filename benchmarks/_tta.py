@@ -8,11 +8,11 @@ import time
 
 import numpy as np
 
-from lrpinn_jax.query import many_query
 from lrpinn_jax.fit import recipes
-from lrpinn_jax.io.checkpoint import load
 from lrpinn_jax.fit.experiment import ExperimentConfig, mu_grid, run
 from lrpinn_jax.fit.train import HISTORY_FILE
+from lrpinn_jax.io.checkpoint import load
+from lrpinn_jax.query import many_query
 
 THRESHOLDS = (0.10, 0.05)
 OFFGRID = (30.5, 33.3, 36.7, 39.5)

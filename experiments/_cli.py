@@ -14,9 +14,9 @@ import numpy as np
 from absl import app, flags, logging
 
 from lrpinn_jax import precision
+from lrpinn_jax.errors import UserError
 from lrpinn_jax.io import cache
 from lrpinn_jax.pdes import mu_sets
-from lrpinn_jax.errors import UserError
 
 flags.DEFINE_bool("x64", False, "run the whole command in float64 (jax_enable_x64): every "
                   "parameter, point and solve")

@@ -2,7 +2,8 @@
 
 A command imports this module, calls ``flags.adopt_module_key_flags(_flags)`` so that the shared
 flags are listed in its --help and recorded in results.json, and builds its ExperimentConfig with
-``experiment_kwargs(problem, n_train)``. Flags of recipe settings (lrpinn_jax.fit.recipes.SETTINGS) default to
+``experiment_kwargs(problem, n_train)``. Flags of recipe settings (lrpinn_jax.fit.recipes.SETTINGS)
+default to
 None: unset, they take the value of --recipe; set, they override it.
 """
 from __future__ import annotations
@@ -11,10 +12,8 @@ import sys
 
 from absl import flags
 
-from lrpinn_jax.fit import losses
-from lrpinn_jax.fit import phase1
-from lrpinn_jax.fit import recipes
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.fit import losses, phase1, recipes
 
 _R = " (default: from --recipe)"
 

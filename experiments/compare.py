@@ -6,7 +6,8 @@
   python -m experiments.compare --pde=cdr --init_cond=gauss_pi_2 --mu_set=cdr_family_1_5 \
       --target_mu='5,0,0;0,5,0;0,0,5;5,5,0;0,5,5;5,5,5' --hyper_checkpoint=results/cdr_family_1_5
 
---mu_set trains on an explicit set of mu (lrpinn_jax.pdes.mu_sets) instead of the --*_range grid, and
+--mu_set trains on an explicit set of mu (lrpinn_jax.pdes.mu_sets) instead of the --*_range grid,
+and
 --target_mu gives whole mu triples instead of betas. Writes DIR/compare.json and DIR/compare.md.
 The logic lives in lrpinn_jax.baselines.compare.
 """
@@ -15,10 +16,10 @@ from __future__ import annotations
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax.pdes import mu_sets
 from lrpinn_jax.baselines.compare import METHODS, CompareConfig, run
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import mu_grid
+from lrpinn_jax.pdes import mu_sets
 from lrpinn_jax.pdes.registry import CDR_PRESETS, INIT_CONDS
 
 flags.DEFINE_enum("pde", "convection", list(CDR_PRESETS), "member of the CDR family")

@@ -1,6 +1,7 @@
 """Design example: the mu whose solution at one time matches a target profile.
 
-  python -m experiments.design --checkpoint=DIR --target_mu=36.3,0,0 [--t=0.5] [--n_x=256] --out=FILE
+  python -m experiments.design --checkpoint=DIR --target_mu=36.3,0,0 [--t=0.5] [--n_x=256] \
+      --out=FILE
   python -m experiments.design --checkpoint=results/taylor_green --target_mu=0.037 --t=1 --n_x=32
 
 The profile lies over every coordinate but the last, which is held at --t (time; y for a steady
@@ -17,14 +18,14 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax.query import design
-from lrpinn_jax.query import uq
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1, training_box
 from lrpinn_jax.pdes.registry import pde_of
+from lrpinn_jax.query import design, uq
 
-flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
+flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz",
+                    required=True)
 flags.DEFINE_string("target_mu", "36.3,0,0", "mu of the target profile (reference solution)")
 flags.DEFINE_string("fields", None, "fields of the profile 'u,v' (default: all)")
 flags.DEFINE_float("t", 0.5, "time of the profile: the last coordinate's value (convection at "

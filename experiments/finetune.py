@@ -14,7 +14,8 @@ from experiments import _cli
 from lrpinn_jax.fit import finetune
 from lrpinn_jax.fit.data import DataConfig
 
-flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
+flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz",
+                    required=True)
 flags.DEFINE_string("mu", "40,0,0", "target mu: beta,nu,rho (CDR family) or a1,a2 (Helmholtz)")
 flags.DEFINE_enum("optimizer", "lm", ["lm", "lm_geodesic", "adam"],
                   "Levenberg-Marquardt (plain or with geodesic acceleration) or Adam")

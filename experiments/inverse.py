@@ -1,7 +1,8 @@
 """Inverse problem: estimate mu from observations of u with a trained Phase-1 model.
 
   python -m experiments.inverse --checkpoint=DIR --observations=obs.npz --out=DIR
-  python -m experiments.inverse --checkpoint=DIR --synthetic=35.2,0,0 --n_obs=100 --noise=0.01 --seed=S --out=DIR
+  python -m experiments.inverse --checkpoint=DIR --synthetic=35.2,0,0 --n_obs=100 --noise=0.01 \
+      --seed=S --out=DIR
   python -m experiments.inverse --checkpoint=DIR --trials=20 --true_range=30.5,39.5 --out=DIR
 
 obs.npz holds one 1-D array per coordinate, named as in the problem (x, t for the CDR family; x, y
@@ -12,7 +13,8 @@ noise of standard deviation --noise x RMS of the observed values. --trials runs 
 --seed + N - 1, each with every estimated coordinate drawn uniformly from --true_range.
 Only the coordinates of mu that vary over the model's training grid are estimated (convection:
 beta; the CDR models: beta, nu, rho), within that grid's box. --refine_steps=K > 0 then refines
-jointly (mu and the Phase-2 parameters, PDE residual plus data misfit; lrpinn_jax.query.inverse.refine),
+jointly (mu and the Phase-2 parameters, PDE residual plus data misfit;
+lrpinn_jax.query.inverse.refine),
 which removes most of the surrogate's own error from the estimate and its interval.
 Writes inverse.json or trials.json, and inverse.png (data, fit, misfit along each coordinate).
 inverse.json: the command's answer at the top (mu_hat, std, ci95, sigma, seconds,
@@ -30,14 +32,15 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax.query import inverse
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1, training_box
 from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.precision import real
+from lrpinn_jax.query import inverse
 
-flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
+flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz",
+                    required=True)
 flags.DEFINE_string("observations", None, "npz with one array per coordinate and per observed "
                     "field, named as in the problem (and optionally sigma)")
 flags.DEFINE_string("fields", None, "--synthetic / --trials: the observed fields 'u,v' "
@@ -89,9 +92,9 @@ def _observed_fields(pde) -> tuple:
 
 
 def _plot(out, solver, obs, est, box, mu_true, names):
-  from matplotlib.figure import Figure  # no pyplot: its import is most of the figure's time
   import jax
   import jax.numpy as jnp
+  from matplotlib.figure import Figure  # no pyplot: its import is most of the figure's time
   free = list(est.free)
   fig = Figure(figsize=(5 * (1 + len(free)), 4))
   axes = fig.subplots(1, 1 + len(free))

@@ -21,14 +21,15 @@ from absl import flags
 
 from experiments import _cli
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.pdes.registry import pde_of
-from lrpinn_jax.query import many_query
 from lrpinn_jax.fit import sharding
 from lrpinn_jax.fit.data import DataConfig
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1, training_box
+from lrpinn_jax.pdes.registry import pde_of
+from lrpinn_jax.query import many_query
 
-flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
+flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz",
+                    required=True)
 flags.DEFINE_string("beta_range", "20,50", "convection: betas spread evenly over 'lo,hi'")
 flags.DEFINE_integer("n_beta", 150, "convection: number of betas", lower_bound=1)
 flags.DEFINE_string("mu_set", None, "the mu: rows 'a,b;c,d' (one number per parameter) or a CSV "

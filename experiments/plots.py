@@ -27,10 +27,10 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax.io import checkpoint
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.finetune import load_phase1
 from lrpinn_jax.fit.train import HISTORY_FILE
+from lrpinn_jax.io import checkpoint
 from lrpinn_jax.pdes.registry import pde_of
 
 flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir, or an official .npz")
@@ -192,7 +192,8 @@ def fig_many_query(plt, mq_path, path):
     beta = [r["mu"][0] if one else i for i, r in enumerate(rows)]
   fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
   a.semilogy(beta, [r["zero_shot_rel_err"] for r in rows], ".", label="zero-shot (Phase 1)")
-  a.semilogy(beta, [r["phase2_rel_err"] for r in rows], ".", label=f"Phase 2 ({d['phase2_steps']} LM steps)")
+  a.semilogy(beta, [r["phase2_rel_err"] for r in rows], ".",
+             label=f"Phase 2 ({d['phase2_steps']} LM steps)")
   if name == "beta":
     a.axvspan(30, 40, color="grey", alpha=0.15, label="training range")
   a.set(xlabel=name, ylabel="relative L2 error",

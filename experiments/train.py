@@ -4,7 +4,8 @@
   python -m experiments.train --problem=path/to/problem.py --workdir=runs/mine
   python -m experiments.train --problem=burgers --mu_grid=5 --targets=0.01,0.9
 
---problem: a built-in problem name (burgers, kovasznay, taylor_green), a file (its object ``problem``), FILE.py:NAME, or
+--problem: a built-in problem name (burgers, kovasznay, taylor_green), a file (its object
+``problem``), FILE.py:NAME, or
 module:NAME. The model's model.json records it, so lrpinn_jax.load and the other commands
 (--checkpoint=DIR) rebuild the problem. Runs the problem's own recipe if it has one (by its
 name), else the generic one.
@@ -15,8 +16,8 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli, _flags
-from lrpinn_jax.fit import recipes
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.fit import recipes
 from lrpinn_jax.fit.experiment import ExperimentConfig, run
 from lrpinn_jax.pdes.registry import CDR_PRESETS, make_pde
 

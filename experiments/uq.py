@@ -24,14 +24,14 @@ import numpy as np
 from absl import flags
 
 from experiments import _cli
-from lrpinn_jax.query import many_query
-from lrpinn_jax.query import uq
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1, training_box
 from lrpinn_jax.pdes.registry import pde_of
+from lrpinn_jax.query import many_query, uq
 
-flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True)
+flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz",
+                    required=True)
 flags.DEFINE_string("dist", "uniform:30,40", "uniform:lo,hi,... or normal:mean,std,... over the "
                     "free coordinates of mu")
 flags.DEFINE_string("samples", None, "npy file of mu samples (N, mu_dim), instead of --dist")

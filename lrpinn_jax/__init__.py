@@ -6,17 +6,23 @@ problems), ``nn`` (the networks), ``fit`` (losses, Phase 1, Phase 2, LM, loops, 
 compilation cache), ``baselines`` (the paper's comparisons). The names below are the stable API.
 """
 from lrpinn_jax import _moved
-from lrpinn_jax.io import interop
-from lrpinn_jax.fit.data import DataConfig
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.fit.data import DataConfig
+from lrpinn_jax.fit.phase1 import (
+  LossConfig,
+  Phase1Batch,
+  Phase1State,
+  init_phase1,
+  make_phase1_step,
+)
+from lrpinn_jax.fit.phase2 import Phase2Batch, Phase2State, init_phase2, make_phase2_step
+from lrpinn_jax.io import interop
+from lrpinn_jax.io.checkpoint import load
 from lrpinn_jax.nn.layers import LowRankDense
-from lrpinn_jax.nn.model import HyperNetwork, LRPINN, ModelConfig, hyper_s, init_params, point_fn
+from lrpinn_jax.nn.model import LRPINN, HyperNetwork, ModelConfig, hyper_s, init_params, point_fn
 from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.problem import Data, Dirichlet, Initial, Mean, Neumann, Periodic, Problem, absent
-from lrpinn_jax.fit.phase1 import LossConfig, Phase1Batch, Phase1State, init_phase1, make_phase1_step
-from lrpinn_jax.fit.phase2 import Phase2Batch, Phase2State, init_phase2, make_phase2_step
 from lrpinn_jax.query.solver import Solver
-from lrpinn_jax.io.checkpoint import load
 
 __all__ = [
     "Data", "DataConfig", "Dirichlet", "HyperNetwork", "Initial", "LRPINN", "LossConfig",

@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lrpinn_jax.fit.data import DataConfig
 from lrpinn_jax.io import cache as cache_lib
 from lrpinn_jax.io import interop
-from lrpinn_jax.fit.data import DataConfig
 from lrpinn_jax.nn.model import ModelConfig
 
 # One compilation cache for the whole test run, shared by the tests' own programs, every command a

@@ -1,4 +1,5 @@
-"""Run by tests/test_sharding.py in a subprocess with XLA_FLAGS=--xla_force_host_platform_device_count=N
+"""Run by tests/test_sharding.py in a subprocess with
+XLA_FLAGS=--xla_force_host_platform_device_count=N
 (the device count is fixed when JAX starts, so it cannot be set inside the test process).
 
   python -m tests.sharded_check phase1 OUT.npz [--n_mu=11] [--steps=20] [--mu_batch=0]
@@ -18,9 +19,7 @@ import json
 import jax
 import numpy as np
 
-from lrpinn_jax.fit import phase1
-from lrpinn_jax.fit import sharding
-from lrpinn_jax.fit import train
+from lrpinn_jax.fit import phase1, sharding, train
 from lrpinn_jax.fit.data import train_batch
 from lrpinn_jax.nn.model import ModelConfig
 from lrpinn_jax.pdes.registry import make_pde
@@ -64,9 +63,9 @@ def single_steps(n_mu: int, steps: int, mu_batch: int, optimizer: str = "adam"):
 def many(out: str, n_mu: int):
   """Losses and s of 4 LM steps for n_mu betas, in chunks of 3 split over all devices, and in one
   chunk on one device."""
+  from lrpinn_jax.fit.data import DataConfig
   from lrpinn_jax.io import interop
   from lrpinn_jax.query import many_query
-  from lrpinn_jax.fit.data import DataConfig
   solver = interop.load_official(interop.official_path("phase1.npz"))
   pde = make_pde("convection")
   mus = np.stack([np.linspace(31, 44, n_mu), np.zeros(n_mu), np.zeros(n_mu)], 1)
@@ -113,7 +112,8 @@ def main():
           if jax.process_count() == 1 else None}
   out = {f"sharded{k}": v for k, v in _flat(params).items()}
   if a.mode == "phase1":
-    out.update({f"single{k}": v for k, v in _flat(single_steps(a.n_mu, a.steps, a.mu_batch, a.optimizer)).items()})
+    single = _flat(single_steps(a.n_mu, a.steps, a.mu_batch, a.optimizer))
+    out.update({f"single{k}": v for k, v in single.items()})
   if jax.process_index() == 0:
     np.savez(a.out, info=json.dumps(info), **out)
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import lrpinn_jax
+from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit import train
 from lrpinn_jax.fit.data import train_batch
-from lrpinn_jax.errors import UserError
-from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.fit.phase1 import LossConfig, predict
+from lrpinn_jax.pdes.registry import make_pde
 from tests.conftest import FLOAT32_TWO_PROGRAMS, TINY_DATA, TINY_MODEL
 
 MUS = np.array([[1.0, 0, 0], [2.0, 0, 0]], np.float32)
@@ -125,6 +125,7 @@ def test_model_json_of_earlier_formats_and_the_former_names():
   # model.json before mu_dim, periods and Problem.exact_initial: n_mu, x_period, t0 and a CDR
   # initial condition's name in hard_ic (results/rd_5_10/model.json is such a file).
   import json
+
   from lrpinn_jax.nn.model import ModelConfig
   old = json.load(open(os.path.join(os.path.dirname(__file__), "..", "results", "rd_5_10",
                                     "model.json")))["model"]

@@ -50,7 +50,8 @@ def test_end_to_end_then_resume(tiny_run, tmp_path):
     assert set(e["phase2"]) == {"adaptive", "full"}
     for mode, p2 in e["phase2"].items():
       assert p2["steps"] == 3 and p2["seconds"] > 0 and 0 <= p2["rel_err"] < 10
-      assert p2["trainable_params"] == (sum(p2["ranks"]) if mode == "adaptive" else 150) + 201  # start 2x50+50, end 50+1
+      # start 2x50+50, end 50+1
+      assert p2["trainable_params"] == (sum(p2["ranks"]) if mode == "adaptive" else 150) + 201
   hist = [json.loads(l) for l in open(os.path.join(wd, "phase1_history.jsonl"))]
   assert [h["step"] for h in hist] == [2, 4]
   for h in hist:  # test errors per training beta 1, 2, 3, their mean and max

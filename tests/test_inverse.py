@@ -3,9 +3,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrpinn_jax.query import inverse
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.pdes.registry import make_pde
+from lrpinn_jax.query import inverse
 
 
 def test_recovers_beta_of_noise_free_data_from_the_same_solver(official_phase1):

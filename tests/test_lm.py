@@ -7,9 +7,9 @@ from jax.flatten_util import ravel_pytree
 
 from lrpinn_jax.fit import lm
 from lrpinn_jax.fit.data import train_batch
-from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.fit.phase1 import LossConfig, make_batch
 from lrpinn_jax.fit.phase2 import Phase2Batch, split_params
+from lrpinn_jax.pdes.registry import make_pde
 from tests.conftest import FLOAT32_TWO_PROGRAMS, TINY_DATA
 
 
@@ -67,7 +67,8 @@ def test_per_point_jacobian_equals_jacfwd(official_phase1):
 
 @pytest.mark.parametrize("optimizer", ["lm", "lm_geodesic"])
 def test_lm_phase2_lowers_official_beta40_error(official_phase1, optimizer):
-  """A handful of LM steps (plain or with geodesic acceleration) from the official Phase-1 model at beta = 40 (zero-shot rel err 0.30)
+  """A handful of LM steps (plain or with geodesic acceleration) from the official Phase-1 model at
+  beta = 40 (zero-shot rel err 0.30)
   beats the paper's 10,000-epoch Adam result (0.0722) on the official test points."""
   from lrpinn_jax.fit import train
   from lrpinn_jax.fit.data import DataConfig

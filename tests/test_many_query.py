@@ -4,14 +4,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax.io import interop
-from lrpinn_jax.query import many_query
 from lrpinn_jax.fit import train
 from lrpinn_jax.fit.data import train_batch
-from lrpinn_jax.nn.model import ModelConfig, init_params, point_fn
-from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.fit.phase1 import LossConfig, make_batch, resample_points
 from lrpinn_jax.fit.phase2 import predict
+from lrpinn_jax.io import interop
+from lrpinn_jax.nn.model import ModelConfig, init_params, point_fn
+from lrpinn_jax.pdes.registry import make_pde
+from lrpinn_jax.query import many_query
 from tests.conftest import TINY_DATA
 
 

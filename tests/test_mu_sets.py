@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from lrpinn_jax.pdes import mu_sets
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import summarize_by_family
+from lrpinn_jax.pdes import mu_sets
 
 
 def test_cdr_family_set_is_p2inn_s_190_mu():
@@ -62,6 +62,7 @@ def test_summary_by_family_groups_mean_and_worst():
 
 def test_family_sampling_gives_each_sub_family_the_same_chance():
   import jax.numpy as jnp
+
   from lrpinn_jax.fit.phase1 import family_probs
   mus = mu_sets.load("cdr_family_1_5")
   p = np.asarray(family_probs(jnp.asarray(mus)))

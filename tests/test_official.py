@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from lrpinn_jax.io import interop
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.io import interop
 from lrpinn_jax.metrics import errors
 from tests.conftest import ref_path
 

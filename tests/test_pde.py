@@ -1,5 +1,4 @@
 """Residual operator and reference solutions against closed forms."""
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -1,6 +1,6 @@
-"""The CDR family and Helmholtz: presets, initial conditions, reference solutions against closed forms,
+"""The CDR family and Helmholtz: presets, initial conditions, reference solutions against closed
+forms,
 Strang splitting's second-order convergence, and residuals of exact / reference solutions."""
-import dataclasses
 import math
 
 import jax
@@ -8,14 +8,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrpinn_jax.pdes import reference
-from lrpinn_jax.fit.data import DataConfig, train_batch
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.pdes.registry import CDR_PRESETS, make_pde
+from lrpinn_jax.fit.data import DataConfig, train_batch
+from lrpinn_jax.pdes import reference
 from lrpinn_jax.pdes.cdr import X_RANGE
 from lrpinn_jax.pdes.helmholtz import helmholtz
+from lrpinn_jax.pdes.registry import CDR_PRESETS, make_pde
 from tests.conftest import residual_at
-
 
 
 def _points(rng, n=200):
@@ -143,7 +142,8 @@ def test_helmholtz_exact_solution_has_zero_residual(rng):
   mu = jnp.array([a1, a2])
   at = lambda p: residual_at(p, lambda a, b: a * b, (jnp.array([0.3]), jnp.array([0.2])), mu)[0]
   val = at(raw)
-  q = (1 - (a1 * np.pi) ** 2 - (a2 * np.pi) ** 2) * np.sin(a1 * np.pi * 0.3) * np.sin(a2 * np.pi * 0.2)
+  q = ((1 - (a1 * np.pi) ** 2 - (a2 * np.pi) ** 2) * np.sin(a1 * np.pi * 0.3)
+       * np.sin(a2 * np.pi * 0.2))
   np.testing.assert_allclose(float(val), 0.06 - q, rtol=1e-5)
   c = 1 + (a1 * np.pi) ** 2 + (a2 * np.pi) ** 2
   scaled = at(pde)
@@ -201,8 +201,8 @@ def test_initial_slope_jump_by_hand():
 
 def test_periodic_derivative_block_only_with_diffusion():
   # u = (x - pi)^2 matches in value at 0 and 2 pi but not in slope: u_x = -2 pi vs 2 pi
-  from lrpinn_jax.fit.losses import block_vectors
   from lrpinn_jax.fit.lm import n_residuals
+  from lrpinn_jax.fit.losses import block_vectors
   pde = make_pde("cdr")
   pts = jax.tree.map(jnp.asarray, train_batch(pde, DataConfig(n_f=8, n_0=8, n_b=5), 0))
   u = lambda x, t: (x - jnp.pi) ** 2 + 0.0 * t

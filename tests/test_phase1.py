@@ -9,9 +9,9 @@ import optax
 
 from lrpinn_jax.fit import losses
 from lrpinn_jax.fit.data import train_batch
+from lrpinn_jax.fit.phase1 import LossConfig, init_phase1, make_batch, make_phase1_step
 from lrpinn_jax.nn.model import hyper_s, init_params, point_fn
 from lrpinn_jax.pdes.registry import make_pde
-from lrpinn_jax.fit.phase1 import LossConfig, init_phase1, make_batch, make_phase1_step
 from tests.conftest import TINY_DATA, TINY_MODEL
 
 
@@ -77,7 +77,8 @@ def test_orthogonality_forms_hand_computed():
 
 
 def test_loss_weights_scale_only_their_term():
-  """weights (("bc", 10), ("ic", 0)): total = f + 10 bc + 0 ic + ortho, terms reported unweighted."""
+  """weights (("bc", 10), ("ic", 0)): total = f + 10 bc + 0 ic + ortho, terms reported
+  unweighted."""
   from lrpinn_jax.fit.phase1 import phase1_loss
   state, batch, _ = _setup()
   pde = make_pde()
@@ -95,7 +96,8 @@ def test_mu_weights_average_only_included_mu():
   pde, lc = make_pde(), LossConfig(need_xx=False)
   weighted = phase1_loss(state.params, TINY_MODEL, pde, lc,
                          batch._replace(mu_weights=jnp.array([1.0, 0.0, 1.0])))[1]
-  subset = phase1_loss(state.params, TINY_MODEL, pde, lc, batch._replace(mus=batch.mus[jnp.array([0, 2])]))[1]
+  subset = phase1_loss(state.params, TINY_MODEL, pde, lc,
+                       batch._replace(mus=batch.mus[jnp.array([0, 2])]))[1]
   for k in ("loss", "f", "ic", "bc"):
     np.testing.assert_allclose(weighted[k], subset[k], rtol=1e-6)
 
@@ -105,7 +107,8 @@ def test_mu_batch_subsamples_the_mu():
   from lrpinn_jax.fit.phase1 import phase1_loss
   state, batch, _ = _setup()
   pde = make_pde()
-  fn = jax.jit(make_phase1_step(TINY_MODEL, pde, optax.sgd(0.0), LossConfig(need_xx=False, mu_batch=2)))
+  fn = jax.jit(make_phase1_step(TINY_MODEL, pde, optax.sgd(0.0),
+                                LossConfig(need_xx=False, mu_batch=2)))
   sub = float(fn(state, batch)[1]["loss"])
   lc = LossConfig(need_xx=False)
   pairs = [float(phase1_loss(state.params, TINY_MODEL, pde, lc,
@@ -130,9 +133,9 @@ def test_default_hyper_init_splits_a_centred_mu_range_and_s_init_does_not():
 
 def test_per_mu_path_equals_the_vmap():
   """map_mu unrolls over mu for large steps; the loss terms and their gradients match the vmap."""
-  from lrpinn_jax.fit.phase1 import map_mu, phase1_loss
+  from lrpinn_jax.fit.phase1 import map_mu
   state, batch, _ = _setup()
-  pde, lc = make_pde(), LossConfig(need_xx=False)
+  pde = make_pde()
   def per_mu(params, width):
     def fn(mu):
       u = point_fn(TINY_MODEL, params["net"], hyper_s(TINY_MODEL, params["hyper"], mu))

@@ -5,10 +5,15 @@ import numpy as np
 import optax
 
 from lrpinn_jax.fit.data import train_batch
-from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.fit.phase1 import LossConfig, make_batch
-from lrpinn_jax.fit.phase2 import (Phase2Batch, init_phase2, make_phase2_step, split_params,
-                               trainable_count)
+from lrpinn_jax.fit.phase2 import (
+  Phase2Batch,
+  init_phase2,
+  make_phase2_step,
+  split_params,
+  trainable_count,
+)
+from lrpinn_jax.pdes.registry import make_pde
 from tests.conftest import TINY_DATA
 
 

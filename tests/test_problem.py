@@ -11,19 +11,16 @@ import numpy as np
 import optax
 import pytest
 
-from lrpinn_jax.fit import lm
-from lrpinn_jax.query import many_query
-from lrpinn_jax.fit import phase1
-from lrpinn_jax.fit import phase2
-from lrpinn_jax.fit.data import DataConfig
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.nn.model import ModelConfig
+from lrpinn_jax.fit import lm, phase1, phase2
+from lrpinn_jax.fit.data import DataConfig
 from lrpinn_jax.fit.losses import block_vectors
-from lrpinn_jax.pdes.registry import make_pde
+from lrpinn_jax.nn.model import ModelConfig
 from lrpinn_jax.pdes.burgers import cole_hopf
+from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.problem import Dirichlet, Fields, Initial, Neumann, Periodic, Problem, absent
+from lrpinn_jax.query import many_query
 from lrpinn_jax.query.solver import Solver
-
 from tests.conftest import FLOAT32_TWO_PROGRAMS
 
 # u_x = a v, v_x = -a u on [0, 1] x [0, 1] (y is a passive coordinate): u = sin(a x), v = cos(a x)

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from lrpinn_jax.fit import recipes
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.fit import recipes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,7 +42,8 @@ def test_explicit_settings_override_the_recipe_and_none_does_not():
   r = recipes.resolve("convection", "best", {"lr": 5e-3, "mu_batch": None, "periodic": False})
   assert r["lr"] == 5e-3 and r["periodic"] is False
   assert r["mu_batch"] == recipes.recipe("convection", "best")["mu_batch"]
-  assert recipes.resolve("convection", "paper", {"phase2_optimizer": "lm"})["phase2_optimizer"] == "lm"
+  paper_lm = recipes.resolve("convection", "paper", {"phase2_optimizer": "lm"})
+  assert paper_lm["phase2_optimizer"] == "lm"
 
 
 @pytest.mark.parametrize("call,message", [

@@ -39,8 +39,8 @@ def test_grad_wrt_mu_matches_finite_difference(official_phase1):
 
 
 def test_phase2_solver_ranks():
-  from tests.conftest import ref_path
   from lrpinn_jax.io import interop
+  from tests.conftest import ref_path
   s2 = interop.load_official(ref_path("phase2_beta40.npz"))
   assert isinstance(s2, Solver) and "s" in s2.params
   assert s2.ranks([40.0, 0, 0]) == (29, 30, 34)

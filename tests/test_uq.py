@@ -57,6 +57,7 @@ def test_vector_field_statistics_on_a_three_coordinate_grid():
   # mean and std of u, v, p over nu ~ U[0.02, 0.08] on an (x, y, t) grid, against the closed
   # form; the grid's axes come in reverse coordinate order (t, y, x) with the fields last.
   import jax.numpy as jnp
+
   from lrpinn_jax.pdes import taylor_green
   from lrpinn_jax.pdes.registry import make_pde
 

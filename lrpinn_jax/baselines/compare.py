@@ -19,19 +19,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax.fit import phase1
-from lrpinn_jax.fit import phase2
-from lrpinn_jax.fit import train
 from lrpinn_jax.baselines import curriculum, meta, nets, s2s
 from lrpinn_jax.baselines.fit import TARGET_ABS_ERR, abs_error_fn, fit, pinn_loss
-from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.fit import phase1, phase2, train
+from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1
+from lrpinn_jax.fit.phase1 import LossConfig
 from lrpinn_jax.metrics import errors
 from lrpinn_jax.nn.model import ModelConfig
 from lrpinn_jax.pdes.registry import make_pde
-from lrpinn_jax.fit.phase1 import LossConfig
 
 METHODS = ("pinn", "pinn_p", "s2s", "curriculum", "naive_lr", "maml", "reptile", "hyper_lr")
 RESULT_JSON, RESULT_MD = "compare.json", "compare.md"

@@ -21,7 +21,8 @@ TARGET_ABS_ERR = 0.05  # the paper's Figure 6 threshold: steps until mean |u - u
 
 
 def pinn_loss(net, pde, points, need_xx: bool = True, mode: str = DEFAULT_MODE) -> Callable:
-  """loss(params, mu) = sum of the PDE's block mean squares (the Phase-2 loss of the main method)."""
+  """loss(params, mu) = sum of the PDE's block mean squares (the Phase-2 loss of the main
+  method)."""
   def loss(params, mu):
     terms = losses.pinn_losses(net.apply(params, mu), pde, mu, points, mode, need_xx)
     return sum(terms.values())

@@ -13,21 +13,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax.query import many_query
-from lrpinn_jax.pdes import mu_sets
-from lrpinn_jax.fit import phase2
-from lrpinn_jax.fit import sharding
-from lrpinn_jax.fit import train
-from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.metrics import problem_errors
-from lrpinn_jax.nn.model import ModelConfig, hyper_s, ranks_of
-from lrpinn_jax.pdes.registry import make_pde
-from lrpinn_jax.pdes.cdr import CDRProblem
-from lrpinn_jax.problem import Initial, Periodic
+from lrpinn_jax.fit import phase2, sharding, train
+from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
 from lrpinn_jax.fit.phase1 import MU_SAMPLINGS, LossConfig, predict
 from lrpinn_jax.fit.phase2 import RANK_MODES
+from lrpinn_jax.metrics import problem_errors
+from lrpinn_jax.nn.model import ModelConfig, hyper_s, ranks_of
+from lrpinn_jax.pdes import mu_sets
+from lrpinn_jax.pdes.cdr import CDRProblem
+from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.precision import np_real, real
+from lrpinn_jax.problem import Initial, Periodic
+from lrpinn_jax.query import many_query
 
 RESULTS_FILE = "results.json"
 
@@ -70,7 +68,8 @@ class ExperimentConfig:
   resample: bool = False
   mu_batch: int = 0
   mu_sampling: str = "uniform"  # "family": mu_batch draws give each sub-family the same chance
-  phase2_batched: bool = False  # LM only: all targets in one vmapped call (lrpinn_jax.query.many_query)
+  # LM only: all targets in one vmapped call (lrpinn_jax.query.many_query)
+  phase2_batched: bool = False
   hard_ic: bool = False  # u = u0(z; mu) + (t - t0) N(z): the Initial held (ModelConfig.hard_ic)
   sine_start: float = 0.0  # > 0: first layer sin(omega (W0 z + b0)) (ModelConfig.sine_start)
   s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
@@ -202,9 +201,9 @@ def periods(pde) -> Tuple[float, ...]:
 
 def parse_weights(text: str, pde, need_xx: bool = True) -> Tuple[Tuple[str, float], ...]:
   """'bc=10,ic=2' -> (("bc", 10.0), ("ic", 2.0)); names are the run's loss terms (the PDE's
-  residual blocks, which depend on need_xx) or "ortho"."""
+  residual blocks, which depend on need_xx), "ortho" or "s_l1" (phase1.OFF_BY_DEFAULT)."""
   points = pde.sample_points(DataConfig(1, 1, 1, 1), 0)  # only the block names are needed
-  names = tuple(name for name, _, _ in pde.blocks(points, need_xx=need_xx)) + ("ortho",)
+  names = tuple(name for name, _, _ in pde.blocks(points, need_xx=need_xx)) + ("ortho", "s_l1")
   out = []
   for item in filter(None, (v.strip() for v in text.split(","))):
     name, sep, value = item.partition("=")
@@ -312,7 +311,8 @@ def summarize(results: list) -> dict:
 
 
 def summarize_by_family(results: list) -> dict:
-  """``summarize`` per CDR sub-family of the targets (lrpinn_jax.pdes.mu_sets.family), with "count"."""
+  """``summarize`` per CDR sub-family of the targets (lrpinn_jax.pdes.mu_sets.family), with
+  "count"."""
   groups = mu_sets.by_family([e["mu"] for e in results])
   return {name: {"count": len(idx), **summarize([results[i] for i in idx])}
           for name, idx in groups.items()}

@@ -10,20 +10,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax.io import checkpoint, programs
-from lrpinn_jax.io import interop
+from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit import train
 from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
-from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
-from lrpinn_jax.metrics import problem_errors
-from lrpinn_jax.nn.model import point_fn
 from lrpinn_jax.fit.losses import block_vectors
-from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.fit.phase1 import LossConfig
 from lrpinn_jax.fit.phase2 import merge_net, predict, trainable_count
-from lrpinn_jax.query.solver import Solver
+from lrpinn_jax.io import checkpoint, interop, programs
+from lrpinn_jax.metrics import problem_errors
+from lrpinn_jax.nn.model import point_fn
+from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.precision import np_real, real
+from lrpinn_jax.query.solver import Solver
 
 RESULT_FILE = "finetune.json"
 

@@ -26,7 +26,8 @@ Helmholtz, BUILD_NOTES.md). Off by default (the paper's plain LM). In float32 it
 convergence, where rounding dominates the finite difference (BUILD_NOTES.md, known limits).
 
 One network pass per step: the state keeps r and the normal equations at the accepted point, and
-each step evaluates r and J at the candidate only (used as the new base if accepted). So the step compiles to a single
+each step evaluates r and J at the candidate only (used as the new base if accepted). So the step
+compiles to a single
 Jacobian program, and the first step just evaluates the starting point (it starts with loss = inf).
 """
 from __future__ import annotations
@@ -40,9 +41,9 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from lrpinn_jax.fit import losses
-from lrpinn_jax.nn.model import point_fn
 from lrpinn_jax.fit.phase1 import LossConfig
 from lrpinn_jax.fit.phase2 import Phase2Batch, merge_net
+from lrpinn_jax.nn.model import point_fn
 from lrpinn_jax.precision import np_real, real
 
 

@@ -1,4 +1,5 @@
-"""Phase 1: train the hypernetwork, the bases U_l, V_l and all other weights over many mu at once."""
+"""Phase 1: train the hypernetwork, the bases U_l, V_l and all other weights over many mu at
+once."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,8 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax.fit import losses
-from lrpinn_jax.fit import sharding
+from lrpinn_jax.fit import losses, sharding
 from lrpinn_jax.fit.losses import DEFAULT_MODE
 from lrpinn_jax.nn.model import ModelConfig, hyper_s, init_params, point_fn
 from lrpinn_jax.precision import real
@@ -35,6 +35,9 @@ class LossConfig:
 
 
 MU_SAMPLINGS = ("uniform", "family")
+# Loss terms that weigh 0 unless LossConfig.weights names them: "s_l1", the sum of the
+# hypernetwork's s(mu) over layers (an L1 pressure towards lower ranks).
+OFF_BY_DEFAULT = {"s_l1": 0.0}
 
 
 def family_probs(mus: jnp.ndarray) -> jnp.ndarray:
@@ -90,12 +93,16 @@ def map_mu(fn: Callable, mus: jnp.ndarray, points, width: int, unroll: bool = Tr
 def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
                 batch: Phase1Batch, unroll: bool = True) -> Tuple[jnp.ndarray, dict]:
   """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty, each term
-  times its loss_cfg.weights entry (default 1). unroll: see ``map_mu``."""
+  times its loss_cfg.weights entry (default 1; "s_l1", the sum of s(mu), default 0).
+  unroll: see ``map_mu``."""
   def per_mu(mu):
     s = hyper_s(cfg, params["hyper"], mu)  # once per mu
     u = point_fn(cfg, params["net"], s, pde=pde, mu=mu)
-    return losses.pinn_losses(u, pde, mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx,
-                              loss_cfg.causal_eps, loss_cfg.causal_bins)
+    out = losses.pinn_losses(u, pde, mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx,
+                             loss_cfg.causal_eps, loss_cfg.causal_bins)
+    # sum of s over every layer (s >= 0): a sparsity pressure on the ranks, weighed 0 unless
+    # --loss_weights names it (s_l1=...)
+    return {**out, "s_l1": sum(jnp.sum(v) for v in s)}
 
   per = map_mu(per_mu, batch.mus, batch.points, cfg.width, unroll)  # each (n_mu,)
   if batch.mu_weights is None:
@@ -105,7 +112,7 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
     terms = {k: jnp.sum(share * v) for k, v in per.items()}
   terms["ortho"] = losses.orthogonality(params["net"], cfg.n_lowrank, loss_cfg.ortho_form,
                                         loss_cfg.ortho_w_u, loss_cfg.ortho_w_v)
-  weight = dict(loss_cfg.weights)
+  weight = {**OFF_BY_DEFAULT, **dict(loss_cfg.weights)}
   total = sum(weight.get(k, 1.0) * v for k, v in terms.items())
   return total, {"loss": total, **terms}
 

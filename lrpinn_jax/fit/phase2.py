@@ -18,10 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax.fit import losses
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.nn.model import ModelConfig, Ranks, hyper_s, point_fn
+from lrpinn_jax.fit import losses
 from lrpinn_jax.fit.phase1 import LossConfig
+from lrpinn_jax.nn.model import ModelConfig, Ranks, hyper_s, point_fn
 from lrpinn_jax.precision import real
 
 RANK_MODES = ("adaptive", "full")
@@ -41,7 +41,8 @@ class Phase2Batch(NamedTuple):
 
 def split_params(cfg: ModelConfig, params: dict, mu, rank_mode: str = "adaptive"
                  ) -> Tuple[dict, dict, Ranks]:
-  """Phase-1 params -> (trainable, frozen, ranks) for one ``mu``, s initialised by the hypernetwork."""
+  """Phase-1 params -> (trainable, frozen, ranks) for one ``mu``, s initialised by the
+  hypernetwork."""
   if rank_mode not in RANK_MODES:
     raise UserError(f"rank mode must be one of {RANK_MODES}, got {rank_mode!r}")
   s_all = [np.asarray(v) for v in hyper_s(cfg, params["hyper"], jnp.asarray(mu, real()))]

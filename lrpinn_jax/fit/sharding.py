@@ -19,7 +19,8 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from lrpinn_jax.errors import UserError
 
@@ -81,7 +82,8 @@ def put(x, sharding: NamedSharding) -> jax.Array:
   x = np.asarray(x)
   if jax.process_count() == 1:
     return jax.device_put(x, sharding)
-  rows = [i[0] for i in sharding.addressable_devices_indices_map(x.shape).values()] if x.ndim else []
+  index = sharding.addressable_devices_indices_map(x.shape).values()
+  rows = [i[0] for i in index] if x.ndim else []
   lo = min((r.start or 0) for r in rows) if rows else 0
   hi = max((x.shape[0] if r.stop is None else r.stop) for r in rows) if rows else None
   local = x[lo:hi] if x.ndim else x

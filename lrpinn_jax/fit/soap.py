@@ -19,8 +19,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from lrpinn_jax.precision import real
 import optax
+
+from lrpinn_jax.precision import real
 
 
 class SoapState(NamedTuple):

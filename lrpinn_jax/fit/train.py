@@ -15,18 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrpinn_jax.io import checkpoint, programs
-from lrpinn_jax.fit import lm
-from lrpinn_jax.fit import phase1
-from lrpinn_jax.fit import phase2
-from lrpinn_jax.fit import sharding
-from lrpinn_jax.fit import soap
-from lrpinn_jax.fit.data import TestSet
 from lrpinn_jax.errors import Preempted, UserError
+from lrpinn_jax.fit import lm, phase1, phase2, sharding, soap
+from lrpinn_jax.fit.data import TestSet
+from lrpinn_jax.io import checkpoint, programs
 from lrpinn_jax.metrics import problem_errors
 from lrpinn_jax.nn.model import ModelConfig
 from lrpinn_jax.precision import real
-
 
 HISTORY_FILE = "phase1_history.jsonl"
 
@@ -142,7 +137,8 @@ PHASE1_OPTIMIZERS = {"adam": optax.adam, "soap": soap.soap}
 
 
 def make_optimizer(lr: float, schedule: str = "constant", steps: int = 1, name: str = "adam"):
-  """Adam (paper) or SOAP (lrpinn_jax.fit.soap) with a constant learning rate (paper) or cosine decay
+  """Adam (paper) or SOAP (lrpinn_jax.fit.soap) with a constant learning rate (paper) or cosine
+  decay
   to lr/100 over ``steps``.
 
   The schedule reads the step count kept in the optimizer state, so resuming stays bit-for-bit
@@ -272,7 +268,8 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
 
   Stops after ``steps`` steps, after ``max_seconds`` of training, when the loss falls below
   ``tol``, or (LM) when the damping saturates (no step can lower the loss any more).
-  test: optional (*coords, u_exact) arrays (e.g. x, t, u); every ``eval_every`` steps (0: never) the test errors go
+  test: optional (*coords, u_exact) arrays (e.g. x, t, u); every ``eval_every`` steps (0: never)
+  the test errors go
   into the trajectory. Seconds count from the start of Phase 2 with compilation, without the
   test evaluations.
   program_key: names the problem for stored programs (lrpinn_jax.io.programs.problem_key): the

@@ -15,12 +15,12 @@ import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
-from lrpinn_jax.errors import UserError
-from lrpinn_jax.nn.model import ModelConfig, init_params, net_module
-from lrpinn_jax.fit.phase2 import merge_net
-from lrpinn_jax.query.solver import Solver
 from lrpinn_jax import precision
+from lrpinn_jax.errors import UserError
+from lrpinn_jax.fit.phase2 import merge_net
+from lrpinn_jax.nn.model import ModelConfig, init_params, net_module
 from lrpinn_jax.precision import real
+from lrpinn_jax.query.solver import Solver
 
 MODEL_FILE = "model.json"
 CKPT_DIR = "checkpoints"
@@ -119,7 +119,8 @@ def load(workdir: str, step: Optional[int] = None, dtype=None) -> Solver:
       raise UserError(f"cannot restore checkpoint {workdir}/{CKPT_DIR}/{step}: "
                       f"{type(e).__name__}") from None
   params = dict(precision.cast(out.params, dtype))
-  meta = [("pde", info["pde"]), ("init_cond", info.get("init_cond", "sin_1")), ("kind", info.get("kind", "phase1")), ("step", int(step))]
+  meta = [("pde", info["pde"]), ("init_cond", info.get("init_cond", "sin_1")),
+          ("kind", info.get("kind", "phase1")), ("step", int(step))]
   if "s" in params:
     params["s"] = tuple(params["s"])
     meta.append(("mu", tuple(info["mu"])))

@@ -53,7 +53,9 @@ class LowRankDense(nn.Module):
     d_in = h.shape[-1]
     u = self.param("U", default_basis_init, (self.features, self.rank), self.param_dtype)
     v = self.param("V", default_basis_init, (d_in, self.rank), self.param_dtype)
-    merge = self.merge if self.merge is not None else merge_is_cheaper(d_in, self.features, self.rank)
+    merge = self.merge
+    if merge is None:
+      merge = merge_is_cheaper(d_in, self.features, self.rank)
     if merge:
       y = h @ ((v * s) @ u.T)  # W^T = V diag(s) U^T, (d_in, d_out)
     else:

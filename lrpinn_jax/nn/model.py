@@ -3,7 +3,8 @@
 Parameters are plain pytrees:
   Phase 1: {"net": {"start", "lowrank_0", ..., "end"}, "hyper": {"meta_0", ..., "head_0", ...}}
 The main network acts on ONE point z = (x, t) and is vmapped over points by the caller; the
-hypernetwork acts on ONE mu and is vmapped over mu. So s(mu) is computed once per mu, never per point.
+hypernetwork acts on ONE mu and is vmapped over mu. So s(mu) is computed once per mu, never per
+point.
 """
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrpinn_jax.pdes import reference
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.pdes import reference
 from lrpinn_jax.problem import Initial, Periodic, Problem, absent
 
 # name -> Gaussian sigma (None: 1 + sin x).

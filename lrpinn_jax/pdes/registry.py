@@ -18,7 +18,8 @@ from __future__ import annotations
 import warnings
 
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.pdes.cdr import INIT_CONDS, PRESETS as CDR_PRESETS, cdr, initial_value  # noqa: F401
+from lrpinn_jax.pdes.cdr import INIT_CONDS, cdr, initial_value  # noqa: F401
+from lrpinn_jax.pdes.cdr import PRESETS as CDR_PRESETS
 from lrpinn_jax.pdes.helmholtz import helmholtz
 
 # Built-in problems that live in a module of their own: name -> "module:attribute".

@@ -1,7 +1,8 @@
 """The network's fields at ONE point, with derivatives by coordinate name (forward mode).
 
 A residual receives ``u``, a ``Fields`` bound to the network and the point. Every derivative is a
-``jax.jvp`` (forward mode, measured faster than reverse mode for PINN residuals): one tangent gives the derivative of all
+``jax.jvp`` (forward mode, measured faster than reverse mode for PINN residuals): one tangent gives
+the derivative of all
 fields along one direction at once, and each is computed once per point however often the
 residual asks for it.
 """

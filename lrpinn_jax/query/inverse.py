@@ -37,15 +37,14 @@ from typing import NamedTuple, Optional, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from jax.flatten_util import ravel_pytree
 
-from lrpinn_jax.fit import lm
-from lrpinn_jax.io import programs
-from lrpinn_jax.fit.data import DataConfig, train_batch
 from lrpinn_jax.errors import UserError
-from lrpinn_jax.nn.model import point_fn
+from lrpinn_jax.fit import lm
+from lrpinn_jax.fit.data import DataConfig, train_batch
 from lrpinn_jax.fit.phase2 import merge_net, split_params
+from lrpinn_jax.io import programs
+from lrpinn_jax.nn.model import point_fn
 from lrpinn_jax.precision import real
 
 Z95 = 1.959963984540054  # two-sided 95% quantile of the standard normal

@@ -2,7 +2,8 @@
 in a lax.fori_loop. No Python loop over mu or over steps.
 
 Different mu have different adaptive ranks, so shapes are kept at full rank and the adaptive rank is
-a 0/1 mask on s (frozen["mask"]): masked entries stay exactly zero and their Jacobian columns vanish,
+a 0/1 mask on s (frozen["mask"]): masked entries stay exactly zero and their Jacobian columns
+vanish,
 so the result equals the truncated per-mu Phase 2 (tests check this).
 """
 from __future__ import annotations
@@ -16,15 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from lrpinn_jax.fit import lm
-from lrpinn_jax.fit import sharding
+from lrpinn_jax.fit import lm, sharding
+from lrpinn_jax.fit.phase1 import LossConfig
+from lrpinn_jax.fit.phase2 import RANK_MODES, Phase2Batch, predict
+from lrpinn_jax.fit.train import fmt_time
 from lrpinn_jax.io import programs
 from lrpinn_jax.nn.model import ModelConfig, hyper_s
-from lrpinn_jax.fit.phase1 import LossConfig
-from lrpinn_jax.fit.phase2 import Phase2Batch, RANK_MODES, predict
-from lrpinn_jax.fit.train import fmt_time
 from lrpinn_jax.precision import np_real, real
-
 
 # Mu per compiled call in the many-query commands (peak memory and speed at this size:
 # results/convection_30_40/README.md, "Many-query at scale").
@@ -286,9 +285,9 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
   the order of ``mus``.
   """
   from lrpinn_jax.fit.data import DataConfig, test_points, train_batch
+  from lrpinn_jax.fit.phase1 import predict as zero_shot
   from lrpinn_jax.metrics import problem_errors
   from lrpinn_jax.pdes.registry import pde_of
-  from lrpinn_jax.fit.phase1 import predict as zero_shot
 
   t0 = time.perf_counter()
   data = data or DataConfig()

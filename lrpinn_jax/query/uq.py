@@ -27,9 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.fit.train import fmt_time
 from lrpinn_jax.precision import real
 from lrpinn_jax.problem import Periodic
-from lrpinn_jax.fit.train import fmt_time
 
 RULES = ("quadrature", "qmc", "mc")
 QUANTILE_SAMPLES = 4096
@@ -176,9 +176,9 @@ def refined_field(solver, pde, axes: Sequence[np.ndarray], steps: int, chunk: in
                   need_xx: bool = True, seed: int = 0):
   """mu chunk (chunk, mu_dim) -> u on the grid after ``steps`` batched LM Phase-2 steps per mu
   (training points of DataConfig() from ``seed``)."""
-  from lrpinn_jax.query import many_query
   from lrpinn_jax.fit.data import DataConfig, train_batch
   from lrpinn_jax.fit.phase1 import LossConfig
+  from lrpinn_jax.query import many_query
   points, shape = grid_points(axes)
   pts = [jnp.asarray(a, real()) for a in points]
   cfg = solver.config
