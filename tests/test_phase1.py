@@ -90,6 +90,22 @@ def test_loss_weights_scale_only_their_term():
   np.testing.assert_allclose(total, plain["f"] + 10 * plain["bc"] + plain["ortho"], rtol=1e-5)
 
 
+def test_s_l1_is_the_mean_sum_of_s_and_weighs_zero_unless_named():
+  """The "s_l1" term is the mean over mu of sum_l sum_i s_l(mu)_i (hyper_s by hand); it is left
+  out of the total by default and adds w times itself with weights (("s_l1", w),)."""
+  from lrpinn_jax.fit.phase1 import phase1_loss
+  state, batch, _ = _setup()
+  pde = make_pde()
+  total, m = phase1_loss(state.params, TINY_MODEL, pde, LossConfig(need_xx=False), batch)
+  by_hand = np.mean([sum(float(jnp.sum(v)) for v in hyper_s(TINY_MODEL, state.params["hyper"], mu))
+                     for mu in batch.mus])
+  np.testing.assert_allclose(m["s_l1"], by_hand, rtol=1e-5)
+  np.testing.assert_allclose(total, m["f"] + m["ic"] + m["bc"] + m["ortho"], rtol=1e-6)
+  cfg = LossConfig(need_xx=False, weights=(("s_l1", 0.5),))
+  weighted = phase1_loss(state.params, TINY_MODEL, pde, cfg, batch)[0]
+  np.testing.assert_allclose(weighted, total + 0.5 * m["s_l1"], rtol=1e-5)
+
+
 def test_mu_weights_average_only_included_mu():
   from lrpinn_jax.fit.phase1 import phase1_loss
   state, batch, _ = _setup()
