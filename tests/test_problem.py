@@ -207,7 +207,7 @@ def trained(request):
 def test_phase1_trains_a_system_and_three_coordinates(trained):
   problem, cfg, params, mus, first, m = trained
   assert float(m["loss"]) < 0.5 * first
-  assert set(m) == {"loss", "ortho", "f"} | {c.name for c in problem.conditions}
+  assert set(m) == {"loss", "ortho", "s_l1", "f"} | {c.name for c in problem.conditions}
   solver = Solver(params, cfg)
   x = jnp.linspace(0.1, 0.4, 6).reshape(2, 3)
   u = solver(*([x] * problem.d), mus[0])
