@@ -4,17 +4,15 @@
   python -m benchmarks.speed --all [--out=FILE]   # on whatever backend JAX finds
 
 --all adds, on the device JAX picks (printed as "device"): the LM Phase-2 step and its parts, the
-many-query
-throughput (--many_query_n betas in [25, 45] from the official checkpoint, 100 LM steps, chunks
-of 100; mu per second and worst error) and the time to accuracy of the main command
+many-query throughput (--many_query_n betas in [25, 45] from the official checkpoint, 100 LM steps,
+chunks of 100; mu per second and worst error) and the time to accuracy of the main command
 (benchmarks.time_to_accuracy, seed 0, in --tta_workdir), and where the wall time of the one-query
 commands goes, cold and warm (benchmarks.startup).
 
 Prints one JSON object (with the device's float32 matmul peak, measured in the same run, and the
 Phase-1 step's fraction of it). Phase 1: official configuration (11 mu = beta 30..40, 1000 + 256 +
-2x100
-points, width 50, rank 50, Adam). Phase 2: one mu, 1000 collocation points, adaptive rank of the
-official beta = 40 checkpoint. --variants also times the other derivative mode and forced
+2x100 points, width 50, rank 50, Adam). Phase 2: one mu, 1000 collocation points, adaptive rank of
+the official beta = 40 checkpoint. --variants also times the other derivative mode and forced
 factored / merged low-rank products, for the decisions recorded in BUILD_NOTES.md.
 """
 from __future__ import annotations

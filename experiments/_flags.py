@@ -3,8 +3,7 @@
 A command imports this module, calls ``flags.adopt_module_key_flags(_flags)`` so that the shared
 flags are listed in its --help and recorded in results.json, and builds its ExperimentConfig with
 ``experiment_kwargs(problem, n_train)``. Flags of recipe settings (lrpinn_jax.fit.recipes.SETTINGS)
-default to
-None: unset, they take the value of --recipe; set, they override it.
+default to None: unset, they take the value of --recipe; set, they override it.
 """
 from __future__ import annotations
 

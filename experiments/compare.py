@@ -7,8 +7,7 @@
       --target_mu='5,0,0;0,5,0;0,0,5;5,5,0;0,5,5;5,5,5' --hyper_checkpoint=results/cdr_family_1_5
 
 --mu_set trains on an explicit set of mu (lrpinn_jax.pdes.mu_sets) instead of the --*_range grid,
-and
---target_mu gives whole mu triples instead of betas. Writes DIR/compare.json and DIR/compare.md.
+and --target_mu gives whole mu triples instead of betas. Writes DIR/compare.json and DIR/compare.md.
 The logic lives in lrpinn_jax.baselines.compare.
 """
 from __future__ import annotations

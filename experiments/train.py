@@ -5,10 +5,9 @@
   python -m experiments.train --problem=burgers --mu_grid=5 --targets=0.01,0.9
 
 --problem: a built-in problem name (burgers, kovasznay, taylor_green), a file (its object
-``problem``), FILE.py:NAME, or
-module:NAME. The model's model.json records it, so lrpinn_jax.load and the other commands
-(--checkpoint=DIR) rebuild the problem. Runs the problem's own recipe if it has one (by its
-name), else the generic one.
+``problem``), FILE.py:NAME, or module:NAME. The model's model.json records it, so lrpinn_jax.load
+and the other commands (--checkpoint=DIR) rebuild the problem. Runs the problem's own recipe if it
+has one (by its name), else the generic one.
 """
 from __future__ import annotations
 

@@ -68,8 +68,8 @@ def test_per_point_jacobian_equals_jacfwd(official_phase1):
 @pytest.mark.parametrize("optimizer", ["lm", "lm_geodesic"])
 def test_lm_phase2_lowers_official_beta40_error(official_phase1, optimizer):
   """A handful of LM steps (plain or with geodesic acceleration) from the official Phase-1 model at
-  beta = 40 (zero-shot rel err 0.30)
-  beats the paper's 10,000-epoch Adam result (0.0722) on the official test points."""
+  beta = 40 (zero-shot rel err 0.30) beats the paper's 10,000-epoch Adam result (0.0722) on the
+  official test points."""
   from lrpinn_jax.fit import train
   from lrpinn_jax.fit.data import DataConfig
   from tests.conftest import ref_path

@@ -1,6 +1,5 @@
 """The CDR family and Helmholtz: presets, initial conditions, reference solutions against closed
-forms,
-Strang splitting's second-order convergence, and residuals of exact / reference solutions."""
+forms, Strang splitting's second-order convergence, and residuals of exact / reference solutions."""
 import math
 
 import jax

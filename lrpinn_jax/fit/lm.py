@@ -27,8 +27,8 @@ convergence, where rounding dominates the finite difference (BUILD_NOTES.md, kno
 
 One network pass per step: the state keeps r and the normal equations at the accepted point, and
 each step evaluates r and J at the candidate only (used as the new base if accepted). So the step
-compiles to a single
-Jacobian program, and the first step just evaluates the starting point (it starts with loss = inf).
+compiles to a single Jacobian program, and the first step just evaluates the starting point (it
+starts with loss = inf).
 """
 from __future__ import annotations
 

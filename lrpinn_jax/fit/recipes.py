@@ -8,8 +8,8 @@ An explicit command-line flag overrides the recipe's value for that setting.
 
 Problems are named by command: "convection" (experiments.convection), "cdr/<preset>"
 (experiments.cdr --pde=<preset>), "cdr_family" (experiments.cdr --mu_set=...), "helmholtz". Where
-the evidence for a "best" entry lives:
-results/<experiment>/README.md (each table row has its command).
+the evidence for a "best" entry lives: results/<experiment>/README.md (each table row has its
+command).
 """
 from __future__ import annotations
 

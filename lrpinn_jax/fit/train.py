@@ -138,8 +138,7 @@ PHASE1_OPTIMIZERS = {"adam": optax.adam, "soap": soap.soap}
 
 def make_optimizer(lr: float, schedule: str = "constant", steps: int = 1, name: str = "adam"):
   """Adam (paper) or SOAP (lrpinn_jax.fit.soap) with a constant learning rate (paper) or cosine
-  decay
-  to lr/100 over ``steps``.
+  decay to lr/100 over ``steps``.
 
   The schedule reads the step count kept in the optimizer state, so resuming stays bit-for-bit
   as long as ``steps`` (the total budget) is unchanged.
@@ -268,10 +267,9 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
 
   Stops after ``steps`` steps, after ``max_seconds`` of training, when the loss falls below
   ``tol``, or (LM) when the damping saturates (no step can lower the loss any more).
-  test: optional (*coords, u_exact) arrays (e.g. x, t, u); every ``eval_every`` steps (0: never)
-  the test errors go
-  into the trajectory. Seconds count from the start of Phase 2 with compilation, without the
-  test evaluations.
+  test: optional (*coords, u_exact) arrays (e.g. x, t, u); every ``eval_every`` steps (0: never) the
+  test errors go into the trajectory. Seconds count from the start of Phase 2 with compilation,
+  without the test evaluations.
   program_key: names the problem for stored programs (lrpinn_jax.io.programs.problem_key): the
   step and the test evaluation are then loaded from the compilation cache folder when a run
   before compiled them (None: jitted as usual).

@@ -50,8 +50,7 @@ def _folder():
 def stored(fn: Callable, name: str, key: Optional[str]) -> Callable:
   """``fn`` (a pure function of pytrees of arrays) as a jitted function whose programs are
   stored on disk per argument shapes (module docstring). ``key`` must name every setting ``fn``
-  closes over; None (e.g. a user's problem,
-  whose code is not hashed): plain ``jax.jit(fn)``."""
+  closes over; None (e.g. a user's problem, whose code is not hashed): plain ``jax.jit(fn)``."""
   jitted = jax.jit(fn)
   loaded = {}
 

@@ -2,8 +2,8 @@
 API as a user would (this file is also a template: copy it, edit it, and pass it to
 `python -m experiments.train --problem=FILE`), and its exact solution by Cole-Hopf.
 
-  u_t + u u_x = nu u_xx,  x in [-1, 1], t in [0, 1],  u(x, 0) = -A sin(pi x),  u(-1, t) = u(1, t) =
-  0
+  u_t + u u_x = nu u_xx,  x in [-1, 1], t in [0, 1],
+  u(x, 0) = -A sin(pi x),  u(-1, t) = u(1, t) = 0
   mu = (nu, A): nu in [0.01/pi, 0.1/pi], A in [0.5, 1]  (nu = 0.01/pi, A = 1: the classic shock)
 
 The exact solution, in numpy float64:

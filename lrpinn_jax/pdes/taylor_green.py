@@ -5,8 +5,8 @@ coordinates and three fields (u, v, p) with an exact solution for every nu.
   v_t + u v_x + v v_y + p_y - nu (v_xx + v_yy) = 0
   u_x + v_y = 0,     (x, y, t) in [0, 2 pi]^2 x [0, 1], periodic in x and y,  mu = nu in [0.01, 0.1]
 
-  u = -cos x sin y e^(-2 nu t),  v = sin x cos y e^(-2 nu t),  p = -(cos 2x + cos 2y) e^(-4 nu t) /
-  4
+  u = -cos x sin y e^(-2 nu t),  v = sin x cos y e^(-2 nu t),
+  p = -(cos 2x + cos 2y) e^(-4 nu t) / 4
 
 Conditions: the exact velocity at t = 0 ("ic"); u, v, p equal on opposite sides in x ("per_x")
 and in y ("per_y"). The equations fix the pressure only up to an additive function of time c(t)

@@ -2,9 +2,8 @@
 
 A residual receives ``u``, a ``Fields`` bound to the network and the point. Every derivative is a
 ``jax.jvp`` (forward mode, measured faster than reverse mode for PINN residuals): one tangent gives
-the derivative of all
-fields along one direction at once, and each is computed once per point however often the
-residual asks for it.
+the derivative of all fields along one direction at once, and each is computed once per point
+however often the residual asks for it.
 """
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ The objective is the mean squared difference between the model's fields at given
 profile u(x, t_target; mu) over x) and a target there; mu moves in box coordinates z in
 [0, 1]^d (mu = lo + z (hi - lo), z clipped to the box after each step) under optax Adam with a
 cosine decay of the step to lr/1000 (so the last steps settle instead of jittering by lr), from a
-grid of starts at once (vmap); the best start wins,
-and other starts that end at a different mu with a misfit within 2x of the best are reported:
-the answer need not be unique (convection at t = 1: beta and beta - 2 pi give the same profile).
+grid of starts at once (vmap); the best start wins, and other starts that end at a different mu with
+a misfit within 2x of the best are reported: the answer need not be unique (convection at t = 1:
+beta and beta - 2 pi give the same profile).
 """
 from __future__ import annotations
 

@@ -3,8 +3,7 @@ in a lax.fori_loop. No Python loop over mu or over steps.
 
 Different mu have different adaptive ranks, so shapes are kept at full rank and the adaptive rank is
 a 0/1 mask on s (frozen["mask"]): masked entries stay exactly zero and their Jacobian columns
-vanish,
-so the result equals the truncated per-mu Phase 2 (tests check this).
+vanish, so the result equals the truncated per-mu Phase 2 (tests check this).
 """
 from __future__ import annotations
 

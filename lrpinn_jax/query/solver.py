@@ -16,8 +16,7 @@ class Solver:
   """A pytree: pass it into jitted functions, vmap over mu, differentiate w.r.t. mu or params.
 
   params: {"net", "hyper"} for a Phase-1 model (s comes from the hypernetwork), or {"net", "s"} for
-  a
-    Phase-2 model fine-tuned for one mu (s is fixed; mu is then only used by the caller's PDE).
+  a Phase-2 model fine-tuned for one mu (s is fixed; mu is then only used by the caller's PDE).
   config: the architecture (static).
   meta: static extras, e.g. (("pde", "convection"), ("mu", (40.0, 0.0, 0.0))).
 
