@@ -80,3 +80,16 @@ def test_a_command_writes_its_wall_time_breakdown(tmp_path, monkeypatch):
   out = json.loads(path.read_text())
   assert out["solve"] >= 0.05 and out["write"] >= 0.02
   assert out["main"] >= out["solve"] + out["write"] and out["start_to_main"] >= 1.0
+
+
+def test_a_corrupted_stored_program_is_exported_again(tmp_path):
+  fn = lambda x: x + 1.0
+  old = jax.config.jax_compilation_cache_dir
+  jax.config.update("jax_compilation_cache_dir", str(tmp_path))
+  try:
+    programs.stored(fn, "corrupt", "k")(jnp.float32(1.0))
+    for name in os.listdir(tmp_path / programs.FOLDER):
+      (tmp_path / programs.FOLDER / name).write_bytes(b"not a program")
+    assert float(programs.stored(fn, "corrupt", "k")(jnp.float32(1.0))) == 2.0
+  finally:
+    jax.config.update("jax_compilation_cache_dir", old)

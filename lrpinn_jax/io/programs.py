@@ -91,7 +91,7 @@ def _load_or_export(folder: str, stem: str, fn: Callable, tree, leaves):
     with open(path + ".tree", "rb") as f:
       out_tree = pickle.load(f)
     return jax.jit(exp.call), out_tree
-  except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+  except Exception:  # missing, or unreadable (a partial or corrupted file): export it again
     pass
   trees = []
 
