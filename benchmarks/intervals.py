@@ -45,16 +45,15 @@ def variants(jac, blocks, data_resid, d, s, sigma):
   level the Laplace interval uses; sigma: the stated one (the command's sandwich takes it)."""
   n = data_resid.size
   m = sum(b.size for b in blocks)
-  inv = np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)
-  jac_d = jac[m:] * np.sqrt(n)  # unscaled data rows
-  meat_d = s ** 2 / n ** 2 * jac_d.T @ jac_d
-  h = jac_d.T @ jac_d / s ** 2
+  h = (jac[m:] * np.sqrt(n)).T @ (jac[m:] * np.sqrt(n)) / s ** 2  # the data rows, unscaled
   row = 0
   for b in blocks:
     rows = jac[row:row + b.size]
     h += b.size * rows.T @ rows / max(float(b @ b), 1e-30)
     row += b.size
-  cov = {"laplace": s ** 2 / n * inv, "sandwich_data": inv @ meat_d @ inv,
+  quiet = [np.zeros_like(b) for b in blocks]  # blocks without variance: data noise only
+  cov = {"laplace": s ** 2 / n * np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True),
+         "sandwich_data": inverse.sandwich(jac, quiet, data_resid, d, 1.0, sigma)[0],
          "sandwich": inverse.sandwich(jac, blocks, data_resid, d, 1.0, sigma)[0],
          "pde_as_data": np.linalg.pinv(h, rcond=1e-12, hermitian=True)}
   return {k: np.sqrt(np.maximum(np.diag(c[-d:, -d:]), 0.0)) for k, c in cov.items()}
@@ -82,8 +81,8 @@ def main(argv):
     est = inverse.fit_mu(solver, obs, box=box, fitter=fitter)
     trainable, frozen, _ = split_params(solver.config, solver.params, est.mu_hat, "full")
     coords = tuple(jnp.asarray(c, jnp.float32) for c in obs.coords)
-    _, mu, jac, resid, _, blocks = refiner(trainable, frozen, jnp.asarray(est.mu_hat, jnp.float32),
-                                           coords, jnp.asarray(obs.u, jnp.float32), points)
+    _, mu, jac, resid, blocks = refiner(trainable, frozen, jnp.asarray(est.mu_hat, jnp.float32),
+                                        coords, jnp.asarray(obs.u, jnp.float32), points)
     resid = np.asarray(resid, np.float64)
     s = max(obs.sigma, float(np.sqrt(resid @ resid / max(len(resid) - len(free), 1))))
     err = np.abs(np.asarray(mu, np.float64)[free] - mu_true[free])

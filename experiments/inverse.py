@@ -14,8 +14,8 @@ noise of standard deviation --noise x RMS of the observed values. --trials runs 
 Only the coordinates of mu that vary over the model's training grid are estimated (convection:
 beta; the CDR models: beta, nu, rho), within that grid's box. --refine_steps=K > 0 then refines
 jointly (mu and the Phase-2 parameters, PDE residual plus data misfit;
-lrpinn_jax.query.inverse.refine),
-which removes most of the surrogate's own error from the estimate and its interval.
+lrpinn_jax.query.inverse.refine), which removes most of the surrogate's own error from the
+estimate and its interval.
 Writes inverse.json or trials.json, and inverse.png (data, fit, misfit along each coordinate).
 inverse.json: the command's answer at the top (mu_hat, std, ci95, sigma, seconds,
 data_rel_residual, mu_true and abs_err with --synthetic), "answer" saying which estimate that is

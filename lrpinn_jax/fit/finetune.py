@@ -16,7 +16,7 @@ from lrpinn_jax.fit.data import DataConfig, test_set, train_batch
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.losses import block_vectors
 from lrpinn_jax.fit.phase1 import LossConfig
-from lrpinn_jax.fit.phase2 import merge_net, predict, trainable_count
+from lrpinn_jax.fit.phase2 import merge_net, trainable_count
 from lrpinn_jax.io import checkpoint, interop, programs
 from lrpinn_jax.metrics import problem_errors
 from lrpinn_jax.nn.model import point_fn
@@ -100,8 +100,7 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
         eval_every=eval_every, test=(*test.coords, test.u[0]), log_every=log_every, log=log,
         program_key=key)
     cfg = solver.config
-    u = programs.stored(lambda tr, fr, cs, m: predict(cfg, tr, fr, *cs, pde=pde, mu=m),
-                        "phase2_predict", None if key is None else repr((key, cfg)))(
+    u = train.phase2_predictor(cfg, pde, key)(
         trainable, frozen, tuple(jnp.asarray(c, real()) for c in test.coords),
         jnp.asarray(mu, real()))
     final = {**problem_errors(pde, u, test.u[0]),

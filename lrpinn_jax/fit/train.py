@@ -258,6 +258,14 @@ LM_OPTIMIZERS = {"lm": lm.LMConfig(), "lm_geodesic": lm.LMConfig(geodesic=True)}
 PHASE2_OPTIMIZERS = ("adam",) + tuple(LM_OPTIMIZERS)
 
 
+def phase2_predictor(cfg: ModelConfig, pde, program_key: Optional[str] = None) -> Callable:
+  """predict(trainable, frozen, coords (tuple of (n,) arrays), mu) -> phase2.predict's u, jitted;
+  stored (lrpinn_jax.io.programs) when ``program_key`` names the problem."""
+  key = None if program_key is None else repr((program_key, cfg))
+  return programs.stored(lambda tr, fr, cs, m: phase2.predict(cfg, tr, fr, *cs, pde=pde, mu=m),
+                         "phase2_predict", key)
+
+
 def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
                lr: float = 2.5e-4, rank_mode: str = "adaptive", optimizer: str = "adam",
                loss_cfg: phase1.LossConfig = phase1.LossConfig(), max_seconds: float = None,
@@ -293,10 +301,7 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
   frozen = state.frozen
   if test is not None:
     coords = tuple(jnp.asarray(a, real()) for a in test[:-1])
-    key = None if program_key is None else repr((program_key, cfg))
-    predict_at = programs.stored(
-        lambda tr, fr, cs, m: phase2.predict(cfg, tr, fr, *cs, pde=pde, mu=m), "phase2_predict",
-        key)
+    predict_at = phase2_predictor(cfg, pde, program_key)
     predict = lambda tr: predict_at(tr, frozen, coords, mu)
   trajectory, eval_seconds, stopped = [], 0.0, "steps"
   progress = Progress(f"phase2 {optimizer} {rank_mode} mu={tuple(float(v) for v in mu)}",

@@ -1,15 +1,15 @@
 """Programs kept on disk beside the compilation cache, so that a command run again starts warm.
 
-The persistent compilation cache (lrpinn_jax.io.cache) skips XLA's compilation, but a command
-still traces and lowers each program before it can look the program up: for the inverse
-command's two solves that was 4-5 s of a 12 s command. ``stored(fn, name, key)`` returns a
-function that, the first time it sees argument shapes, exports ``jax.jit(fn)`` with
-``jax.export`` (StableHLO) and writes it to ``<cache folder>/programs/``; a later process loads
-it from there and calls it without tracing ``fn``. A stored program is found by a hash of
-``name``, ``key`` (everything ``fn`` depends on besides its arguments: the caller's static
-settings), the arguments' tree, shapes and dtypes, the backend, and the source of this package,
-so that a change in the code never reuses an old program. With no cache folder set (the library
-used from Python), it is ``jax.jit(fn)``.
+The persistent compilation cache (lrpinn_jax.io.cache) skips XLA's compilation, but a command still
+traces and lowers each program before it can look the program up: for the inverse command's two
+solves that was most of their 6.5 s (BUILD_NOTES.md). ``stored(fn, name, key)`` returns a function
+that, the first time it sees argument shapes, exports ``jax.jit(fn)`` with ``jax.export``
+(StableHLO) and writes it to ``<cache folder>/programs/``; a later process loads it from there and
+calls it without tracing ``fn``. A stored program is found by a hash of ``name``, ``key``
+(everything ``fn`` depends on besides its arguments: the caller's static settings), the arguments'
+tree, shapes and dtypes, the backend, and the source of this package, so that a change in the code
+never reuses an old program. With no cache folder set (the library used from Python), it is
+``jax.jit(fn)``.
 
 >>> # solve = stored(lambda params, x: ..., "my_solve", repr(static_settings))
 >>> # solve(params, x)   # exported and written once, loaded by later runs

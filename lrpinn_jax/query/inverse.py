@@ -211,9 +211,11 @@ def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0
                  steps: int = 100, data_weight: float = 1.0, need_xx: bool = False,
                  lm_cfg: lm.LMConfig = lm.LMConfig()):
   """Returns refine(trainable, frozen, mu0 (mu_dim,), coords, u, points) -> (trainable,
-  mu (mu_dim,), J (m, n) at the end, data residual (n_obs k,), PDE residual RMS), jitted: joint LM
-  over the Phase-2 parameters and mu[free] (module docstring). One compilation serves every
-  solve with the same shapes (rank mode "full" keeps them fixed)."""
+  mu (mu_dim,), J (m, n) at the end, data residual (n_obs k,), the PDE and condition blocks'
+  residuals (each scaled to its mean square; the PDE's first)), jitted and stored
+  (lrpinn_jax.io.programs): joint LM over the Phase-2 parameters and mu[free] (module
+  docstring). One compilation serves every solve with the same shapes (rank mode "full" keeps
+  them fixed)."""
   cfg = dataclasses.replace(solver.config, merge=False)
   free_idx = jnp.asarray(tuple(int(i) for i in free))
   fields = tuple(int(i) for i in fields)
@@ -233,17 +235,16 @@ def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0
     def rj(theta):
       blocks = [lm.block_rows(lambda th, *c, fn=fn: fn(*parts(th), *c), theta, cols)
                 for _, fn, cols in pde.blocks(points, need_xx=need_xx)]
-      f_rms = jnp.linalg.norm(blocks[0][0])  # block rows are scaled to mean squares
       data, data_jac = lm.block_rows(misfit, theta, (*coords, u), mean=False)
       w = jnp.sqrt(data_weight / coords[0].shape[0])
       r = jnp.concatenate([b[0] for b in blocks] + [w * data])
       jac = jnp.concatenate([b[1] for b in blocks] + [w * data_jac])
-      return r, jac, data, f_rms, tuple(b[0] for b in blocks)
+      return r, jac, data, tuple(b[0] for b in blocks)
 
     theta0 = jnp.concatenate([flat0, mu0[free_idx]])
     theta, _ = lm.minimize(lambda th: rj(th)[:2], theta0, steps, lm_cfg=lm_cfg)
-    _, jac, data, f_rms, pde_blocks = rj(theta)
-    return unravel(theta[:n_net]), parts(theta)[1], jac, data, f_rms, pde_blocks
+    _, jac, data, pde_blocks = rj(theta)
+    return unravel(theta[:n_net]), parts(theta)[1], jac, data, pde_blocks
 
   key = _program_key(solver, tuple(int(i) for i in free), fields, steps, data_weight, need_xx,
                      lm_cfg)
@@ -267,8 +268,8 @@ def refine(solver, pde, obs: Observations, est: Estimate, *, sigma: Optional[flo
   trainable, frozen, _ = split_params(solver.config, solver.params, est.mu_hat, "full")
   points = jax.tree.map(jnp.asarray, train_batch(pde, data, seed))
   coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
-  _, mu, jac, resid, f_rms, blocks = refiner(trainable, frozen, jnp.asarray(est.mu_hat, real()),
-                                             coords, jnp.asarray(obs.u, real()), points)
+  _, mu, jac, resid, blocks = refiner(trainable, frozen, jnp.asarray(est.mu_hat, real()), coords,
+                                      jnp.asarray(obs.u, real()), points)
   mu = np.asarray(mu, np.float64)
   cov, s, _ = sandwich(np.asarray(jac, np.float64), [np.asarray(b, np.float64) for b in blocks],
                        np.asarray(resid, np.float64), len(free), data_weight, sigma)
@@ -276,7 +277,8 @@ def refine(solver, pde, obs: Observations, est: Estimate, *, sigma: Optional[flo
   ci = np.stack([mu[list(free)] - Z95 * std, mu[list(free)] + Z95 * std], 1)
   u = np.asarray(obs.u, np.float64).reshape(-1)
   rel = float(np.linalg.norm(resid) / max(np.linalg.norm(u), 1e-30))
-  return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0, float(f_rms))
+  f_rms = float(np.linalg.norm(blocks[0]))  # block rows are scaled to mean squares
+  return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0, f_rms)
 
 
 def sandwich(jac: np.ndarray, blocks, data_resid: np.ndarray, d: int, data_weight: float,
