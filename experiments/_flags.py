@@ -74,6 +74,9 @@ flags.DEFINE_string("deriv_mode", "jvp", "PDE derivatives: forward mode (jvp), t
                     "(reverse mode, grad, was removed: it measured slower)")
 flags.DEFINE_string("loss_weights", "", "Phase-1 weights of loss terms, e.g. 'bc=10' (terms: "
                     "f, ic, bc, ortho, bc_x with diffusion; unnamed ones weigh 1)")
+flags.DEFINE_float("rank_tol", 0.0, "drop the smallest entries of each s_l(mu) while their "
+                   "share of ||s_l||^2 stays <= rank_tol^2 (0: keep every nonzero entry); e.g. "
+                   "1e-2 with --loss_weights=s_l1=3e-5 (results/rank_pressure)", lower_bound=0.0)
 
 # Devices and processes.
 flags.DEFINE_integer("devices", 0, "split Phase 1 over mu across this many devices (0: all that "
@@ -87,7 +90,7 @@ flags.DEFINE_integer("process_id", None, "jax.distributed: this process's id", l
 FLAGS = flags.FLAGS
 
 _OTHER = ("seed", "rank_mode", "resume", "n_0", "n_b", "n_test", "log_every", "ckpt_every",
-          "ortho", "deriv_mode", "loss_weights", "devices")
+          "ortho", "deriv_mode", "loss_weights", "rank_tol", "devices")
 
 
 def start_processes() -> None:

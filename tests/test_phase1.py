@@ -164,3 +164,29 @@ def test_per_mu_path_equals_the_vmap():
   np.testing.assert_allclose(small[0], large[0], rtol=1e-6)
   for a, b in zip(jax.tree.leaves(small[1]), jax.tree.leaves(large[1])):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_rank_tol_truncates_s_for_use_but_not_for_phase1():
+  """ModelConfig.rank_tol zeroes the smallest entries of each s_l while their squares sum to at
+  most tol^2 ||s_l||^2 (checked by sorting by hand); Phase 1's loss trains the untruncated s
+  (the same loss and metrics as rank_tol = 0: one program's float32 results, compared exactly)."""
+  from lrpinn_jax.fit.phase1 import phase1_loss
+  state, batch, _ = _setup()
+  pde = make_pde()
+  tol = 0.3
+  cut = dataclasses.replace(TINY_MODEL, rank_tol=tol)
+  mu = batch.mus[1]
+  for full, kept in zip(hyper_s(TINY_MODEL, state.params["hyper"], mu),
+                        hyper_s(cut, state.params["hyper"], mu)):
+    full, kept = np.asarray(full, np.float64), np.asarray(kept)
+    order = np.argsort(full)
+    n_drop = int(np.sum(np.cumsum(full[order] ** 2) <= tol ** 2 * np.sum(full ** 2)))
+    expect = full.copy()
+    expect[order[:n_drop]] = 0.0
+    assert n_drop > 0
+    np.testing.assert_array_equal(kept, expect.astype(np.float32))
+  loss_cfg = LossConfig(need_xx=False)
+  plain = phase1_loss(state.params, TINY_MODEL, pde, loss_cfg, batch)[1]
+  truncated = phase1_loss(state.params, cut, pde, loss_cfg, batch)[1]
+  for k in plain:
+    np.testing.assert_array_equal(truncated[k], plain[k])

@@ -75,6 +75,7 @@ class ExperimentConfig:
   s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
   t_scale: float = 1.0  # the network sees t_scale * t (ModelConfig.t_scale)
   loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
+  rank_tol: float = 0.0  # > 0: s(mu) truncated to the rank it needs (ModelConfig.rank_tol)
   devices: int = 0  # Phase 1 split over mu across this many devices (0: all JAX sees)
 
   def validate(self):
@@ -110,10 +111,12 @@ class ExperimentConfig:
         raise UserError(f"--hard_ic with --periodic cannot fit diffusion from {self.init_cond!r}: "
                         f"u0' jumps by {jump:.3g} across the periodic boundary and u = u0 + t N "
                         f"keeps that kink for all t; drop one of the two flags")
-    for name in ("sine_start", "s_init"):
+    for name in ("sine_start", "s_init", "rank_tol"):
       v = getattr(self, name)
       if not (np.isfinite(v) and v >= 0):
         raise UserError(f"--{name} must be a finite number >= 0, got {v}")
+    if self.rank_tol >= 1:
+      raise UserError(f"--rank_tol must be below 1 (1 drops every rank), got {self.rank_tol}")
     if not (np.isfinite(self.t_scale) and self.t_scale > 0):
       raise UserError(f"--t_scale must be a positive finite number, got {self.t_scale}")
     self.loss_config()  # parses --loss_weights against the loss terms this run has
@@ -171,6 +174,7 @@ class ExperimentConfig:
     extra["sine_start"] = float(self.sine_start)
     extra["s_init"] = float(self.s_init)
     extra["t_scale"] = float(self.t_scale)
+    extra["rank_tol"] = float(self.rank_tol)
     extra["periods"] = periods(pde) if self.periodic else ()
     if not self.normalize_mu:
       return ModelConfig(mu_dim=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,

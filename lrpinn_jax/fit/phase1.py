@@ -95,9 +95,11 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
   """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty, each term
   times its loss_cfg.weights entry (default 1; "s_l1", the sum of s(mu), default 0).
   unroll: see ``map_mu``."""
+  train_cfg = dataclasses.replace(cfg, rank_tol=0.0)  # Phase 1 trains the untruncated s
+
   def per_mu(mu):
-    s = hyper_s(cfg, params["hyper"], mu)  # once per mu
-    u = point_fn(cfg, params["net"], s, pde=pde, mu=mu)
+    s = hyper_s(train_cfg, params["hyper"], mu)  # once per mu
+    u = point_fn(train_cfg, params["net"], s, pde=pde, mu=mu)
     out = losses.pinn_losses(u, pde, mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx,
                              loss_cfg.causal_eps, loss_cfg.causal_bins)
     # sum of s over every layer (s >= 0): a sparsity pressure on the ranks, weighed 0 unless

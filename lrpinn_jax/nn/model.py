@@ -67,6 +67,12 @@ class ModelConfig:
     t_scale: the network sees c t instead of t (its second input, y for Helmholtz): c of the
       order of the fastest rate in t (e.g. the largest beta of convection) lets first-layer
       features of O(1) weights oscillate as fast in t as the solution does.
+    rank_tol: 0 = s_l(mu) as the hypernetwork gives it; tau > 0 = its smallest entries are set
+      to zero while the dropped ones have sum s_i^2 <= tau^2 sum s_i^2 (``truncate_s``), so each
+      low-rank layer keeps only the rank it needs. With the orthonormal U_l, V_l the
+      orthogonality penalty trains, tau is the relative Frobenius norm of the dropped part of
+      U_l diag(s) V_l^T. Phase 1 trains the untruncated s; every use of the model (zero-shot,
+      the Phase-2 adaptive rank, Solver) sees the truncated one.
   """
   width: int = 50
   n_lowrank: int = 3
@@ -85,6 +91,7 @@ class ModelConfig:
   sine_start: float = 0.0
   s_init: float = 0.0
   t_scale: float = 1.0
+  rank_tol: float = 0.0
 
   def __post_init__(self):
     if len(self.mu_shift) != self.mu_dim or len(self.mu_scale) != self.mu_dim:
@@ -224,7 +231,22 @@ def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.
   """The diagonals s_l(mu) for ONE mu (mu_dim,): a tuple of L arrays (rank,). Compiled once per
   configuration (an eager call is one dispatch; inside a trace it is inlined)."""
   mu_n = (mu - jnp.asarray(cfg.mu_shift, mu.dtype)) / jnp.asarray(cfg.mu_scale, mu.dtype)
-  return hyper_module(cfg).apply({"params": hyper_params}, mu_n)
+  s = hyper_module(cfg).apply({"params": hyper_params}, mu_n)
+  return tuple(truncate_s(v, cfg.rank_tol) for v in s) if cfg.rank_tol else s
+
+
+def truncate_s(s: jnp.ndarray, tol: float) -> jnp.ndarray:
+  """s (r,) >= 0 with its smallest entries set to zero, as many as have
+  sum of s_i^2 <= tol^2 ||s||^2 (ties broken by position). Jittable: the count is data, the shape
+  is not.
+
+  >>> truncate_s(jnp.array([3.0, 0.1, 4.0, 0.2]), 0.05).tolist()  # 0.1^2 + 0.2^2 <= 0.05^2 * 25.05
+  [3.0, 0.0, 4.0, 0.0]
+  """
+  order = jnp.argsort(s)
+  dropped = jnp.cumsum(s[order] ** 2) <= tol ** 2 * jnp.sum(s ** 2)
+  keep = jnp.zeros(s.shape, bool).at[order].set(~dropped)
+  return jnp.where(keep, s, 0.0)
 
 
 def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
