@@ -16,6 +16,7 @@ Prints per variant the fraction of trials whose 95% interval covers the truth an
 error / std (1 when calibrated). Seeds other than the 100 trials of results/inverse/calibration
 (0..99) choose the variant; those trials measure it.
 """
+
 from __future__ import annotations
 
 import jax
@@ -45,17 +46,19 @@ def variants(jac, blocks, data_resid, d, s, sigma):
   level the Laplace interval uses; sigma: the stated one (the command's sandwich takes it)."""
   n = data_resid.size
   m = sum(b.size for b in blocks)
-  h = (jac[m:] * np.sqrt(n)).T @ (jac[m:] * np.sqrt(n)) / s ** 2  # the data rows, unscaled
+  h = (jac[m:] * np.sqrt(n)).T @ (jac[m:] * np.sqrt(n)) / s**2  # the data rows, unscaled
   row = 0
   for b in blocks:
-    rows = jac[row:row + b.size]
+    rows = jac[row : row + b.size]
     h += b.size * rows.T @ rows / max(float(b @ b), 1e-30)
     row += b.size
   quiet = [np.zeros_like(b) for b in blocks]  # blocks without variance: data noise only
-  cov = {"laplace": s ** 2 / n * np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True),
-         "sandwich_data": inverse.sandwich(jac, quiet, data_resid, d, 1.0, sigma)[0],
-         "sandwich": inverse.sandwich(jac, blocks, data_resid, d, 1.0, sigma)[0],
-         "pde_as_data": np.linalg.pinv(h, rcond=1e-12, hermitian=True)}
+  cov = {
+    "laplace": s**2 / n * np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True),
+    "sandwich_data": inverse.sandwich(jac, quiet, data_resid, d, 1.0, sigma)[0],
+    "sandwich": inverse.sandwich(jac, blocks, data_resid, d, 1.0, sigma)[0],
+    "pde_as_data": np.linalg.pinv(h, rcond=1e-12, hermitian=True),
+  }
   return {k: np.sqrt(np.maximum(np.diag(c[-d:, -d:]), 0.0)) for k, c in cov.items()}
 
 
@@ -81,20 +84,43 @@ def main(argv):
     est = inverse.fit_mu(solver, obs, box=box, fitter=fitter)
     trainable, frozen, _ = split_params(solver.config, solver.params, est.mu_hat, "full")
     coords = tuple(jnp.asarray(c, jnp.float32) for c in obs.coords)
-    _, mu, jac, resid, blocks = refiner(trainable, frozen, jnp.asarray(est.mu_hat, jnp.float32),
-                                        coords, jnp.asarray(obs.u, jnp.float32), points)
+    _, mu, jac, resid, blocks = refiner(
+      trainable,
+      frozen,
+      jnp.asarray(est.mu_hat, jnp.float32),
+      coords,
+      jnp.asarray(obs.u, jnp.float32),
+      points,
+    )
     resid = np.asarray(resid, np.float64)
     s = max(obs.sigma, float(np.sqrt(resid @ resid / max(len(resid) - len(free), 1))))
     err = np.abs(np.asarray(mu, np.float64)[free] - mu_true[free])
-    for name, std in variants(np.asarray(jac, np.float64),
-                              [np.asarray(b, np.float64) for b in blocks], resid, len(free),
-                              s, obs.sigma).items():
+    for name, std in variants(
+      np.asarray(jac, np.float64),
+      [np.asarray(b, np.float64) for b in blocks],
+      resid,
+      len(free),
+      s,
+      obs.sigma,
+    ).items():
       z.setdefault(name, []).append(err / std)
-  out = {name: {"covered_95": np.mean(np.array(v) <= 1.96, 0).round(3).tolist(),
-                "rms_err_over_std": np.sqrt(np.mean(np.array(v) ** 2, 0)).round(3).tolist()}
-         for name, v in z.items()}
-  startup.report({"checkpoint": _CKPT.value, "noise": _NOISE.value, "trials": _TRIALS.value,
-                  "first_seed": _SEED.value, "variants": out}, _OUT.value)
+  out = {
+    name: {
+      "covered_95": np.mean(np.array(v) <= 1.96, 0).round(3).tolist(),
+      "rms_err_over_std": np.sqrt(np.mean(np.array(v) ** 2, 0)).round(3).tolist(),
+    }
+    for name, v in z.items()
+  }
+  startup.report(
+    {
+      "checkpoint": _CKPT.value,
+      "noise": _NOISE.value,
+      "trials": _TRIALS.value,
+      "first_seed": _SEED.value,
+      "variants": out,
+    },
+    _OUT.value,
+  )
 
 
 if __name__ == "__main__":

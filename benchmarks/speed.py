@@ -15,6 +15,7 @@ Phase-1 step's fraction of it). Phase 1: official configuration (11 mu = beta 30
 the official beta = 40 checkpoint. --variants also times the other derivative mode and forced
 factored / merged low-rank products, for the decisions recorded in BUILD_NOTES.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,10 +43,14 @@ _STEPS = flags.DEFINE_integer("steps", 20, "timed steps per measurement", lower_
 _VARIANTS = flags.DEFINE_bool("variants", False, "also time derivative modes and merge settings")
 _OUT = flags.DEFINE_string("out", None, "also write the JSON object to this file")
 _ALL = flags.DEFINE_bool("all", False, "also LM step, many-query throughput, time to accuracy")
-_MQ_N = flags.DEFINE_integer("many_query_n", 200, "betas of the --all many-query throughput",
-                             lower_bound=1)
-_WORKDIR = flags.DEFINE_string("tta_workdir", "runs/speed_all_tta", "--all: workdir of the "
-                               "main command (must not hold checkpoints)")
+_MQ_N = flags.DEFINE_integer(
+  "many_query_n", 200, "betas of the --all many-query throughput", lower_bound=1
+)
+_WORKDIR = flags.DEFINE_string(
+  "tta_workdir",
+  "runs/speed_all_tta",
+  "--all: workdir of the main command (must not hold checkpoints)",
+)
 
 
 def peak_gflops(n: int = 2048, reps: int = 5) -> float:
@@ -58,7 +63,7 @@ def peak_gflops(n: int = 2048, reps: int = 5) -> float:
     t0 = time.perf_counter()
     dot(a, a).block_until_ready()
     best = min(best, time.perf_counter() - t0)
-  return 2 * n ** 3 / best / 1e9
+  return 2 * n**3 / best / 1e9
 
 
 def _time_step(step, state, batch, n):
@@ -116,6 +121,7 @@ def lm_ms(n: int) -> dict:
   call: 351 numbers, 1356 residuals) and its parts: Jacobian, normal equations, damped solve."""
   from lrpinn_jax.fit import lm
   from lrpinn_jax.fit.phase2 import split_params
+
   pde = make_pde("convection")
   solver = interop.load_official(REFERENCE)
   cfg = dataclasses.replace(solver.config, merge=False)  # as make_lm_step uses it
@@ -138,12 +144,20 @@ def lm_ms(n: int) -> dict:
 def many_query_throughput(n_beta: int) -> dict:
   """n_beta betas in [25, 45] from the official checkpoint, 100 LM steps, chunks of 100."""
   from lrpinn_jax.query import many_query
-  study = many_query.beta_study(interop.load_official(REFERENCE), np.linspace(25, 45, n_beta),
-                                steps=100, chunk=many_query.DEFAULT_CHUNK)
-  return {"n_beta": n_beta, "seconds": round(study["seconds"], 2),
-          "mu_per_second": round(study["mu_per_second"], 3),
-          "peak_memory_mb": round(study["peak_memory_mb"], 1),
-          "worst_rel_err": max(r["phase2_rel_err"] for r in study["betas"])}
+
+  study = many_query.beta_study(
+    interop.load_official(REFERENCE),
+    np.linspace(25, 45, n_beta),
+    steps=100,
+    chunk=many_query.DEFAULT_CHUNK,
+  )
+  return {
+    "n_beta": n_beta,
+    "seconds": round(study["seconds"], 2),
+    "mu_per_second": round(study["mu_per_second"], 3),
+    "peak_memory_mb": round(study["peak_memory_mb"], 1),
+    "worst_rel_err": max(r["phase2_rel_err"] for r in study["betas"]),
+  }
 
 
 def main(argv):
@@ -154,15 +168,15 @@ def main(argv):
   p2, _ = phase2_ms(loss_cfg, n)
   peak = peak_gflops()
   out = {
-      "phase1_step_ms": round(p1, 3),
-      "phase2_step_ms": round(p2, 3),
-      "phase1_gflops_per_step": round(flops / 1e9, 3),
-      "phase1_gflops_per_s": round(flops / 1e9 / (p1 / 1e3), 2),
-      "peak_gflops_per_s": round(peak, 2),
-      "phase1_fraction_of_peak": round(flops / 1e9 / (p1 / 1e3) / peak, 4),
-      "deriv_mode": loss_cfg.deriv_mode,
-      "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {jax.devices()[0].platform}",
-      "jax": jax.__version__,
+    "phase1_step_ms": round(p1, 3),
+    "phase2_step_ms": round(p2, 3),
+    "phase1_gflops_per_step": round(flops / 1e9, 3),
+    "phase1_gflops_per_s": round(flops / 1e9 / (p1 / 1e3), 2),
+    "peak_gflops_per_s": round(peak, 2),
+    "phase1_fraction_of_peak": round(flops / 1e9 / (p1 / 1e3) / peak, 4),
+    "deriv_mode": loss_cfg.deriv_mode,
+    "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {jax.devices()[0].platform}",
+    "jax": jax.__version__,
   }
   if _VARIANTS.value:
     var = {}
@@ -175,14 +189,23 @@ def main(argv):
     out["variants_ms"] = var
   if _ALL.value:
     from benchmarks import _tta
+
     dev = jax.devices()[0]
     out["device"] = f"{dev.platform}: {dev.device_kind} x {jax.device_count()}"
     out["lm_ms"] = lm_ms(n)
     out["many_query"] = many_query_throughput(_MQ_N.value)
     tta, _ = _tta.measure(0, _WORKDIR.value)
-    out["time_to_accuracy"] = {k: tta[k] for k in ("total_seconds", "phase1_seconds",
-                                                    "seconds_to", "zero_shot_max", "phase2_max",
-                                                    "many_query_worst_25_45")}
+    out["time_to_accuracy"] = {
+      k: tta[k]
+      for k in (
+        "total_seconds",
+        "phase1_seconds",
+        "seconds_to",
+        "zero_shot_max",
+        "phase2_max",
+        "many_query_worst_25_45",
+      )
+    }
     out["commands_cold_and_warm"] = startup.breakdown()
   startup.report(out, _OUT.value)
 

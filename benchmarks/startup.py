@@ -11,6 +11,7 @@ checkpoint; "solve": the solve with its programs' tracing, loading or compilatio
 checkpoint, figure) and "exit" (the rest: interpreter shutdown). Prints one JSON object;
 benchmarks.speed --all includes it.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,13 +32,27 @@ OFFICIAL = interop.official_path("phase1.npz")
 def commands(folder: str) -> dict:
   """name -> argument list of each one-query command, writing under ``folder``."""
   return {
-      "inverse": ["experiments.inverse", f"--checkpoint={OFFICIAL}", "--synthetic=35.2,0,0",
-                  f"--out={folder}/inverse"],
-      "finetune": ["experiments.finetune", f"--checkpoint={OFFICIAL}", "--mu=35.5,0,0",
-                   "--steps=100", f"--workdir={folder}/finetune"],
-      "many_query_10": ["experiments.many_query", f"--checkpoint={OFFICIAL}",
-                        "--beta_range=30,40", "--n_beta=10", "--steps=100",
-                        f"--out={folder}/many_query.json"],
+    "inverse": [
+      "experiments.inverse",
+      f"--checkpoint={OFFICIAL}",
+      "--synthetic=35.2,0,0",
+      f"--out={folder}/inverse",
+    ],
+    "finetune": [
+      "experiments.finetune",
+      f"--checkpoint={OFFICIAL}",
+      "--mu=35.5,0,0",
+      "--steps=100",
+      f"--workdir={folder}/finetune",
+    ],
+    "many_query_10": [
+      "experiments.many_query",
+      f"--checkpoint={OFFICIAL}",
+      "--beta_range=30,40",
+      "--n_beta=10",
+      "--steps=100",
+      f"--out={folder}/many_query.json",
+    ],
   }
 
 
@@ -48,8 +63,9 @@ def run_once(args, cache: str, folder: str) -> dict:
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   env["LRPINN_JAX_LAUNCHED"] = repr(time.time())
   t0 = time.perf_counter()
-  r = subprocess.run([sys.executable, "-m", *args], cwd=root, env=env, capture_output=True,
-                     text=True)
+  r = subprocess.run(
+    [sys.executable, "-m", *args], cwd=root, env=env, capture_output=True, text=True
+  )
   wall = time.perf_counter() - t0
   if r.returncode != 0:
     raise RuntimeError(f"{args[0]} failed: {r.stderr[-2000:]}")

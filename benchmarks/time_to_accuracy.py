@@ -13,6 +13,7 @@ time is not on that clock; null if never), "zero_shot_max", "zero_shot_mean" (ov
 betas, end of Phase 1), "zero_shot_max_offgrid" (beta 30.5, 33.3, 36.7, 39.5), "phase2_max"
 (worst LM Phase 2 over the targets, both modes), "many_query_worst_25_45", "many_query_seconds"}.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,14 +26,22 @@ from experiments import _cli
 from lrpinn_jax.fit.experiment import write_json_atomic
 
 _SEED = flags.DEFINE_integer("seed", 0, "seed of the main command", lower_bound=0)
-_WORKDIR = flags.DEFINE_string("workdir", None, "workdir of the main command (default: "
-                               "runs/tta_seed<S>; must not hold checkpoints)")
+_WORKDIR = flags.DEFINE_string(
+  "workdir",
+  None,
+  "workdir of the main command (default: runs/tta_seed<S>; must not hold checkpoints)",
+)
 _OUT = flags.DEFINE_string("out", None, "also write the JSON object here")
-_MQ_STEPS = flags.DEFINE_integer("many_query_steps", 100, "LM steps of the many-query study",
-                                 lower_bound=0)
-_STEPS = flags.DEFINE_integer("phase1_steps", None, "override the recipe's Phase-1 steps (for a "
-                              "quick check of the command; the benchmark uses the recipe's)",
-                              lower_bound=1)
+_MQ_STEPS = flags.DEFINE_integer(
+  "many_query_steps", 100, "LM steps of the many-query study", lower_bound=0
+)
+_STEPS = flags.DEFINE_integer(
+  "phase1_steps",
+  None,
+  "override the recipe's Phase-1 steps (for a "
+  "quick check of the command; the benchmark uses the recipe's)",
+  lower_bound=1,
+)
 
 
 def main(argv):

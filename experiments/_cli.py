@@ -1,4 +1,5 @@
 """Shared command-line plumbing: one-line errors, range parsing, the wall-time breakdown."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,10 +19,17 @@ from lrpinn_jax.errors import UserError
 from lrpinn_jax.io import cache
 from lrpinn_jax.pdes import mu_sets
 
-flags.DEFINE_bool("x64", False, "run the whole command in float64 (jax_enable_x64): every "
-                  "parameter, point and solve")
-flags.DEFINE_string("compilation_cache", None, "persistent XLA compilation cache folder ('' turns "
-                    f"it off; default: ${cache.ENV_VAR} if set, else ~/.cache/lrpinn_jax/xla)")
+flags.DEFINE_bool(
+  "x64",
+  False,
+  "run the whole command in float64 (jax_enable_x64): every parameter, point and solve",
+)
+flags.DEFINE_string(
+  "compilation_cache",
+  None,
+  "persistent XLA compilation cache folder ('' turns "
+  f"it off; default: ${cache.ENV_VAR} if set, else ~/.cache/lrpinn_jax/xla)",
+)
 
 
 # The wall-time breakdown of one command (benchmarks.speed --all): with $LRPINN_JAX_TIMING set to a
@@ -73,7 +81,8 @@ def parse_mu_list(name: str, text: str, mu_names=("beta", "nu", "rho")):
     vals = parse_floats(name, part)
     if len(vals) != len(mu_names):
       count = {1: "one number", 2: "two numbers", 3: "three numbers"}.get(
-          len(mu_names), f"{len(mu_names)} numbers")
+        len(mu_names), f"{len(mu_names)} numbers"
+      )
       raise UserError(f"--{name}: each mu is {count} {','.join(mu_names)}, got {part!r}")
     out.append(vals)
   return np.asarray(out, np.float64)
@@ -97,8 +106,9 @@ def positive(name: str, value: float) -> float:
 
 def _flag_line(fl) -> str:
   default = "" if fl.default is None else f" (default: {fl.default})"
-  return textwrap.fill(f"--{fl.name}: {fl.help}{default}", width=100, initial_indent="  ",
-                       subsequent_indent="      ")
+  return textwrap.fill(
+    f"--{fl.name}: {fl.help}{default}", width=100, initial_indent="  ", subsequent_indent="      "
+  )
 
 
 def command_help(module) -> str:
@@ -120,8 +130,12 @@ def command_help(module) -> str:
   for mod in shared_modules:
     lines += ["", "Shared flags:" if mod.endswith("_flags") else f"Flags from {mod}:"]
     lines += [_flag_line(fl) for fl in by_module[mod] if fl in key]
-  lines += ["", _flag_line(flags.FLAGS["x64"]), _flag_line(flags.FLAGS["compilation_cache"]),
-            "  --helpfull: every flag, including JAX's and absl's"]
+  lines += [
+    "",
+    _flag_line(flags.FLAGS["x64"]),
+    _flag_line(flags.FLAGS["compilation_cache"]),
+    "  --helpfull: every flag, including JAX's and absl's",
+  ]
   return "\n".join(lines)
 
 
@@ -139,6 +153,7 @@ def _parse_flags(argv):
 def run_main(main: Callable, argv: Optional[List[str]] = None) -> None:
   """app.run with flag errors and UserError reported as one line on stderr, exit code 2 / 1.
   argv: the command line (default sys.argv)."""
+
   def wrapped(argv):
     # Our progress and errors are printed; absl logs from JAX (backend probing) and orbax (its own
     # ERROR lines for a corrupted checkpoint, which we report as one line) would only add noise.
@@ -156,6 +171,7 @@ def run_main(main: Callable, argv: Optional[List[str]] = None) -> None:
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(getattr(e, "exit_code", 1))
+
   app.run(wrapped, argv=argv, flags_parser=_parse_flags)
 
 

@@ -12,6 +12,7 @@ otherwise. Same flags, progress output, checkpoints and results.json as experime
 results.json also holds "summary" (mean and worst error over the targets) and, for targets of
 several sub-families, "summary_by_family".
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,16 +28,31 @@ from lrpinn_jax.pdes.registry import CDR_PRESETS, INIT_CONDS, make_pde
 flags.adopt_module_key_flags(_flags)
 __doc__ += "\n" + recipes.describe(*(f"cdr/{p}" for p in CDR_PRESETS), "cdr_family")
 flags.DEFINE_enum("pde", "cdr", list(CDR_PRESETS), "member of the CDR family")
-flags.DEFINE_enum("init_cond", None, list(INIT_CONDS), "initial condition: 1 + sin x, or a "
-                  "Gaussian with sigma = pi/4 or pi/2 (default: sin_1; gauss_pi_2 with --mu_set)")
-flags.DEFINE_string("mu_set", None, "train on this set of mu instead of the --*_range grid: "
-                    f"{' or '.join(mu_sets.NAMED)}, or a CSV / JSON file of beta,nu,rho rows")
+flags.DEFINE_enum(
+  "init_cond",
+  None,
+  list(INIT_CONDS),
+  "initial condition: 1 + sin x, or a "
+  "Gaussian with sigma = pi/4 or pi/2 (default: sin_1; gauss_pi_2 with --mu_set)",
+)
+flags.DEFINE_string(
+  "mu_set",
+  None,
+  "train on this set of mu instead of the --*_range grid: "
+  f"{' or '.join(mu_sets.NAMED)}, or a CSV / JSON file of beta,nu,rho rows",
+)
 for _name in ("beta", "nu", "rho"):
-  flags.DEFINE_string(f"{_name}_range", None, f"training {_name} range 'lo,hi' (inclusive); "
-                      "omit for a coefficient the preset does not use")
+  flags.DEFINE_string(
+    f"{_name}_range",
+    None,
+    f"training {_name} range 'lo,hi' (inclusive); omit for a coefficient the preset does not use",
+  )
   flags.DEFINE_float(f"{_name}_step", 1.0, f"step of the training {_name} grid")
-flags.DEFINE_string("targets", "all", "'all' (the training mu), mu triples 'b,n,r;b,n,r', or a "
-                    "named set or file as for --mu_set")
+flags.DEFINE_string(
+  "targets",
+  "all",
+  "'all' (the training mu), mu triples 'b,n,r;b,n,r', or a named set or file as for --mu_set",
+)
 flags.DEFINE_string("workdir", "runs/cdr", "output directory (checkpoints, results.json)")
 FLAGS = flags.FLAGS
 
@@ -72,15 +88,25 @@ def main(argv):
   targets = train_mu if FLAGS.targets == "all" else _cli.parse_mu_list("targets", FLAGS.targets)
   kwargs = _flags.experiment_kwargs(problem, len(train_mu))
   pde = make_pde(FLAGS.pde, init_cond)
-  if (FLAGS.periodic is None and FLAGS.periodic_x is None and kwargs["periodic"]
-      and kwargs["hard_ic"]
-      and pde.needs_uxx(train_mu) and abs(pde.u0_slope_jump()) > KINK_TOL):
+  if (
+    FLAGS.periodic is None
+    and FLAGS.periodic_x is None
+    and kwargs["periodic"]
+    and kwargs["hard_ic"]
+    and pde.needs_uxx(train_mu)
+    and abs(pde.u0_slope_jump()) > KINK_TOL
+  ):
     # The recipe's periodic embedding cannot go with its hard initial condition when u0 has a
     # periodic kink and diffusion smooths it (ExperimentConfig.validate): keep the hard IC.
     kwargs["periodic"] = False
-  cfg = ExperimentConfig(workdir=FLAGS.workdir, train_mu=tuple(map(tuple, train_mu.tolist())),
-                         targets=tuple(map(tuple, np.asarray(targets).tolist())), pde=FLAGS.pde,
-                         init_cond=init_cond, **kwargs)
+  cfg = ExperimentConfig(
+    workdir=FLAGS.workdir,
+    train_mu=tuple(map(tuple, train_mu.tolist())),
+    targets=tuple(map(tuple, np.asarray(targets).tolist())),
+    pde=FLAGS.pde,
+    init_cond=init_cond,
+    **kwargs,
+  )
   run(cfg, _cli.module_flags(FLAGS, __name__))
 
 

@@ -5,6 +5,7 @@
 Runs the best measured recipe unless told otherwise (--recipe=paper for the paper's); writes
 <workdir>/results.json, phase1_history.jsonl, model.json and checkpoints/.
 """
+
 from __future__ import annotations
 
 from absl import flags
@@ -29,9 +30,13 @@ def main(argv):
   step = _cli.positive("beta_step", FLAGS.beta_step)
   train_mu = mu_grid([(lo, hi), (0.0, 0.0), (0.0, 0.0)], [step, 1.0, 1.0])
   targets = [(b, 0.0, 0.0) for b in _cli.parse_floats("targets", FLAGS.targets)]
-  cfg = ExperimentConfig(workdir=FLAGS.workdir, train_mu=tuple(map(tuple, train_mu.tolist())),
-                         targets=tuple(targets), pde="convection",
-                         **_flags.experiment_kwargs("convection", len(train_mu)))
+  cfg = ExperimentConfig(
+    workdir=FLAGS.workdir,
+    train_mu=tuple(map(tuple, train_mu.tolist())),
+    targets=tuple(targets),
+    pde="convection",
+    **_flags.experiment_kwargs("convection", len(train_mu)),
+  )
   run(cfg, _cli.module_flags(FLAGS, __name__))
 
 

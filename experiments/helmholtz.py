@@ -5,6 +5,7 @@
 Phase 1 on the a grid; zero-shot and Phase 2 on the training a values and the held-out ones.
 Same shared flags, checkpoints and results.json as experiments.convection.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,9 +34,14 @@ def main(argv):
   held = _cli.parse_floats("heldout", FLAGS.heldout) if FLAGS.heldout.strip() else []
   train_mu = tuple((float(a), float(a)) for a in grid)
   targets = train_mu + tuple((a, a) for a in held)
-  cfg = ExperimentConfig(workdir=FLAGS.workdir, train_mu=train_mu, targets=targets,
-                         pde="helmholtz", init_cond="none",
-                         **_flags.experiment_kwargs("helmholtz", len(train_mu)))
+  cfg = ExperimentConfig(
+    workdir=FLAGS.workdir,
+    train_mu=train_mu,
+    targets=targets,
+    pde="helmholtz",
+    init_cond="none",
+    **_flags.experiment_kwargs("helmholtz", len(train_mu)),
+  )
   run(cfg, _cli.module_flags(FLAGS, __name__))
 
 

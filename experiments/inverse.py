@@ -23,6 +23,7 @@ data_rel_residual, mu_true and abs_err with --synthetic), "answer" saying which 
 "refined". trials.json: "summary" and "trials" of the answer, and the same for each estimate under
 "mu_only" and "refined".
 """
+
 from __future__ import annotations
 
 import os
@@ -39,25 +40,41 @@ from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.precision import real
 from lrpinn_jax.query import inverse
 
-flags.DEFINE_string("checkpoint", None, "Phase-1 experiment workdir or official .npz",
-                    required=True)
-flags.DEFINE_string("observations", None, "npz with one array per coordinate and per observed "
-                    "field, named as in the problem (and optionally sigma)")
-flags.DEFINE_string("fields", None, "--synthetic / --trials: the observed fields 'u,v' "
-                    "(default: every field)")
-flags.DEFINE_string("synthetic", None, "true mu 'beta,nu,rho': draw observations from the "
-                    "reference solution")
-flags.DEFINE_integer("trials", 0, "synthetic trials with random true mu (0: one fit)",
-                     lower_bound=0)
-flags.DEFINE_string("true_range", "30.5,39.5", "--trials: range 'lo,hi' of every true estimated "
-                    "coordinate, or 'box': each one in the middle 90% of its training range")
+flags.DEFINE_string(
+  "checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True
+)
+flags.DEFINE_string(
+  "observations",
+  None,
+  "npz with one array per coordinate and per observed "
+  "field, named as in the problem (and optionally sigma)",
+)
+flags.DEFINE_string(
+  "fields", None, "--synthetic / --trials: the observed fields 'u,v' (default: every field)"
+)
+flags.DEFINE_string(
+  "synthetic", None, "true mu 'beta,nu,rho': draw observations from the reference solution"
+)
+flags.DEFINE_integer(
+  "trials", 0, "synthetic trials with random true mu (0: one fit)", lower_bound=0
+)
+flags.DEFINE_string(
+  "true_range",
+  "30.5,39.5",
+  "--trials: range 'lo,hi' of every true estimated "
+  "coordinate, or 'box': each one in the middle 90% of its training range",
+)
 flags.DEFINE_integer("n_obs", 100, "synthetic observations", lower_bound=1)
 flags.DEFINE_float("noise", 0.01, "synthetic noise, relative to the RMS of u", lower_bound=0.0)
 flags.DEFINE_integer("seed", 0, "seed of the synthetic observations", lower_bound=0)
 flags.DEFINE_integer("n_starts", 21, "LM starts spread over the training box", lower_bound=1)
 flags.DEFINE_integer("steps", 30, "LM steps from each start", lower_bound=1)
-flags.DEFINE_integer("refine_steps", 100, "joint refinement LM steps (0: mu only, through the "
-                     "Phase-1 Solver)", lower_bound=0)
+flags.DEFINE_integer(
+  "refine_steps",
+  100,
+  "joint refinement LM steps (0: mu only, through the Phase-1 Solver)",
+  lower_bound=0,
+)
 flags.DEFINE_string("out", "runs/inverse", "output folder")
 FLAGS = flags.FLAGS
 
@@ -69,14 +86,17 @@ def _load_obs(path: str, pde):
       missing = [k for k in pde.coord_names if k not in f.files]
       fields = [i for i, name in enumerate(pde.fields) if name in f.files]
       if missing or not fields:
-        raise UserError(f"{path}: needs one array per coordinate {','.join(pde.coord_names)} and "
-                        f"at least one field of {','.join(pde.fields)}; missing "
-                        f"{','.join(missing) or 'every field'}")
+        raise UserError(
+          f"{path}: needs one array per coordinate {','.join(pde.coord_names)} and "
+          f"at least one field of {','.join(pde.fields)}; missing "
+          f"{','.join(missing) or 'every field'}"
+        )
       sigma = float(f["sigma"]) if "sigma" in f.files else None
       coords = tuple(f[k] for k in pde.coord_names)
       u = np.stack([f[pde.fields[i]] for i in fields], -1)
-      return inverse.Observations(coords, u[..., 0] if len(fields) == 1 else u, tuple(fields),
-                                  sigma)
+      return inverse.Observations(
+        coords, u[..., 0] if len(fields) == 1 else u, tuple(fields), sigma
+      )
   except (OSError, ValueError) as e:
     raise UserError(f"cannot read {path} as npz ({e})") from None
 
@@ -95,11 +115,13 @@ def _plot(out, solver, obs, est, box, mu_true, names):
   import jax
   import jax.numpy as jnp
   from matplotlib.figure import Figure  # no pyplot: its import is most of the figure's time
+
   free = list(est.free)
   fig = Figure(figsize=(5 * (1 + len(free)), 4))
   axes = fig.subplots(1, 1 + len(free))
-  model = lambda mu: np.asarray(inverse._select(solver(*obs.coords, jnp.asarray(mu)), obs.fields,
-                                                inverse._n_out(solver))).ravel()
+  model = lambda mu: np.asarray(
+    inverse._select(solver(*obs.coords, jnp.asarray(mu)), obs.fields, inverse._n_out(solver))
+  ).ravel()
   u = np.asarray(obs.u).ravel()
   fit = model(est.mu_hat)
   axes[0].scatter(u, fit, s=8)
@@ -107,8 +129,14 @@ def _plot(out, solver, obs, est, box, mu_true, names):
   axes[0].plot(lim, lim, "k--", lw=1)
   axes[0].set(xlabel="observed", ylabel="fitted", title="data and fit")
   # The misfit along each coordinate: one vmapped call over the grid of mu, not 201 calls.
-  misfit = jax.jit(jax.vmap(lambda mu: jnp.sum((inverse._select(
-      solver(*obs.coords, mu), obs.fields, inverse._n_out(solver)).ravel() - u) ** 2)))
+  misfit = jax.jit(
+    jax.vmap(
+      lambda mu: jnp.sum(
+        (inverse._select(solver(*obs.coords, mu), obs.fields, inverse._n_out(solver)).ravel() - u)
+        ** 2
+      )
+    )
+  )
   for ax, i in zip(axes[1:], free):
     grid = np.linspace(box[i, 0], box[i, 1], 201)
     mus = np.repeat(est.mu_hat[None], len(grid), 0)
@@ -125,17 +153,27 @@ def _plot(out, solver, obs, est, box, mu_true, names):
 
 
 def _row(est, mu_true=None) -> dict:
-  row = {"mu_hat": est.mu_hat.tolist(), "free": list(est.free), "std": est.std.tolist(),
-         "ci95": est.ci95.tolist(), "sigma": est.sigma, "seconds": est.seconds,
-         "data_rel_residual": est.data_rel_residual}
+  row = {
+    "mu_hat": est.mu_hat.tolist(),
+    "free": list(est.free),
+    "std": est.std.tolist(),
+    "ci95": est.ci95.tolist(),
+    "sigma": est.sigma,
+    "seconds": est.seconds,
+    "data_rel_residual": est.data_rel_residual,
+  }
   if est.pde_residual_rms is not None:
     row["pde_residual_rms"] = est.pde_residual_rms
   if mu_true is not None:
     err = [abs(est.mu_hat[i] - mu_true[i]) for i in est.free]
-    row.update({"mu_true": list(map(float, mu_true)), "abs_err": err,
-                "rel_err": [e / max(abs(mu_true[i]), 1e-30) for e, i in zip(err, est.free)],
-                "covered": [bool(lo <= mu_true[i] <= hi) for i, (lo, hi) in
-                            zip(est.free, est.ci95)]})
+    row.update(
+      {
+        "mu_true": list(map(float, mu_true)),
+        "abs_err": err,
+        "rel_err": [e / max(abs(mu_true[i]), 1e-30) for e, i in zip(err, est.free)],
+        "covered": [bool(lo <= mu_true[i] <= hi) for i, (lo, hi) in zip(est.free, est.ci95)],
+      }
+    )
   return row
 
 
@@ -152,15 +190,20 @@ def _summary(rows) -> dict:
   cov = np.array([r["covered"] for r in rows])
   z = err / np.maximum(np.array([r["std"] for r in rows]), 1e-300)
   secs = [r["seconds"] for r in rows[1:]]
-  coverage = {f"{p:g}": np.mean(z <= NormalDist().inv_cdf(0.5 + p / 2), 0).tolist()
-              for p in COVERAGE_LEVELS}
-  return {"trials": len(rows), "max_abs_err": err.max(0).tolist(), "coverage": coverage,
-          "within_0.05": np.sum(err <= 0.05, 0).tolist(),
-          "within_2pct": np.sum(rel <= 0.02, 0).tolist(),
-          "within_5pct": np.sum(rel <= 0.05, 0).tolist(),
-          "all_within_5pct": int(np.sum(np.all(rel <= 0.05, 1))),
-          "ci95_covers": np.sum(cov, 0).tolist(),
-          "seconds_per_solve_after_first": float(np.median(secs)) if secs else None}
+  coverage = {
+    f"{p:g}": np.mean(z <= NormalDist().inv_cdf(0.5 + p / 2), 0).tolist() for p in COVERAGE_LEVELS
+  }
+  return {
+    "trials": len(rows),
+    "max_abs_err": err.max(0).tolist(),
+    "coverage": coverage,
+    "within_0.05": np.sum(err <= 0.05, 0).tolist(),
+    "within_2pct": np.sum(rel <= 0.02, 0).tolist(),
+    "within_5pct": np.sum(rel <= 0.05, 0).tolist(),
+    "all_within_5pct": int(np.sum(np.all(rel <= 0.05, 1))),
+    "ci95_covers": np.sum(cov, 0).tolist(),
+    "seconds_per_solve_after_first": float(np.median(secs)) if secs else None,
+  }
 
 
 def main(argv):
@@ -177,11 +220,15 @@ def main(argv):
     fields = obs.fields
   else:
     fields = _observed_fields(pde)
-  fitter = inverse.make_fitter(solver, free, box[:, 0], box[free], fields=fields,
-                               steps=FLAGS.steps)
+  fitter = inverse.make_fitter(solver, free, box[:, 0], box[free], fields=fields, steps=FLAGS.steps)
   need_xx = inverse.needs_full_residual(pde, box[:, 1], free)
-  refiner = (inverse.make_refiner(solver, pde, free, fields=fields, steps=FLAGS.refine_steps,
-                                  need_xx=need_xx) if FLAGS.refine_steps else None)
+  refiner = (
+    inverse.make_refiner(
+      solver, pde, free, fields=fields, steps=FLAGS.refine_steps, need_xx=need_xx
+    )
+    if FLAGS.refine_steps
+    else None
+  )
 
   def fit(obs):
     est = inverse.fit_mu(solver, obs, box=box, n_starts=FLAGS.n_starts, fitter=fitter)
@@ -203,22 +250,34 @@ def main(argv):
       mu_true[free] = np.random.default_rng([seed, 11]).uniform(lo, hi, size)
       est, joint = fit(inverse.synthetic(pde, mu_true, FLAGS.n_obs, FLAGS.noise, seed, fields))
       rows.append({"seed": seed, **_row(est, mu_true)})
-      msg = (f"[inverse] seed {seed}: true {np.round(mu_true[free], 4).tolist()} estimate "
-             f"{np.round(est.mu_hat[free], 4).tolist()} +- {np.round(est.std, 4).tolist()} "
-             f"({est.seconds:.2f} s)")
+      msg = (
+        f"[inverse] seed {seed}: true {np.round(mu_true[free], 4).tolist()} estimate "
+        f"{np.round(est.mu_hat[free], 4).tolist()} +- {np.round(est.std, 4).tolist()} "
+        f"({est.seconds:.2f} s)"
+      )
       if joint is not None:
         refined.append({"seed": seed, **_row(joint, mu_true)})
-        msg += (f"; refined {np.round(joint.mu_hat[free], 4).tolist()} +- "
-                f"{np.round(joint.std, 4).tolist()} ({joint.seconds:.2f} s)")
+        msg += (
+          f"; refined {np.round(joint.mu_hat[free], 4).tolist()} +- "
+          f"{np.round(joint.std, 4).tolist()} ({joint.seconds:.2f} s)"
+        )
       print(msg)
     parts = {"mu_only": {"summary": _summary(rows), "trials": rows}}
     if refined:
       parts["refined"] = {"summary": _summary(refined), "trials": refined}
     answer = "refined" if refined else "mu_only"
-    out = {"checkpoint": FLAGS.checkpoint, "n_obs": FLAGS.n_obs, "noise": FLAGS.noise,
-           "fields": [pde.fields[i] for i in fields], "mu_names": [pde.mu_names[i] for i in free],
-           "true_range": np.stack([lo, hi], -1).tolist() if size is None else [lo, hi],
-           "refine_steps": FLAGS.refine_steps, "answer": answer, **parts[answer], **parts}
+    out = {
+      "checkpoint": FLAGS.checkpoint,
+      "n_obs": FLAGS.n_obs,
+      "noise": FLAGS.noise,
+      "fields": [pde.fields[i] for i in fields],
+      "mu_names": [pde.mu_names[i] for i in free],
+      "true_range": np.stack([lo, hi], -1).tolist() if size is None else [lo, hi],
+      "refine_steps": FLAGS.refine_steps,
+      "answer": answer,
+      **parts[answer],
+      **parts,
+    }
     write_json_atomic(os.path.join(FLAGS.out, "trials.json"), out, indent=None)
     print(f"[inverse] mu only: {parts['mu_only']['summary']}")
     if refined:
@@ -243,9 +302,17 @@ def _write_one(obs, est, joint, mu_true, solver, box, pde):
   if joint is not None:
     parts["refined"] = _row(joint, mu_true)
   answer = "refined" if joint is not None else "mu_only"
-  write_json_atomic(os.path.join(FLAGS.out, "inverse.json"), {
-      "checkpoint": FLAGS.checkpoint, "n_obs": len(obs.coords[0]),
-      "fields": [pde.fields[i] for i in obs.fields], "answer": answer, **parts[answer], **parts})
+  write_json_atomic(
+    os.path.join(FLAGS.out, "inverse.json"),
+    {
+      "checkpoint": FLAGS.checkpoint,
+      "n_obs": len(obs.coords[0]),
+      "fields": [pde.fields[i] for i in obs.fields],
+      "answer": answer,
+      **parts[answer],
+      **parts,
+    },
+  )
   try:
     import matplotlib  # noqa: F401  (optional: pip install '.[plots]')
   except ImportError:
@@ -254,9 +321,11 @@ def _write_one(obs, est, joint, mu_true, solver, box, pde):
     _plot(FLAGS.out, solver, obs, est, box, mu_true, pde.mu_names)
   for name, e in (("mu only", est), ("refined", joint)):
     if e is not None:
-      print(f"[inverse] {name}: mu_hat {np.round(e.mu_hat, 5).tolist()}  std "
-            f"{np.round(e.std, 5).tolist()}  ci95 {np.round(e.ci95, 4).tolist()}  data rel "
-            f"residual {e.data_rel_residual:.4f}  {e.seconds:.2f} s")
+      print(
+        f"[inverse] {name}: mu_hat {np.round(e.mu_hat, 5).tolist()}  std "
+        f"{np.round(e.std, 5).tolist()}  ci95 {np.round(e.ci95, 4).tolist()}  data rel "
+        f"residual {e.data_rel_residual:.4f}  {e.seconds:.2f} s"
+      )
   print(f"[inverse] wrote {FLAGS.out}")
 
 

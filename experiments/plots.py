@@ -18,6 +18,7 @@ fig_families.png           mean and worst error per CDR sub-family, zero-shot an
                            (--families=<results.json> with "summary_by_family", e.g. of
                            experiments.cdr --mu_set=cdr_family_1_5)
 """
+
 from __future__ import annotations
 
 import json
@@ -36,14 +37,21 @@ from lrpinn_jax.pdes.registry import pde_of
 flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir, or an official .npz")
 flags.DEFINE_string("finetune", None, "finetune output folder (for Fig. 2)")
 flags.DEFINE_string("many_query", None, "many_query.json (for Fig. 5)")
-flags.DEFINE_string("calibration", None, "comma-separated trials.json of experiments.inverse "
-                    "--trials runs (the calibration figure)")
+flags.DEFINE_string(
+  "calibration",
+  None,
+  "comma-separated trials.json of experiments.inverse --trials runs (the calibration figure)",
+)
 flags.DEFINE_string("families", None, "results.json with a summary per CDR sub-family")
-flags.DEFINE_string("out", None, "folder for the PNGs (default: --workdir, or the folder of "
-                    "--many_query)")
+flags.DEFINE_string(
+  "out", None, "folder for the PNGs (default: --workdir, or the folder of --many_query)"
+)
 flags.DEFINE_float("beta", 40.0, "beta of the solution snapshot (CDR family)")
-flags.DEFINE_string("mu", None, "mu of the solution snapshot, one number per parameter of the "
-                    "model's problem (replaces --beta)")
+flags.DEFINE_string(
+  "mu",
+  None,
+  "mu of the solution snapshot, one number per parameter of the model's problem (replaces --beta)",
+)
 flags.DEFINE_string("beta_range", "20,50", "beta range of Fig. 4")
 FLAGS = flags.FLAGS
 
@@ -51,8 +59,10 @@ FLAGS = flags.FLAGS
 def _plt():
   try:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
   except ImportError:
     raise UserError("plots need matplotlib: pip install '.[plots]'") from None
@@ -82,20 +92,27 @@ def fig_solution(plt, solver, mu, title, path):
     if f in getattr(pde, "mean_free", ()):
       exact[..., i] -= exact[..., i].mean()
       pred[..., i] -= pred[..., i].mean()
-  fig, axes = plt.subplots(len(fields), 3, figsize=(13, 3.6 * len(fields)),
-                           constrained_layout=True, squeeze=False)
+  fig, axes = plt.subplots(
+    len(fields), 3, figsize=(13, 3.6 * len(fields)), constrained_layout=True, squeeze=False
+  )
   for row, f in zip(axes, range(len(fields))):
     e, p = exact[..., f], pred[..., f]
     name = "" if len(fields) == 1 else f"{fields[f]}: "
-    for ax, z, what in zip(row, (e, p, np.abs(p - e)),
-                           ("exact", f"predicted ({title})", "|error|")):
+    for ax, z, what in zip(
+      row, (e, p, np.abs(p - e)), ("exact", f"predicted ({title})", "|error|")
+    ):
       im = ax.pcolormesh(tt, xx, z, shading="auto", cmap="rainbow")
       ax.set(xlabel=tn, ylabel=xn, title=f"{name}{what}, {label}")
       fig.colorbar(im, ax=ax)
-  rel = [np.linalg.norm(pred[..., f] - exact[..., f]) / np.linalg.norm(exact[..., f])
-         for f in range(len(fields))]
-  text = ", ".join(f"{fields[f]} {r:.4f}" for f, r in enumerate(rel)) if len(fields) > 1 else (
-      f"{rel[0]:.4f}")
+  rel = [
+    np.linalg.norm(pred[..., f] - exact[..., f]) / np.linalg.norm(exact[..., f])
+    for f in range(len(fields))
+  ]
+  text = (
+    ", ".join(f"{fields[f]} {r:.4f}" for f, r in enumerate(rel))
+    if len(fields) > 1
+    else (f"{rel[0]:.4f}")
+  )
   fig.suptitle(f"relative L2 error {text} on the {nx} x {nt} grid")
   fig.savefig(path, dpi=110)
   plt.close(fig)
@@ -133,9 +150,12 @@ def fig_flow(plt, solver, mu, title, path):
   axes[2].set(xlabel="x", ylabel="y", title="|velocity error|", aspect="equal")
   fig.colorbar(im, ax=axes[2])
   rel = np.linalg.norm(pred[..., [iu, iv]] - exact[..., [iu, iv]]) / np.linalg.norm(
-      exact[..., [iu, iv]])
-  fig.suptitle(f"vorticity (colour) and velocity (arrows) at {label}{when}; velocity relative "
-               f"L2 error {rel:.4f} on the {n} x {n} grid")
+    exact[..., [iu, iv]]
+  )
+  fig.suptitle(
+    f"vorticity (colour) and velocity (arrows) at {label}{when}; velocity relative "
+    f"L2 error {rel:.4f} on the {n} x {n} grid"
+  )
   fig.savefig(path, dpi=100)
   plt.close(fig)
 
@@ -162,6 +182,7 @@ def fig_curves(plt, history_path, path):
 def fig_ranks(plt, solver, lo, hi, path):
   import jax
   import jax.numpy as jnp
+
   betas = np.linspace(lo, hi, 121)
   mus = jnp.asarray(np.stack([betas, 0 * betas, 0 * betas], 1), jnp.float32)
   s = jax.vmap(solver.s)(mus)
@@ -172,8 +193,13 @@ def fig_ranks(plt, solver, lo, hi, path):
   a.legend()
   layer = min(1, len(s) - 1)
   mags = -np.sort(-np.abs(np.asarray(s[layer])), axis=1)
-  im = b.imshow(mags.T, aspect="auto", origin="upper", cmap="viridis",
-                extent=[betas[0], betas[-1], mags.shape[1], 0])
+  im = b.imshow(
+    mags.T,
+    aspect="auto",
+    origin="upper",
+    cmap="viridis",
+    extent=[betas[0], betas[-1], mags.shape[1], 0],
+  )
   b.set(xlabel="beta", ylabel="sorted index", title=f"sorted |s_{layer + 1}(beta)|")
   fig.colorbar(im, ax=b)
   fig.savefig(path, dpi=110)
@@ -192,12 +218,16 @@ def fig_many_query(plt, mq_path, path):
     beta = [r["mu"][0] if one else i for i, r in enumerate(rows)]
   fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
   a.semilogy(beta, [r["zero_shot_rel_err"] for r in rows], ".", label="zero-shot (Phase 1)")
-  a.semilogy(beta, [r["phase2_rel_err"] for r in rows], ".",
-             label=f"Phase 2 ({d['phase2_steps']} LM steps)")
+  a.semilogy(
+    beta, [r["phase2_rel_err"] for r in rows], ".", label=f"Phase 2 ({d['phase2_steps']} LM steps)"
+  )
   if name == "beta":
     a.axvspan(30, 40, color="grey", alpha=0.15, label="training range")
-  a.set(xlabel=name, ylabel="relative L2 error",
-        title=f"{len(rows)} mu, batched Phase 2 in {d['seconds']:.0f} s")
+  a.set(
+    xlabel=name,
+    ylabel="relative L2 error",
+    title=f"{len(rows)} mu, batched Phase 2 in {d['seconds']:.0f} s",
+  )
   a.legend()
   b.plot(beta, [r["trainable_params"] for r in rows], ".")
   b.set(xlabel=name, ylabel="trainable parameters", title="Phase-2 trainable parameters")
@@ -217,12 +247,20 @@ def fig_families(plt, results_path, path):
   pos = np.arange(len(names))
   for ax, key, title in zip(axes, ("mean_rel_err", "max_rel_err"), ("mean", "worst")):
     for j, stage in enumerate(stages):
-      ax.bar(pos + (j - (len(stages) - 1) / 2) * width, [fam[n][stage][key] for n in names],
-             width, label=stage.replace("_", "-") if stage == "zero_shot" else
-             f"Phase 2 ({stage})")
+      ax.bar(
+        pos + (j - (len(stages) - 1) / 2) * width,
+        [fam[n][stage][key] for n in names],
+        width,
+        label=stage.replace("_", "-") if stage == "zero_shot" else f"Phase 2 ({stage})",
+      )
     ax.set_yscale("log")
-    ax.set_xticks(pos, [f"{n.replace('_', '-')} ({fam[n]['count']})" for n in names],
-                  fontsize=8, rotation=20, ha="right")
+    ax.set_xticks(
+      pos,
+      [f"{n.replace('_', '-')} ({fam[n]['count']})" for n in names],
+      fontsize=8,
+      rotation=20,
+      ha="right",
+    )
     ax.set(ylabel="relative L2 error", title=f"{title} over each sub-family's mu")
     ax.legend()
   fig.savefig(path, dpi=110)
@@ -248,11 +286,19 @@ def fig_calibration(plt, paths, path):
     for j, name in enumerate(names):
       seen = [cov[v][j] for v in levels]
       lowest = min(lowest, min(seen))
-      ax.plot([float(v) for v in levels], seen, "o-",
-              label=f"{model}: {name}, {100 * run['noise']:g}% noise")
-  ax.set(xlabel="nominal coverage (the command's answer)", ylabel="observed coverage",
-         xlim=(0.45, 1.0), ylim=(lowest - 0.03, 1.02),
-         title=f"Inverse problem: interval calibration ({len(run['trials'])} trials each)")
+      ax.plot(
+        [float(v) for v in levels],
+        seen,
+        "o-",
+        label=f"{model}: {name}, {100 * run['noise']:g}% noise",
+      )
+  ax.set(
+    xlabel="nominal coverage (the command's answer)",
+    ylabel="observed coverage",
+    xlim=(0.45, 1.0),
+    ylim=(lowest - 0.03, 1.02),
+    title=f"Inverse problem: interval calibration ({len(run['trials'])} trials each)",
+  )
   ax.legend(fontsize=7, loc="lower right")
   fig.tight_layout()
   fig.savefig(path, dpi=120)
@@ -262,9 +308,14 @@ def fig_calibration(plt, paths, path):
 def main(argv):
   del argv
   plt = _plt()
-  out = FLAGS.out or (FLAGS.workdir if FLAGS.workdir and not FLAGS.workdir.endswith(".npz")
-                      else os.path.dirname(FLAGS.many_query or FLAGS.families
-                                          or (FLAGS.calibration or "").split(",")[0]) or ".")
+  out = FLAGS.out or (
+    FLAGS.workdir
+    if FLAGS.workdir and not FLAGS.workdir.endswith(".npz")
+    else os.path.dirname(
+      FLAGS.many_query or FLAGS.families or (FLAGS.calibration or "").split(",")[0]
+    )
+    or "."
+  )
   os.makedirs(out, exist_ok=True)
   made = []
   if FLAGS.mu:
@@ -293,8 +344,7 @@ def main(argv):
       fig_solution(plt, solver, mu, "Phase 1, zero-shot", os.path.join(out, fig2))
       made.append(fig2)
   if FLAGS.finetune:
-    fig_solution(plt, checkpoint.load(FLAGS.finetune), mu, "after Phase 2",
-                 os.path.join(out, fig2))
+    fig_solution(plt, checkpoint.load(FLAGS.finetune), mu, "after Phase 2", os.path.join(out, fig2))
     made.append(fig2)
   if FLAGS.calibration:
     fig_calibration(plt, FLAGS.calibration.split(","), os.path.join(out, "fig_calibration.png"))

@@ -12,6 +12,7 @@ there and the Phase-2 trainable count (s, first and last layer; adaptive rank mo
 Table 3 beside the paper's: Phase-2 trainable numbers at fixed ranks 10-50, at the adaptive
 ranks (at --figure_rank_tol), and of the plain PINN (the paper's 4 x 50 tanh network).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,17 +38,32 @@ from lrpinn_jax.precision import real
 flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir", required=True)
 flags.DEFINE_string("beta_range", None, "beta range (default: the model's training range)")
 flags.DEFINE_float("beta_step", 1.0, "beta spacing", lower_bound=1e-6)
-flags.DEFINE_string("rank_tols", "0,1e-3,3e-3,1e-2,2e-2", "rank tolerances to evaluate "
-                    "(ModelConfig.rank_tol; the model's own is replaced)")
-flags.DEFINE_float("figure_rank_tol", 1e-2, "the tolerance of the rank figure and of Table 3's "
-                   "adaptive count (added to --rank_tols if missing)", lower_bound=0.0)
+flags.DEFINE_string(
+  "rank_tols",
+  "0,1e-3,3e-3,1e-2,2e-2",
+  "rank tolerances to evaluate (ModelConfig.rank_tol; the model's own is replaced)",
+)
+flags.DEFINE_float(
+  "figure_rank_tol",
+  1e-2,
+  "the tolerance of the rank figure and of Table 3's "
+  "adaptive count (added to --rank_tols if missing)",
+  lower_bound=0.0,
+)
 flags.DEFINE_integer("n_test", 1000, "test points per beta", lower_bound=1)
 flags.DEFINE_string("out", None, "folder for ranks.json and fig4_ranks.png (default: --workdir)")
 FLAGS = flags.FLAGS
 
 # Table 3 of the paper (convection, width 50, three low-rank layers): Phase-2 trainable numbers.
-PAPER_TABLE3 = {"rank_10": 381, "rank_20": 411, "rank_30": 441, "rank_40": 471, "rank_50": 501,
-                "adaptive": 351, "pinn": 10401}
+PAPER_TABLE3 = {
+  "rank_10": 381,
+  "rank_20": 411,
+  "rank_30": 441,
+  "rank_40": 471,
+  "rank_50": 501,
+  "adaptive": 351,
+  "pinn": 10401,
+}
 
 
 def evaluate(solver, pde, mus: np.ndarray, tol: float, n_test: int) -> dict:
@@ -61,10 +77,14 @@ def evaluate(solver, pde, mus: np.ndarray, tol: float, n_test: int) -> dict:
   u = np.asarray(phase1.predict(cfg, params, mus, *coords, pde=pde))
   err = [errors(u[i], test.u[i])["rel_err"] for i in range(len(mus))]
   ends = nets.count(params["net"]["start"]) + nets.count(params["net"]["end"])
-  return {"ranks": ranks.tolist(), "mean_rank": float(ranks.mean()),
-          "zero_shot_rel_err": err, "zero_shot_max": float(max(err)),
-          "zero_shot_mean": float(np.mean(err)),
-          "trainable": (ranks.sum(1) + ends).tolist()}
+  return {
+    "ranks": ranks.tolist(),
+    "mean_rank": float(ranks.mean()),
+    "zero_shot_rel_err": err,
+    "zero_shot_max": float(max(err)),
+    "zero_shot_mean": float(np.mean(err)),
+    "trainable": (ranks.sum(1) + ends).tolist(),
+  }
 
 
 def table3(solver, adaptive_trainable) -> dict:
@@ -73,28 +93,39 @@ def table3(solver, adaptive_trainable) -> dict:
   ends = nets.count(net["start"]) + nets.count(net["end"])
   pinn = nets.count(nets.pinn().init(jax.random.key(0)))
   n_l = solver.config.n_lowrank
-  return {**{f"rank_{r}": ends + n_l * r for r in (10, 20, 30, 40, 50)},
-          "adaptive": float(np.mean(adaptive_trainable)), "pinn": pinn}
+  return {
+    **{f"rank_{r}": ends + n_l * r for r in (10, 20, 30, 40, 50)},
+    "adaptive": float(np.mean(adaptive_trainable)),
+    "pinn": pinn,
+  }
 
 
 def figure(betas, ranks, tol, s_sq, path):
   from matplotlib.figure import Figure
+
   fig = Figure(figsize=(4 + 4 * s_sq.shape[1], 3.6), constrained_layout=True)
   axes = fig.subplots(1, 1 + s_sq.shape[1])
   for l in range(ranks.shape[1]):
     axes[0].plot(betas, ranks[:, l], "o-", ms=3, label=f"layer {l + 1}")
-  axes[0].set(xlabel="beta", ylabel="rank (nonzero entries of s_l)",
-              title=f"adaptive rank vs beta (rank_tol {tol:g})")
+  axes[0].set(
+    xlabel="beta",
+    ylabel="rank (nonzero entries of s_l)",
+    title=f"adaptive rank vs beta (rank_tol {tol:g})",
+  )
   axes[0].legend()
   from matplotlib import colormaps
+
   colors = colormaps["viridis"](np.linspace(0, 1, len(betas)))
   for l in range(s_sq.shape[1]):
     a = axes[1 + l]
     for i in range(len(betas)):
       v = s_sq[i, l]
       a.semilogy(np.arange(1, int((v > 0).sum()) + 1), v[v > 0], color=colors[i], lw=1)
-    a.set(xlabel="index (sorted)", ylabel="s^2", title=f"layer {l + 1}: sorted s^2, beta "
-          f"{betas[0]:g} dark to {betas[-1]:g} light")
+    a.set(
+      xlabel="index (sorted)",
+      ylabel="s^2",
+      title=f"layer {l + 1}: sorted s^2, beta {betas[0]:g} dark to {betas[-1]:g} light",
+    )
   fig.savefig(path, dpi=110)
 
 
@@ -121,25 +152,43 @@ def main(argv):
   by_tol = {}
   for tol in tols:
     by_tol[f"{tol:g}"] = r = evaluate(solver, pde, mus, tol, FLAGS.n_test)
-    print(f"rank_tol {tol:g}: mean rank {r['mean_rank']:.1f}, zero-shot max "
-          f"{r['zero_shot_max']:.4f} mean {r['zero_shot_mean']:.4f}, Phase-2 trainable "
-          f"{min(r['trainable'])}-{max(r['trainable'])}")
-  s = jax.vmap(lambda mu: hyper_s(dataclasses.replace(cfg, rank_tol=0.0), solver.params["hyper"],
-                                  mu))(jnp.asarray(mus, real()))
+    print(
+      f"rank_tol {tol:g}: mean rank {r['mean_rank']:.1f}, zero-shot max "
+      f"{r['zero_shot_max']:.4f} mean {r['zero_shot_mean']:.4f}, Phase-2 trainable "
+      f"{min(r['trainable'])}-{max(r['trainable'])}"
+    )
+  s = jax.vmap(
+    lambda mu: hyper_s(dataclasses.replace(cfg, rank_tol=0.0), solver.params["hyper"], mu)
+  )(jnp.asarray(mus, real()))
   s_sq = -np.sort(-np.stack([np.asarray(v) ** 2 for v in s], axis=1), axis=2)  # (n_mu, L, r)
   adaptive = by_tol[f"{shown:g}"]["trainable"]
   out = FLAGS.out or FLAGS.workdir
   os.makedirs(out, exist_ok=True)
-  result = {"workdir": FLAGS.workdir, "betas": betas.tolist(), "mus": mus.tolist(),
-            "by_rank_tol": by_tol, "s_sq_sorted": s_sq.tolist(),
-            "table3": {**table3(solver, adaptive), "adaptive_rank_tol": shown},
-            "paper_table3": PAPER_TABLE3}
+  result = {
+    "workdir": FLAGS.workdir,
+    "betas": betas.tolist(),
+    "mus": mus.tolist(),
+    "by_rank_tol": by_tol,
+    "s_sq_sorted": s_sq.tolist(),
+    "table3": {**table3(solver, adaptive), "adaptive_rank_tol": shown},
+    "paper_table3": PAPER_TABLE3,
+  }
   write_json_atomic(os.path.join(out, "ranks.json"), result, indent=None)
-  figure(betas, np.asarray(by_tol[f"{shown:g}"]["ranks"]), shown, s_sq,
-         os.path.join(out, "fig4_ranks.png"))
-  print("table 3 (ours / paper): " + ", ".join(
+  figure(
+    betas,
+    np.asarray(by_tol[f"{shown:g}"]["ranks"]),
+    shown,
+    s_sq,
+    os.path.join(out, "fig4_ranks.png"),
+  )
+  print(
+    "table 3 (ours / paper): "
+    + ", ".join(
       f"{k} {v if isinstance(v, int) else round(v, 1)} / {PAPER_TABLE3[k]}"
-      for k, v in result["table3"].items() if k in PAPER_TABLE3))
+      for k, v in result["table3"].items()
+      if k in PAPER_TABLE3
+    )
+  )
   print(f"wrote {out}/ranks.json and {out}/fig4_ranks.png")
 
 

@@ -5,6 +5,7 @@ problems), ``nn`` (the networks), ``fit`` (losses, Phase 1, Phase 2, LM, loops, 
 ``query`` (Solver, many-query, inverse, UQ, design), ``io`` (checkpoints, official models, the
 compilation cache), ``baselines`` (the paper's comparisons). The names below are the stable API.
 """
+
 from lrpinn_jax import _moved
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.data import DataConfig
@@ -25,16 +26,41 @@ from lrpinn_jax.problem import Data, Dirichlet, Initial, Mean, Neumann, Periodic
 from lrpinn_jax.query.solver import Solver
 
 __all__ = [
-    "Data", "DataConfig", "Dirichlet", "HyperNetwork", "Initial", "LRPINN", "LossConfig",
-    "LowRankDense", "Mean", "ModelConfig", "Neumann", "Periodic", "Phase1Batch", "Phase1State",
-    "Phase2Batch", "Phase2State", "Problem", "Solver", "UserError", "absent", "hyper_s",
-    "init_params", "init_phase1", "init_phase2", "interop", "load", "make_pde",
-    "make_phase1_step", "make_phase2_step", "point_fn",
+  "Data",
+  "DataConfig",
+  "Dirichlet",
+  "HyperNetwork",
+  "Initial",
+  "LRPINN",
+  "LossConfig",
+  "LowRankDense",
+  "Mean",
+  "ModelConfig",
+  "Neumann",
+  "Periodic",
+  "Phase1Batch",
+  "Phase1State",
+  "Phase2Batch",
+  "Phase2State",
+  "Problem",
+  "Solver",
+  "UserError",
+  "absent",
+  "hyper_s",
+  "init_params",
+  "init_phase1",
+  "init_phase2",
+  "interop",
+  "load",
+  "make_pde",
+  "make_phase1_step",
+  "make_phase2_step",
+  "point_fn",
 ]
 
 _RENAMED = {
-    "CDR1D": ("lrpinn_jax.pdes.registry", "CDR1D"),  # a deprecated function that builds the Problem
-    "Helmholtz2D": ("lrpinn_jax.pdes.registry", "Helmholtz2D"),
+  "CDR1D": ("lrpinn_jax.pdes.registry", "CDR1D"),  # a deprecated function that builds the Problem
+  "Helmholtz2D": ("lrpinn_jax.pdes.registry", "Helmholtz2D"),
 }
 
 
@@ -48,12 +74,16 @@ def __getattr__(name):
   gone (points are dicts now) and says so."""
   if name in _RENAMED:
     import importlib
+
     module, attr = _RENAMED[name]
     return getattr(importlib.import_module(module), attr)
   if name in _moved.MOVED:  # lrpinn_jax.model etc.: the module at its new path, with a warning
     import importlib
+
     return importlib.import_module(f"lrpinn_jax.{name}")
   if name == "TrainBatch":
-    raise AttributeError("lrpinn_jax.TrainBatch was removed: training points are dicts "
-                         "{block: (n, d) array} from problem.sample_points(DataConfig, seed)")
+    raise AttributeError(
+      "lrpinn_jax.TrainBatch was removed: training points are dicts "
+      "{block: (n, d) array} from problem.sample_points(DataConfig, seed)"
+    )
   raise AttributeError(f"module 'lrpinn_jax' has no attribute {name!r}")

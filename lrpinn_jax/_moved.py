@@ -1,6 +1,7 @@
 """Old module paths (before the package was split into problem/, pdes/, nn/, fit/, query/,
 io/, baselines/) keep importing: ``import lrpinn_jax.model`` gives lrpinn_jax.nn.model with a
 one-line DeprecationWarning that names the new path."""
+
 from __future__ import annotations
 
 import importlib
@@ -10,15 +11,31 @@ import sys
 import warnings
 
 MOVED = {
-    "layers": "nn.layers", "model": "nn.model",
-    "solver": "query.solver", "many_query": "query.many_query", "inverse": "query.inverse",
-    "uq": "query.uq", "design": "query.design",
-    "losses": "fit.losses", "phase1": "fit.phase1", "phase2": "fit.phase2", "lm": "fit.lm",
-    "soap": "fit.soap", "train": "fit.train", "sharding": "fit.sharding", "data": "fit.data",
-    "experiment": "fit.experiment", "finetune": "fit.finetune", "recipes": "fit.recipes",
-    "checkpoint": "io.checkpoint", "interop": "io.interop", "cache": "io.cache",
-    "pde": "pdes.registry", "reference": "pdes.reference", "mu_sets": "pdes.mu_sets",
-    "compare": "baselines.compare",
+  "layers": "nn.layers",
+  "model": "nn.model",
+  "solver": "query.solver",
+  "many_query": "query.many_query",
+  "inverse": "query.inverse",
+  "uq": "query.uq",
+  "design": "query.design",
+  "losses": "fit.losses",
+  "phase1": "fit.phase1",
+  "phase2": "fit.phase2",
+  "lm": "fit.lm",
+  "soap": "fit.soap",
+  "train": "fit.train",
+  "sharding": "fit.sharding",
+  "data": "fit.data",
+  "experiment": "fit.experiment",
+  "finetune": "fit.finetune",
+  "recipes": "fit.recipes",
+  "checkpoint": "io.checkpoint",
+  "interop": "io.interop",
+  "cache": "io.cache",
+  "pde": "pdes.registry",
+  "reference": "pdes.reference",
+  "mu_sets": "pdes.mu_sets",
+  "compare": "baselines.compare",
 }
 
 

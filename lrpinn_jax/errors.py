@@ -8,4 +8,5 @@ class UserError(Exception):
 class Preempted(UserError):
   """Training stopped by SIGTERM or SIGINT after saving a checkpoint at the step reached; the
   commands exit with ``exit_code`` (75, EX_TEMPFAIL: "try again"), and --resume continues."""
+
   exit_code = 75

@@ -1,4 +1,5 @@
 """Error metrics on a test set (numpy, float64)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,10 +13,10 @@ def errors(u_pred, u_true) -> dict:
   e = u_pred - u_true
   var = np.var(u_true)
   return {
-      "abs_err": float(np.mean(np.abs(e))),
-      "rel_err": float(np.linalg.norm(e) / np.linalg.norm(u_true)),
-      "max_err": float(np.max(np.abs(e))),
-      "explained_variance": float(1.0 - np.var(e) / var) if var > 0 else float("nan"),
+    "abs_err": float(np.mean(np.abs(e))),
+    "rel_err": float(np.linalg.norm(e) / np.linalg.norm(u_true)),
+    "max_err": float(np.max(np.abs(e))),
+    "explained_variance": float(1.0 - np.var(e) / var) if var > 0 else float("nan"),
   }
 
 

@@ -3,6 +3,7 @@
 Every array the library builds from user input (mu, points, test coordinates) and every parameter
 tree it initialises or loads is cast to ``real()``, so one switch runs a whole command in float64.
 """
+
 from __future__ import annotations
 
 import jax
@@ -30,7 +31,9 @@ def cast(tree, dtype=None):
   """Every floating leaf of ``tree`` as ``dtype`` (default ``real()``); float64 needs x64 on."""
   dtype = np.dtype(real() if dtype is None else dtype)
   if dtype == np.float64 and not jax.config.jax_enable_x64:
-    raise UserError("float64 needs 64-bit JAX: pass --x64 or call "
-                    "lrpinn_jax.precision.enable_x64() first")
-  return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-                      tree)
+    raise UserError(
+      "float64 needs 64-bit JAX: pass --x64 or call lrpinn_jax.precision.enable_x64() first"
+    )
+  return jax.tree.map(
+    lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree
+  )

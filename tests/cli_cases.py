@@ -7,6 +7,7 @@ defaults before each line).
   python -m tests.cli_cases experiments.convection CASES.json OUT.json
       CASES.json: a list of argument lists; OUT.json: [{"code": int, "stderr": str}, ...]
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """Shared fixtures: the official reference files and a tiny configuration for fast tests."""
+
 import atexit
 import os
 import shutil
@@ -77,12 +78,18 @@ def cli_cases(module: str, cases, folder) -> list:
   import json
   import subprocess
   import sys
+
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   src, out = os.path.join(folder, "cases.json"), os.path.join(folder, "out.json")
   with open(src, "w") as f:
     json.dump([[str(a) for a in args] for args in cases], f)
-  r = subprocess.run([sys.executable, "-m", "tests.cli_cases", module, src, out], cwd=root,
-                     capture_output=True, text=True, timeout=300)
+  r = subprocess.run(
+    [sys.executable, "-m", "tests.cli_cases", module, src, out],
+    cwd=root,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert r.returncode == 0, r.stderr[-3000:]
   with open(out) as f:
     return json.load(f)

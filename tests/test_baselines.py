@@ -1,5 +1,6 @@
 """Baselines: each lowers its loss on a tiny problem; MAML's inner step and meta-gradients against
 hand computation; S2S segments join continuously; parameter counts as in the paper's Table 3."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,8 +32,10 @@ def test_parameter_counts_match_the_paper():
   assert nets.count(init(nets.pinn_p(3, (0, 0, 0), (1, 1, 1)))) == 10401 + 3 * 50
 
 
-@pytest.mark.parametrize("make", [lambda: nets.pinn(), lambda: nets.naive_lr(5),
-                                  lambda: nets.pinn_p(3, (2.0, 0, 0), (1.0, 1, 1))])
+@pytest.mark.parametrize(
+  "make",
+  [lambda: nets.pinn(), lambda: nets.naive_lr(5), lambda: nets.pinn_p(3, (2.0, 0, 0), (1.0, 1, 1))],
+)
 def test_each_network_lowers_its_loss(make):
   pde = make_pde("convection")
   net = make()
@@ -85,8 +88,9 @@ def test_reptile_moves_toward_the_adapted_weights():
   loss = lambda p, c: 0.5 * jnp.sum((p - c) ** 2)
   p = jnp.zeros(2)
   mus = jnp.array([[1.0, 0.0], [0.0, 1.0]])
-  step = meta.make_meta_step("reptile", loss, loss, inner_steps=1, inner_lr=0.5,
-                             outer=optax.sgd(1.0), reptile_eps=0.2)
+  step = meta.make_meta_step(
+    "reptile", loss, loss, inner_steps=1, inner_lr=0.5, outer=optax.sgd(1.0), reptile_eps=0.2
+  )
   (p_new, _), _ = step((p, None), mus)
   # each task adapts to 0.5 * c; the mean adapted point is (0.25, 0.25)
   np.testing.assert_allclose(p_new, 0.2 * np.array([0.25, 0.25]), rtol=1e-6)
@@ -99,8 +103,19 @@ def test_meta_training_lowers_the_query_loss():
   mus = np.array([[1.0, 0, 0], [2.0, 0, 0], [3.0, 0, 0]], np.float32)
   p0 = net.init(jax.random.key(0))
   before = np.mean([float(loss(p0, jnp.asarray(m))) for m in mus])
-  p1, _ = meta.meta_train("maml", p0, loss, loss, mus, steps=20, inner_steps=2, inner_lr=1e-3,
-                          outer_lr=1e-3, task_batch=2, seed=0)
+  p1, _ = meta.meta_train(
+    "maml",
+    p0,
+    loss,
+    loss,
+    mus,
+    steps=20,
+    inner_steps=2,
+    inner_lr=1e-3,
+    outer_lr=1e-3,
+    task_batch=2,
+    seed=0,
+  )
   after = np.mean([float(loss(p1, jnp.asarray(m))) for m in mus])
   assert after < before
 
@@ -108,8 +123,7 @@ def test_meta_training_lowers_the_query_loss():
 def test_s2s_segments_join_continuously():
   pde = make_pde("convection")
   net = nets.pinn(width=16, depth=2)
-  plist, info = s2s.train(net, pde, MU, TINY, 0, segments=3, steps=1500, lr=3e-3,
-                          need_xx=False)
+  plist, info = s2s.train(net, pde, MU, TINY, 0, segments=3, steps=1500, lr=3e-3, need_xx=False)
   bounds = s2s.segment_bounds(pde, 3)
   np.testing.assert_allclose(bounds, [0, 1 / 3, 2 / 3, 1], atol=1e-12)
   x = jnp.linspace(0, 2 * np.pi, 50)
@@ -131,16 +145,17 @@ def test_s2s_segments_join_continuously():
 
 
 def test_curriculum_stages_and_training():
-  np.testing.assert_allclose(curriculum.stages([30.0, 0, 0], 3),
-                             [[10, 0, 0], [20, 0, 0], [30, 0, 0]])
+  np.testing.assert_allclose(
+    curriculum.stages([30.0, 0, 0], 3), [[10, 0, 0], [20, 0, 0], [30, 0, 0]]
+  )
   pde = make_pde("convection")
   net = nets.pinn(width=16, depth=2)
   loss = pinn_loss(net, pde, _points(pde), need_xx=False)
-  p, info = curriculum.train(net, pde, MU, _points(pde), 0, n_stages=2, steps=100, lr=1e-3,
-                             need_xx=False)
+  p, info = curriculum.train(
+    net, pde, MU, _points(pde), 0, n_stages=2, steps=100, lr=1e-3, need_xx=False
+  )
   assert info["steps"] == 100
-  assert float(loss(p, jnp.asarray(MU))) < float(loss(net.init(jax.random.key(0)),
-                                                      jnp.asarray(MU)))
+  assert float(loss(p, jnp.asarray(MU))) < float(loss(net.init(jax.random.key(0)), jnp.asarray(MU)))
 
 
 def test_compare_command_end_to_end(tmp_path):
@@ -148,18 +163,47 @@ def test_compare_command_end_to_end(tmp_path):
   import os
   import subprocess
   import sys
+
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   wd = tmp_path / "cmp"
   r = subprocess.run(
-      [sys.executable, "-m", "experiments.compare", "--beta_range=1,3", "--targets=2",
-       "--steps=10", "--finetune_steps=4", "--meta_steps=2", "--inner_steps=1", "--eval_every=2",
-       "--n_f=32", "--n_0=16", "--n_b=8", "--n_test=32", "--naive_ranks=10",
-       "--s2s_segments=2", "--curriculum_stages=2", f"--workdir={wd}"],
-      cwd=root, capture_output=True, text=True, timeout=600)
+    [
+      sys.executable,
+      "-m",
+      "experiments.compare",
+      "--beta_range=1,3",
+      "--targets=2",
+      "--steps=10",
+      "--finetune_steps=4",
+      "--meta_steps=2",
+      "--inner_steps=1",
+      "--eval_every=2",
+      "--n_f=32",
+      "--n_0=16",
+      "--n_b=8",
+      "--n_test=32",
+      "--naive_ranks=10",
+      "--s2s_segments=2",
+      "--curriculum_stages=2",
+      f"--workdir={wd}",
+    ],
+    cwd=root,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
   assert r.returncode == 0, r.stderr
   out = json.load(open(wd / "compare.json"))
-  assert set(out["methods"]) == {"pinn", "pinn_p", "s2s", "curriculum", "naive_lr_r10", "maml",
-                                 "reptile", "hyper_lr"}
+  assert set(out["methods"]) == {
+    "pinn",
+    "pinn_p",
+    "s2s",
+    "curriculum",
+    "naive_lr_r10",
+    "maml",
+    "reptile",
+    "hyper_lr",
+  }
   for name, m in out["methods"].items():
     (row,) = m["targets"]
     assert row["mu"] == [2.0, 0.0, 0.0]
@@ -168,8 +212,18 @@ def test_compare_command_end_to_end(tmp_path):
   assert out["methods"]["naive_lr_r10"]["targets"][0]["trainable_params"] == 381
   assert out["methods"]["pinn"]["targets"][0]["trainable_params"] == 10401
   assert (wd / "compare.md").read_text().count("\n") == 2 + 8
-  bad = subprocess.run([sys.executable, "-m", "experiments.compare", "--methods=pinn,foo",
-                        f"--workdir={tmp_path / 'x'}"], cwd=root, capture_output=True, text=True,
-                       timeout=120)
+  bad = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "experiments.compare",
+      "--methods=pinn,foo",
+      f"--workdir={tmp_path / 'x'}",
+    ],
+    cwd=root,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
   assert "unknown ['foo']" in bad.stderr

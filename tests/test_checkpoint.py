@@ -1,4 +1,5 @@
 """Orbax checkpoints: round trip, bit-for-bit resume, load(workdir), NaN guard, bad checkpoints."""
+
 import dataclasses
 import os
 
@@ -20,15 +21,29 @@ MUS = np.array([[1.0, 0, 0], [2.0, 0, 0]], np.float32)
 
 def _fit(workdir, steps, resume=False, pde=None, ckpt_every=2, optimizer="adam"):
   pde = pde or make_pde("convection")
-  return train.fit_phase1(TINY_MODEL, pde, MUS, train_batch(make_pde(), TINY_DATA, 0),
-                          steps=steps, lr=1e-2, seed=0, workdir=str(workdir), resume=resume,
-                          optimizer=optimizer, loss_cfg=LossConfig(need_xx=False),
-                          log_every=1000, ckpt_every=ckpt_every, log=lambda *_: None)[0]
+  return train.fit_phase1(
+    TINY_MODEL,
+    pde,
+    MUS,
+    train_batch(make_pde(), TINY_DATA, 0),
+    steps=steps,
+    lr=1e-2,
+    seed=0,
+    workdir=str(workdir),
+    resume=resume,
+    optimizer=optimizer,
+    loss_cfg=LossConfig(need_xx=False),
+    log_every=1000,
+    ckpt_every=ckpt_every,
+    log=lambda *_: None,
+  )[0]
 
 
 def _leaves_equal(a, b):
-  return all(np.array_equal(np.asarray(x), np.asarray(y))
-             for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+  return all(
+    np.array_equal(np.asarray(x), np.asarray(y))
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))
+  )
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "soap"])
@@ -49,9 +64,11 @@ def test_load_returns_solver_of_latest_checkpoint(tmp_path):
   x = jnp.linspace(0, 6, 10)
   t = jnp.linspace(0, 1, 10)
   # The Solver call and phase1.predict are two compiled programs (FLOAT32_TWO_PROGRAMS)
-  np.testing.assert_allclose(np.asarray(solver(x, t, MUS[1])),
-                             np.asarray(predict(TINY_MODEL, state.params, MUS[1:], x, t)[0]),
-                             **FLOAT32_TWO_PROGRAMS)
+  np.testing.assert_allclose(
+    np.asarray(solver(x, t, MUS[1])),
+    np.asarray(predict(TINY_MODEL, state.params, MUS[1:], x, t)[0]),
+    **FLOAT32_TWO_PROGRAMS,
+  )
   assert solver.info["step"] == 4 and solver.config == TINY_MODEL
 
 
@@ -97,11 +114,24 @@ def test_training_clock_survives_resume(tmp_path):
   """History lines carry the training clock; a resumed run continues it from its checkpoint step
   and returns the seconds of the whole training, and a finished run restores without a step."""
   import json
+
   def fit(steps, resume):
-    return train.fit_phase1(TINY_MODEL, make_pde(), MUS, train_batch(make_pde(), TINY_DATA, 0),
-                            steps=steps, lr=1e-2, seed=0, workdir=str(tmp_path), resume=resume,
-                            loss_cfg=LossConfig(need_xx=False), log_every=2, ckpt_every=2,
-                            log=lambda *_: None)[1]
+    return train.fit_phase1(
+      TINY_MODEL,
+      make_pde(),
+      MUS,
+      train_batch(make_pde(), TINY_DATA, 0),
+      steps=steps,
+      lr=1e-2,
+      seed=0,
+      workdir=str(tmp_path),
+      resume=resume,
+      loss_cfg=LossConfig(need_xx=False),
+      log_every=2,
+      ckpt_every=2,
+      log=lambda *_: None,
+    )[1]
+
   first = fit(4, False)
   hist = [json.loads(l) for l in open(tmp_path / train.HISTORY_FILE)]
   assert [h["step"] for h in hist] == [2, 4]
@@ -115,8 +145,13 @@ def test_training_clock_survives_resume(tmp_path):
 
 def test_seconds_to_threshold_from_history():
   from benchmarks._tta import seconds_to
-  hist = [{"seconds": 1.0, "test_rel_err_max": 0.2}, {"seconds": 2.0, "test_rel_err_max": 0.09},
-          {"seconds": 3.0, "test_rel_err_max": 0.12}, {"seconds": 4.0, "test_rel_err_max": 0.04}]
+
+  hist = [
+    {"seconds": 1.0, "test_rel_err_max": 0.2},
+    {"seconds": 2.0, "test_rel_err_max": 0.09},
+    {"seconds": 3.0, "test_rel_err_max": 0.12},
+    {"seconds": 4.0, "test_rel_err_max": 0.04},
+  ]
   assert seconds_to(hist, 0.10) == 2.0 and seconds_to(hist, 0.05) == 4.0
   assert seconds_to(hist, 0.01) is None
 
@@ -127,8 +162,10 @@ def test_model_json_of_earlier_formats_and_the_former_names():
   import json
 
   from lrpinn_jax.nn.model import ModelConfig
-  old = json.load(open(os.path.join(os.path.dirname(__file__), "..", "results", "rd_5_10",
-                                    "model.json")))["model"]
+
+  old = json.load(
+    open(os.path.join(os.path.dirname(__file__), "..", "results", "rd_5_10", "model.json"))
+  )["model"]
   assert {"n_mu", "x_period", "t0"} <= set(old)
   cfg = ModelConfig.from_dict(old)
   assert cfg.mu_dim == 3 and cfg.periods == (2 * np.pi, 0.0) and cfg.hard_ic == "gauss_pi_4"

@@ -1,4 +1,5 @@
 """`python -m experiments.convection` end to end on a tiny budget, and every bad input."""
+
 import json
 import os
 import re
@@ -15,13 +16,28 @@ from lrpinn_jax.fit.experiment import ExperimentConfig
 from tests.conftest import assert_one_line_error, cli_cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--phase1_steps=4", "--phase2_steps=3", "--n_f=32", "--n_0=16", "--n_b=8",
-        "--n_test=32", "--log_every=2", "--ckpt_every=2", "--beta_range=1,3", "--targets=2,4"]
+TINY = [
+  "--phase1_steps=4",
+  "--phase2_steps=3",
+  "--n_f=32",
+  "--n_0=16",
+  "--n_b=8",
+  "--n_test=32",
+  "--log_every=2",
+  "--ckpt_every=2",
+  "--beta_range=1,3",
+  "--targets=2,4",
+]
 
 
 def _run(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.convection", *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run(
+    [sys.executable, "-m", "experiments.convection", *args],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +57,12 @@ def test_end_to_end_then_resume(tiny_run, tmp_path):
   assert res["config"]["beta_range"] == "1,3" and res["config"]["phase1_steps"] == 4
   assert res["phase1"]["steps"] == 4 and res["phase1"]["restored"] is False
   # the best recipe, with the explicit flags on top; its mu batch of 6 means all 3 betas here
-  assert (res["config"]["recipe"], res["config"]["optimizer"], res["config"]["n_f"],
-          res["config"]["mu_batch"]) == ("best", "soap", 32, 0)
+  assert (
+    res["config"]["recipe"],
+    res["config"]["optimizer"],
+    res["config"]["n_f"],
+    res["config"]["mu_batch"],
+  ) == ("best", "soap", 32, 0)
   assert res["phase1"]["train_mu"] == [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [3.0, 0.0, 0.0]]
   assert [e["mu"] for e in res["results"]] == [[2.0, 0.0, 0.0], [4.0, 0.0, 0.0]]
   for e in res["results"]:
@@ -70,12 +90,12 @@ def test_end_to_end_then_resume(tiny_run, tmp_path):
 
 
 BAD_INPUTS = [
-    (["--beta_range=40,30"], "--beta_range must be 'lo,hi' with lo <= hi"),
-    (["--phase1_steps=-5"], "phase1_steps"),
-    (["--seed=-3"], "--seed=-3: -3 is not a non-negative integer"),
-    (["--mu_batch=50"], "--mu_batch must be between 0 (all) and the number of training mu (3)"),
-    (["--recipe=fast"], "--recipe=fast: value should be one of <best|paper>"),
-    (["--resume"], "no checkpoint"),
+  (["--beta_range=40,30"], "--beta_range must be 'lo,hi' with lo <= hi"),
+  (["--phase1_steps=-5"], "phase1_steps"),
+  (["--seed=-3"], "--seed=-3: -3 is not a non-negative integer"),
+  (["--mu_batch=50"], "--mu_batch must be between 0 (all) and the number of training mu (3)"),
+  (["--recipe=fast"], "--recipe=fast: value should be one of <best|paper>"),
+  (["--resume"], "no checkpoint"),
 ]
 
 
@@ -101,18 +121,33 @@ def test_bad_input_one_line_error(bad_input_runs, i):
   assert not (root / str(i) / "results.json").exists()
 
 
-@pytest.mark.parametrize("call,message", [
+@pytest.mark.parametrize(
+  "call,message",
+  [
     (lambda: _cli.parse_range("beta_range", "abc"), "--beta_range must be comma-separated numbers"),
     (lambda: _cli.parse_range("beta_range", "1,inf"), "finite numbers"),
     (lambda: _cli.parse_floats("targets", "30,x"), "--targets must be comma-separated numbers"),
     (lambda: _cli.positive("beta_step", 0.0), "--beta_step must be a positive finite number"),
-    (lambda: ExperimentConfig(workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(),
-                              lr=-1.0).validate(), "--lr must be a positive finite number"),
-    (lambda: ExperimentConfig(workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(),
-                              t_scale=0.0).validate(), "--t_scale must be a positive finite"),
-    (lambda: ExperimentConfig(workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(),
-                              optimizer="sgd").validate(), "--optimizer must be one of"),
-])
+    (
+      lambda: ExperimentConfig(
+        workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(), lr=-1.0
+      ).validate(),
+      "--lr must be a positive finite number",
+    ),
+    (
+      lambda: ExperimentConfig(
+        workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(), t_scale=0.0
+      ).validate(),
+      "--t_scale must be a positive finite",
+    ),
+    (
+      lambda: ExperimentConfig(
+        workdir="unused", train_mu=((30.0, 0.0, 0.0),), targets=(), optimizer="sgd"
+      ).validate(),
+      "--optimizer must be one of",
+    ),
+  ],
+)
 def test_bad_values_rejected_in_process(call, message):
   """The checks behind the one-line errors, without a subprocess each."""
   with pytest.raises(UserError, match=re.escape(message)):
@@ -126,15 +161,28 @@ def test_corrupted_checkpoint_on_resume(bad_input_runs):
 
 
 def _finetune(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.finetune", *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run(
+    [sys.executable, "-m", "experiments.finetune", *args],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
 
 
 def test_finetune_official_npz_and_load(tmp_path):
   from tests.conftest import ref_path
+
   wd = tmp_path / "ft"
-  r = _finetune(f"--checkpoint={ref_path('phase1.npz')}", "--mu=40,0,0", "--optimizer=lm",
-                "--steps=5", f"--workdir={wd}", "--n_f=200", "--n_test=200")
+  r = _finetune(
+    f"--checkpoint={ref_path('phase1.npz')}",
+    "--mu=40,0,0",
+    "--optimizer=lm",
+    "--steps=5",
+    f"--workdir={wd}",
+    "--n_f=200",
+    "--n_test=200",
+  )
   assert r.returncode == 0, r.stderr
   out = json.load(open(wd / "finetune.json"))
   assert out["mu"] == [40.0, 0.0, 0.0] and out["optimizer"] == "lm"
@@ -149,24 +197,28 @@ def test_finetune_official_npz_and_load(tmp_path):
 
 
 FINETUNE_BAD_INPUTS = [
-    (["--checkpoint=/nonexistent/phase1.npz"], "checkpoint not found"),
-    (["--checkpoint=/nonexistent_dir"], "not an lrpinn_jax workdir"),
-    (["--mu=40,0"], "--mu must be 3 finite numbers beta,nu,rho"),
-    (["--max_seconds=-1"], "--max_seconds must be a positive finite number"),
+  (["--checkpoint=/nonexistent/phase1.npz"], "checkpoint not found"),
+  (["--checkpoint=/nonexistent_dir"], "not an lrpinn_jax workdir"),
+  (["--mu=40,0"], "--mu must be 3 finite numbers beta,nu,rho"),
+  (["--max_seconds=-1"], "--max_seconds must be a positive finite number"),
 ]
 
 
 @pytest.fixture(scope="module")
 def finetune_bad_input_runs(tmp_path_factory):
   from tests.conftest import ref_path
+
   root = tmp_path_factory.mktemp("finetune_bad_input")
-  cases = [[f"--checkpoint={ref_path('phase1.npz')}", f"--workdir={root / str(i)}", *args]
-           for i, (args, _) in enumerate(FINETUNE_BAD_INPUTS)]
+  cases = [
+    [f"--checkpoint={ref_path('phase1.npz')}", f"--workdir={root / str(i)}", *args]
+    for i, (args, _) in enumerate(FINETUNE_BAD_INPUTS)
+  ]
   return root, cli_cases("experiments.finetune", cases, root)
 
 
-@pytest.mark.parametrize("i", range(len(FINETUNE_BAD_INPUTS)),
-                         ids=[m for _, m in FINETUNE_BAD_INPUTS])
+@pytest.mark.parametrize(
+  "i", range(len(FINETUNE_BAD_INPUTS)), ids=[m for _, m in FINETUNE_BAD_INPUTS]
+)
 def test_finetune_bad_input(finetune_bad_input_runs, i):
   root, runs = finetune_bad_input_runs
   assert_one_line_error(runs[i], FINETUNE_BAD_INPUTS[i][1])
@@ -177,15 +229,46 @@ def test_plots_command_on_tiny_workdir(tiny_run, tmp_path):
   pytest.importorskip("matplotlib")
   wd = tiny_run[0]
   mq = tmp_path / "mq.json"
-  mq.write_text(json.dumps({"seconds": 1.0, "phase2_steps": 2, "betas": [
-      {"beta": b, "zero_shot_rel_err": 0.3, "phase2_rel_err": 0.01, "ranks": [3, 4],
-       "trainable_params": 208} for b in (20.0, 35.0, 50.0)]}))
-  r = subprocess.run([sys.executable, "-m", "experiments.plots", f"--workdir={wd}",
-                      f"--many_query={mq}", f"--out={tmp_path / 'figs'}", "--beta=2"],
-                     cwd=ROOT, capture_output=True, text=True, timeout=300)
+  mq.write_text(
+    json.dumps(
+      {
+        "seconds": 1.0,
+        "phase2_steps": 2,
+        "betas": [
+          {
+            "beta": b,
+            "zero_shot_rel_err": 0.3,
+            "phase2_rel_err": 0.01,
+            "ranks": [3, 4],
+            "trainable_params": 208,
+          }
+          for b in (20.0, 35.0, 50.0)
+        ],
+      }
+    )
+  )
+  r = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "experiments.plots",
+      f"--workdir={wd}",
+      f"--many_query={mq}",
+      f"--out={tmp_path / 'figs'}",
+      "--beta=2",
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert r.returncode == 0, r.stderr
-  for name in ("fig2_solution_beta2.png", "fig3_phase1_curves.png", "fig4_ranks.png",
-               "fig5_many_query.png"):
+  for name in (
+    "fig2_solution_beta2.png",
+    "fig3_phase1_curves.png",
+    "fig4_ranks.png",
+    "fig5_many_query.png",
+  ):
     data = (tmp_path / "figs" / name).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
 
@@ -203,13 +286,26 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
   within 10 s, nothing else written; the same command with --resume then finishes the run with
   the results.json numbers of an uninterrupted run."""
   import signal
+
   wd = tmp_path / "run"
   # 300 steps: still running when the signal comes after step 20, and the run stays short
-  args = [f"--workdir={wd}", *TINY[1:], "--phase1_steps=300", "--log_every=20",
-          "--ckpt_every=500", "--phase2_steps=0", "--rank_mode=adaptive"]
-  proc = subprocess.Popen([sys.executable, "-m", "experiments.convection", *args], cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+  args = [
+    f"--workdir={wd}",
+    *TINY[1:],
+    "--phase1_steps=300",
+    "--log_every=20",
+    "--ckpt_every=500",
+    "--phase2_steps=0",
+    "--rank_mode=adaptive",
+  ]
+  proc = subprocess.Popen(
+    [sys.executable, "-m", "experiments.convection", *args],
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+  )
   for line in proc.stdout:
     if line.startswith("[phase1] step 20/"):
       break
@@ -228,6 +324,8 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
   whole = tmp_path / "whole"  # the same run without the interruption: the same numbers
   r = _run(*[a.replace(str(wd), str(whole)) for a in args])
   assert r.returncode == 0, r.stderr
+
   def numbers(res):  # every result but the wall-clock seconds
     return json.loads(re.sub(r'"seconds": [0-9.e+-]+', '"seconds": 0', json.dumps(res["results"])))
+
   assert numbers(json.load(open(whole / "results.json"))) == numbers(resumed)

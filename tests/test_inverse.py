@@ -1,4 +1,5 @@
 """Inverse problem: known answers (noise-free data from the same Solver; a model linear in mu)."""
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,8 +13,9 @@ def test_recovers_beta_of_noise_free_data_from_the_same_solver(official_phase1):
   rng = np.random.default_rng(0)
   x, t = rng.uniform(0, 2 * np.pi, 100), rng.uniform(0, 1, 100)
   u = np.asarray(official_phase1(x, t, np.array([36.3, 0.0, 0.0])))
-  est = inverse.fit_mu(official_phase1, inverse.Observations((x, t), u),
-                       box=[(30, 40), (0, 0), (0, 0)])
+  est = inverse.fit_mu(
+    official_phase1, inverse.Observations((x, t), u), box=[(30, 40), (0, 0), (0, 0)]
+  )
   assert est.free == (0,)
   assert abs(est.mu_hat[0] - 36.3) < 1e-3
   assert est.mu_hat[1] == 0 and est.mu_hat[2] == 0
@@ -28,20 +30,25 @@ def test_laplace_covariance_of_a_model_linear_in_mu_is_the_closed_form():
   solver = lambda xs, ts, mu: jnp.sin(3 * xs) + ts + mu[0] * (1.0 + xs * ts)
   sigma = 0.05
   u = a + 2.5 * b + 0.02 * rng.standard_normal(50)
-  est = inverse.fit_mu(solver, inverse.Observations((x, t), u), box=[(0, 5), (0, 0), (0, 0)],
-                       sigma=sigma)
+  est = inverse.fit_mu(
+    solver, inverse.Observations((x, t), u), box=[(0, 5), (0, 0), (0, 0)], sigma=sigma
+  )
   want = np.sum((u - a) * b) / np.sum(b * b)
   np.testing.assert_allclose(est.mu_hat[0], want, rtol=1e-5)
-  np.testing.assert_allclose(est.cov, [[sigma ** 2 / np.sum(b * b)]], rtol=1e-4)
-  np.testing.assert_allclose(est.ci95[0], want + np.array([-1, 1]) * 1.959964 * est.std[0],
-                             rtol=1e-6)
+  np.testing.assert_allclose(est.cov, [[sigma**2 / np.sum(b * b)]], rtol=1e-4)
+  np.testing.assert_allclose(
+    est.ci95[0], want + np.array([-1, 1]) * 1.959964 * est.std[0], rtol=1e-6
+  )
 
 
-@pytest.mark.parametrize("x, t, u, message", [
+@pytest.mark.parametrize(
+  "x, t, u, message",
+  [
     ([0.1, 7.0], [0.5, 0.5], [1.0, 1.0], "outside the domain"),
     ([0.1, np.nan], [0.5, 0.5], [1.0, 1.0], "NaN"),
     ([0.1, 0.2], [0.5], [1.0, 1.0], "one length"),
-])
+  ],
+)
 def test_bad_observations_are_one_line_errors(x, t, u, message):
   with pytest.raises(UserError, match=message):
     inverse.check_observations(make_pde("convection"), inverse.Observations((x, t), u), 3)
@@ -49,12 +56,14 @@ def test_bad_observations_are_one_line_errors(x, t, u, message):
 
 def test_mu_dimension_mismatch_is_an_error():
   with pytest.raises(UserError, match="mu coordinates"):
-    inverse.check_observations(make_pde("convection"),
-                               inverse.Observations(([0.1], [0.5]), [1.0]), 2)
+    inverse.check_observations(
+      make_pde("convection"), inverse.Observations(([0.1], [0.5]), [1.0]), 2
+    )
 
 
 def test_design_finds_the_beta_of_a_profile_from_the_same_solver(official_phase1):
   from lrpinn_jax.query import design
+
   x = np.linspace(0, 2 * np.pi, 128, endpoint=False)
   target = np.asarray(official_phase1(x, np.full_like(x, 0.5), np.array([36.3, 0.0, 0.0])))
   res = design.fit_profile(official_phase1, x, 0.5, target, box=[(30, 40), (0, 0), (0, 0)])
@@ -81,12 +90,28 @@ def test_inverse_command_writes_both_estimates_and_refuses_bad_input(tmp_path):
   import os
   import subprocess
   import sys
+
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  run = lambda *a: subprocess.run([sys.executable, "-m", "experiments.inverse",
-                                   "--checkpoint=lrpinn_jax/official/phase1.npz", *a], cwd=root,
-                                  capture_output=True, text=True, timeout=300)
-  r = run("--synthetic=35.2,0,0", "--n_obs=50", "--steps=5", "--refine_steps=3",
-          f"--out={tmp_path / 'one'}")
+  run = lambda *a: subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "experiments.inverse",
+      "--checkpoint=lrpinn_jax/official/phase1.npz",
+      *a,
+    ],
+    cwd=root,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  r = run(
+    "--synthetic=35.2,0,0",
+    "--n_obs=50",
+    "--steps=5",
+    "--refine_steps=3",
+    f"--out={tmp_path / 'one'}",
+  )
   assert r.returncode == 0, r.stderr
   out = json.load(open(tmp_path / "one" / "inverse.json"))
   assert out["mu_true"] == [35.2, 0.0, 0.0] and out["free"] == [0]
@@ -114,8 +139,13 @@ def test_sandwich_covariance_is_the_sampling_covariance_of_a_linear_joint_fit():
   jac = np.concatenate([a_pde / np.sqrt(m), np.sqrt(w / n) * a_dat])
   inv = np.linalg.inv(jac.T @ jac)
   draws = 40000
-  rhs = np.concatenate([0.3 * rng.normal(size=(draws, m)) / np.sqrt(m),
-                        np.sqrt(w / n) * 0.1 * rng.normal(size=(draws, n))], 1)
+  rhs = np.concatenate(
+    [
+      0.3 * rng.normal(size=(draws, m)) / np.sqrt(m),
+      np.sqrt(w / n) * 0.1 * rng.normal(size=(draws, n)),
+    ],
+    1,
+  )
   mu = (rhs @ jac @ inv)[:, -1]  # least squares of every draw (around theta = 0)
   r_pde = np.full(m, 0.3 / np.sqrt(m))  # a block residual of mean square 0.09
   cov, s, p_eff = inverse.sandwich(jac, [r_pde], np.zeros(n), 1, w, 0.1)

@@ -1,4 +1,5 @@
 """The low-rank layer against the dense layer W = U diag(s) V^T."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,9 +13,11 @@ def test_lowrank_equals_dense(merge, rng):
   d_in, d_out, r = 7, 5, 4
   layer = LowRankDense(d_out, r, merge=merge)
   p = layer.init(jax.random.key(0), jnp.ones(d_in), jnp.ones(r))["params"]
-  p = {"U": jnp.asarray(rng.normal(size=(d_out, r)), jnp.float32),
-       "V": jnp.asarray(rng.normal(size=(d_in, r)), jnp.float32),
-       "b": jnp.asarray(rng.normal(size=d_out), jnp.float32)}
+  p = {
+    "U": jnp.asarray(rng.normal(size=(d_out, r)), jnp.float32),
+    "V": jnp.asarray(rng.normal(size=(d_in, r)), jnp.float32),
+    "b": jnp.asarray(rng.normal(size=d_out), jnp.float32),
+  }
   s = jnp.asarray(rng.uniform(0.5, 2, size=r), jnp.float32)
   h = jnp.asarray(rng.normal(size=(3, d_in)), jnp.float32)
   w = np.asarray(p["U"]) @ np.diag(np.asarray(s)) @ np.asarray(p["V"]).T
@@ -27,9 +30,11 @@ def test_truncating_zero_entries_leaves_output_unchanged(rng):
   d, r = 6, 5
   s = jnp.asarray([1.3, 0.0, 0.7, 0.0, 2.0], jnp.float32)
   keep = np.flatnonzero(np.asarray(s) > 0)
-  p = {"U": jnp.asarray(rng.normal(size=(d, r)), jnp.float32),
-       "V": jnp.asarray(rng.normal(size=(d, r)), jnp.float32),
-       "b": jnp.asarray(rng.normal(size=d), jnp.float32)}
+  p = {
+    "U": jnp.asarray(rng.normal(size=(d, r)), jnp.float32),
+    "V": jnp.asarray(rng.normal(size=(d, r)), jnp.float32),
+    "b": jnp.asarray(rng.normal(size=d), jnp.float32),
+  }
   small = {"U": p["U"][:, keep], "V": p["V"][:, keep], "b": p["b"]}
   h = jnp.asarray(rng.normal(size=(4, d)), jnp.float32)
   full = LowRankDense(d, r).apply({"params": p}, h, s)

@@ -1,4 +1,5 @@
 """Levenberg-Marquardt: exact least-squares solutions, the per-point Jacobian, official beta=40."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +18,8 @@ def _solve(residual, theta0, steps, geodesic=False, project=None):
   """The library's LM loop (lm.minimize) on a generic residual, Jacobian by jacfwd."""
   rj = lambda th: (residual(th), jax.jacfwd(residual)(th))
   return jax.jit(lambda th: lm.minimize(rj, th, steps, project, lm.LMConfig(geodesic=geodesic)))(
-      theta0)
+    theta0
+  )
 
 
 def test_linear_least_squares_reaches_lstsq_solution(rng):
@@ -26,14 +28,16 @@ def test_linear_least_squares_reaches_lstsq_solution(rng):
   th, loss = _solve(lambda th: a @ th - b, jnp.zeros(5), 10)
   expected, *_ = np.linalg.lstsq(np.asarray(a, np.float64), np.asarray(b, np.float64), rcond=None)
   np.testing.assert_allclose(th, expected, rtol=1e-4, atol=1e-5)
-  np.testing.assert_allclose(loss, np.sum((np.asarray(a) @ expected - np.asarray(b)) ** 2),
-                             rtol=1e-4)
+  np.testing.assert_allclose(
+    loss, np.sum((np.asarray(a) @ expected - np.asarray(b)) ** 2), rtol=1e-4
+  )
 
 
 def test_projected_steps_stay_in_the_box():
   # r = theta - 3 with theta clipped to [0, 1] after every step: the box's end, not 3.
-  th, loss = _solve(lambda th: th - 3.0, jnp.array([0.2]), 20,
-                    project=lambda th: jnp.clip(th, 0.0, 1.0))
+  th, loss = _solve(
+    lambda th: th - 3.0, jnp.array([0.2]), 20, project=lambda th: jnp.clip(th, 0.0, 1.0)
+  )
   np.testing.assert_allclose(th, [1.0], atol=1e-6)
   np.testing.assert_allclose(loss, 4.0, rtol=1e-6)
 
@@ -60,8 +64,9 @@ def test_per_point_jacobian_equals_jacfwd(official_phase1):
   flat, unravel = ravel_pytree(tr)
   res = lm.residual_fn(cfg, pde, lc, fr, batch)
   np.testing.assert_allclose(r, jax.jit(res)(tr), **FLOAT32_TWO_PROGRAMS)
-  np.testing.assert_allclose(jac, jax.jit(jax.jacfwd(lambda th: res(unravel(th))))(flat),
-                             atol=2e-4, rtol=1e-3)
+  np.testing.assert_allclose(
+    jac, jax.jit(jax.jacfwd(lambda th: res(unravel(th))))(flat), atol=2e-4, rtol=1e-3
+  )
   assert jac.shape == (TINY_DATA.n_f + TINY_DATA.n_0 + TINY_DATA.n_b, 294)
 
 
@@ -73,13 +78,22 @@ def test_lm_phase2_lowers_official_beta40_error(official_phase1, optimizer):
   from lrpinn_jax.fit import train
   from lrpinn_jax.fit.data import DataConfig
   from tests.conftest import ref_path
+
   e = np.load(ref_path("expected_phase1.npz"))
   pde = make_pde("convection")
   tr, fr, info = train.fit_phase2(
-      official_phase1.config, pde, official_phase1.params, [40.0, 0, 0],
-      train_batch(pde, DataConfig(), 0), steps=25, optimizer=optimizer,
-      loss_cfg=LossConfig(need_xx=False), eval_every=25,
-      test=(e["x_beta40"], e["t_beta40"], e["u_true_beta40"]), log=lambda *_: None)
+    official_phase1.config,
+    pde,
+    official_phase1.params,
+    [40.0, 0, 0],
+    train_batch(pde, DataConfig(), 0),
+    steps=25,
+    optimizer=optimizer,
+    loss_cfg=LossConfig(need_xx=False),
+    eval_every=25,
+    test=(e["x_beta40"], e["t_beta40"], e["u_true_beta40"]),
+    log=lambda *_: None,
+  )
   assert info["trajectory"][0]["rel_err"] > 0.29
   assert info["trajectory"][-1]["rel_err"] < 0.0722
 
@@ -87,17 +101,18 @@ def test_lm_phase2_lowers_official_beta40_error(official_phase1, optimizer):
 def test_geodesic_acceleration_uses_exact_second_derivative():
   """For a quadratic residual the finite difference r_vv is exact: a = propose(d^2 r[v, v], J)."""
   c = jnp.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.0]])
-  res = lambda th: c @ th ** 2 + jnp.array([1.0, -2.0, 0.5]) * th[0] * th[1] - 1.0
+  res = lambda th: c @ th**2 + jnp.array([1.0, -2.0, 0.5]) * th[0] * th[1] - 1.0
   th, lam = jnp.array([0.7, -0.4]), jnp.float32(1e-2)
   r, jac = res(th), jax.jacfwd(res)(th)
   jtj, jtr = lm.normal(r, jac)
   v = lm.propose(jtj, jtr, lam)
   cfg = lm.LMConfig(geodesic=True)
-  delta, reject = lm.accelerate(r, jac @ v, res(th + cfg.geodesic_h * v), lambda w: jac.T @ w,
-                                jtj, v, lam, cfg)
+  delta, reject = lm.accelerate(
+    r, jac @ v, res(th + cfg.geodesic_h * v), lambda w: jac.T @ w, jtj, v, lam, cfg
+  )
   r_vv = jax.jvp(lambda t: jax.jvp(res, (t,), (v,))[1], (th,), (v,))[1]  # d^2 r [v, v]
-  np.testing.assert_allclose(delta, v + 0.5 * lm.propose(jtj, jac.T @ r_vv, lam), rtol=2e-3,
-                             atol=1e-5)
+  np.testing.assert_allclose(
+    delta, v + 0.5 * lm.propose(jtj, jac.T @ r_vv, lam), rtol=2e-3, atol=1e-5
+  )
   a = 2 * (delta - v)
   assert bool(reject) == bool(2 * jnp.linalg.norm(a) > cfg.geodesic_alpha * jnp.linalg.norm(v))
-

@@ -26,6 +26,7 @@ def test_vmapped_phase2_equals_per_mu_phase2():
   column-scaled normal equations, up to ~1e6 here, over 4 steps) tests that the two programs do
   the same arithmetic. The float32 path of both programs is run by the other many-query tests."""
   from tests.conftest import ref_path
+
   with jax.enable_x64(True):
     solver = interop.load_official(ref_path("phase1.npz"), dtype=np.float64)
     cfg, params = solver.config, solver.params
@@ -40,16 +41,27 @@ def test_vmapped_phase2_equals_per_mu_phase2():
     assert batched.dtype == jnp.float64
     counts = many_query.trainable_counts(res.trainable, res.frozen)
     for i, mu in enumerate(mus):
-      tr, fr, info = train.fit_phase2(cfg, pde, params, mu, points, steps=4, optimizer="lm",
-                                      rank_mode="adaptive", loss_cfg=lc, log=lambda *_: None)
+      tr, fr, info = train.fit_phase2(
+        cfg,
+        pde,
+        params,
+        mu,
+        points,
+        steps=4,
+        optimizer="lm",
+        rank_mode="adaptive",
+        loss_cfg=lc,
+        log=lambda *_: None,
+      )
       np.testing.assert_allclose(batched[i], predict(cfg, tr, fr, x, t), rtol=0, atol=1e-9)
       assert counts[i] == sum(int(v.shape[0]) for v in tr["s"]) + 201
   assert counts[1] == 294  # official beta = 40: ranks (29, 30, 34)
 
 
 def test_periodic_embedding_is_exactly_periodic():
-  cfg = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2,
-                    periods=(2 * np.pi, 0.0))
+  cfg = ModelConfig(
+    width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2, periods=(2 * np.pi, 0.0)
+  )
   params = init_params(cfg, jax.random.key(1))
   s = tuple(jnp.ones(8) for _ in range(2))
   u = point_fn(cfg, params["net"], s)
@@ -86,11 +98,15 @@ def test_resampling_is_a_pure_function_of_the_step():
 def test_causal_weights_hand_computed():
   """Two time bins with residual^2 means L1, L2: f = (L1 + exp(-eps L1) L2) / 2."""
   from lrpinn_jax.fit import losses
+
   pde = make_pde("convection")
   # u = c t: residual u_t + beta u_x = c everywhere; pick points so bin means differ by design
-  batch = {"f": jnp.array([[1.0, 0.1], [2.0, 0.2], [3.0, 0.7], [4.0, 0.9]]),
-           "ic": jnp.array([[0.0, 0.0]]), "bc": jnp.array([[0.0, 0.5]]),
-           "bc_x": jnp.array([[0.0, 0.5]])}
+  batch = {
+    "f": jnp.array([[1.0, 0.1], [2.0, 0.2], [3.0, 0.7], [4.0, 0.9]]),
+    "ic": jnp.array([[0.0, 0.0]]),
+    "bc": jnp.array([[0.0, 0.5]]),
+    "bc_x": jnp.array([[0.0, 0.5]]),
+  }
   u = lambda x, t: t * t  # residual 2t: bin 1 mean (0.04 + 0.16) / 2, bin 2 (1.96 + 3.24) / 2
   mu = jnp.array([0.0, 0.0, 0.0])
   out = losses.pinn_losses(u, pde, mu, batch, causal_eps=3.0, causal_bins=2)
@@ -103,6 +119,7 @@ def test_per_mu_stopping_rule_stops_converged_mu_and_continues_the_others():
   the other runs on to the budget (5 steps); each equals the unmasked run of as many steps, in
   float64 (see above), and the JSON-facing counts say which stopped."""
   from tests.conftest import ref_path
+
   with jax.enable_x64(True):
     solver = interop.load_official(ref_path("phase1.npz"), dtype=np.float64)
     cfg, params = solver.config, solver.params
@@ -111,7 +128,8 @@ def test_per_mu_stopping_rule_stops_converged_mu_and_continues_the_others():
     points = train_batch(pde, TINY_DATA, 0)
     lc = LossConfig(need_xx=False)
     run = lambda steps, stop=many_query.Stop(): many_query.run_many(
-        cfg, pde, params, mus, points, steps=steps, loss_cfg=lc, stop=stop)
+      cfg, pde, params, mus, points, steps=steps, loss_cfg=lc, stop=stop
+    )
     plain = {k: run(k) for k in (2, 4, 5)}
     drop = (plain[2].loss - plain[4].loss) / plain[2].loss  # each mu's decrease over steps 3-4
     assert abs(drop[0] - drop[1]) > 0.05, drop  # the two mu differ, so a threshold splits them
@@ -121,8 +139,9 @@ def test_per_mu_stopping_rule_stops_converged_mu_and_continues_the_others():
     assert res.steps[fast] == 5 and not res.converged[fast]
     for i, k in ((slow, 4), (fast, 5)):
       np.testing.assert_allclose(res.loss[i], plain[k].loss[i], rtol=1e-9)
-      np.testing.assert_allclose(res.trainable["end"]["kernel"][i],
-                                 plain[k].trainable["end"]["kernel"][i], rtol=0, atol=1e-9)
+      np.testing.assert_allclose(
+        res.trainable["end"]["kernel"][i], plain[k].trainable["end"]["kernel"][i], rtol=0, atol=1e-9
+      )
 
 
 def test_warm_starts_interleave_the_chunks_and_keep_the_order(official_phase1):
@@ -130,8 +149,9 @@ def test_warm_starts_interleave_the_chunks_and_keep_the_order(official_phase1):
   # the full budget from the hypernetwork, the later ones warm_steps from the nearest solution;
   # rows come back in the order asked.
   betas = np.linspace(31, 39, 6)
-  out = many_query.beta_study(official_phase1, betas, steps=3, chunk=2, warm_steps=1,
-                              data=TINY_DATA, log=lambda *_: None)
+  out = many_query.beta_study(
+    official_phase1, betas, steps=3, chunk=2, warm_steps=1, data=TINY_DATA, log=lambda *_: None
+  )
   rows = out["betas"]
   np.testing.assert_allclose([r["beta"] for r in rows], betas, rtol=1e-6)
   assert [r["steps"] for r in rows] == [3, 1, 1, 3, 1, 1] and out["warm_steps"] == 1

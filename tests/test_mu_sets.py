@@ -1,4 +1,5 @@
 """Explicit mu sets: P2INN's CDR family set, files, and the sub-family of each mu."""
+
 import json
 
 import numpy as np
@@ -13,8 +14,14 @@ def test_cdr_family_set_is_p2inn_s_190_mu():
   mus = mu_sets.load("cdr_family_1_5")
   assert mus.shape == (190, 3)
   counts = {k: len(v) for k, v in mu_sets.by_family(mus).items()}
-  assert counts == {"convection": 5, "diffusion": 5, "reaction": 5, "convection_diffusion": 25,
-                    "reaction_diffusion": 25, "cdr": 125}
+  assert counts == {
+    "convection": 5,
+    "diffusion": 5,
+    "reaction": 5,
+    "convection_diffusion": 25,
+    "reaction_diffusion": 25,
+    "cdr": 125,
+  }
   assert len({tuple(m) for m in mus}) == 190
   assert set(np.unique(mus)) == {0.0, 1.0, 2.0, 3.0, 4.0, 5.0}
 
@@ -50,8 +57,10 @@ def test_files_csv_and_json(tmp_path):
 
 
 def test_summary_by_family_groups_mean_and_worst():
-  rows = [{"mu": mu, "zero_shot": {"rel_err": e, "abs_err": e}, "phase2": {}}
-          for mu, e in (([1, 0, 0], 0.1), ([2, 0, 0], 0.3), ([1, 1, 1], 0.2))]
+  rows = [
+    {"mu": mu, "zero_shot": {"rel_err": e, "abs_err": e}, "phase2": {}}
+    for mu, e in (([1, 0, 0], 0.1), ([2, 0, 0], 0.3), ([1, 1, 1], 0.2))
+  ]
   out = summarize_by_family(rows)
   assert list(out) == ["convection", "cdr"]
   assert out["convection"]["count"] == 2
@@ -64,6 +73,7 @@ def test_family_sampling_gives_each_sub_family_the_same_chance():
   import jax.numpy as jnp
 
   from lrpinn_jax.fit.phase1 import family_probs
+
   mus = mu_sets.load("cdr_family_1_5")
   p = np.asarray(family_probs(jnp.asarray(mus)))
   np.testing.assert_allclose(p[:5], 1 / 30, rtol=1e-6)  # 6 sub-families, 5 convection mu

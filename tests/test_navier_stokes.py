@@ -1,6 +1,7 @@
 """Systems in the commands: Kovasznay flow's exact solution against its residual and conditions,
 per-field errors with a mean-free pressure, test sets of several fields, and mu from data of
 several fields (closed form for a model linear in mu)."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -42,7 +43,7 @@ def test_kovasznay_exact_solution_solves_the_system(kovasznay, rng, re):
 
 def test_lambda_by_hand():
   # Re = 40: 20 - sqrt(400 + 4 pi^2)
-  np.testing.assert_allclose(lam(40.0), 20.0 - np.sqrt(400.0 + 4 * np.pi ** 2), rtol=1e-15)
+  np.testing.assert_allclose(lam(40.0), 20.0 - np.sqrt(400.0 + 4 * np.pi**2), rtol=1e-15)
 
 
 def test_per_field_errors_with_a_mean_free_pressure(kovasznay):
@@ -68,8 +69,9 @@ def test_mu_from_several_fields_of_a_model_linear_in_mu(fields):
   x, y = rng.uniform(0, 1, 40), rng.uniform(0, 1, 40)
   a = np.stack([np.sin(3 * x), y * y], -1)
   b = np.stack([1.0 + x * y, np.cos(y)], -1)
-  solver = lambda xs, ys, mu: jnp.stack([jnp.sin(3 * xs), ys * ys], -1) + mu[0] * jnp.stack(
-      [1.0 + xs * ys, jnp.cos(ys)], -1)
+  solver = lambda xs, ys, mu: (
+    jnp.stack([jnp.sin(3 * xs), ys * ys], -1) + mu[0] * jnp.stack([1.0 + xs * ys, jnp.cos(ys)], -1)
+  )
   solver.config = type("Config", (), {"n_out": 2})()
   idx = list(fields)
   u = (a + 1.7 * b + 0.01 * rng.standard_normal((40, 2)))[:, idx]
@@ -78,12 +80,13 @@ def test_mu_from_several_fields_of_a_model_linear_in_mu(fields):
   bb = np.sum(b[:, idx] ** 2)
   want = np.sum((u.reshape(40, -1) - a[:, idx]) * b[:, idx]) / bb
   np.testing.assert_allclose(est.mu_hat[0], want, rtol=1e-5)
-  np.testing.assert_allclose(est.cov, [[0.05 ** 2 / bb]], rtol=1e-4)
+  np.testing.assert_allclose(est.cov, [[0.05**2 / bb]], rtol=1e-4)
 
 
 @pytest.mark.parametrize("nu", [0.01, 0.1])
 def test_taylor_green_exact_solution_solves_the_system(rng, nu):
   from lrpinn_jax.pdes import taylor_green
+
   tg = make_pde("taylor_green")
   x, y, t = rng.uniform(0, 2 * np.pi, 64), rng.uniform(0, 2 * np.pi, 64), rng.uniform(0, 1, 64)
   u = lambda a, b, c: jnp.stack(taylor_green.exact(a, b, c, nu, jnp))

@@ -1,4 +1,5 @@
 """Conformance with the authors' official checkpoints, and bad npz files."""
+
 import numpy as np
 import pytest
 
@@ -8,8 +9,13 @@ from lrpinn_jax.metrics import errors
 from tests.conftest import ref_path
 
 # ranks listed in the reference README (Phase 1, hypernetwork input [beta, 0, 0])
-EXPECTED_RANKS = {30: (27, 30, 34), 35: (29, 30, 34), 40: (29, 30, 34), 25: (25, 30, 34),
-                  45: (26, 30, 35)}
+EXPECTED_RANKS = {
+  30: (27, 30, 34),
+  35: (29, 30, 34),
+  40: (29, 30, 34),
+  25: (25, 30, 34),
+  45: (26, 30, 35),
+}
 
 
 def test_phase1_reproduces_official_predictions(official_phase1):
@@ -37,8 +43,11 @@ def test_phase2_checkpoint_reproduces_official_errors():
   u = solver(e["x_beta40"], e["t_beta40"], np.array([40.0, 0, 0]))
   np.testing.assert_allclose(np.asarray(u), e["u_pred_beta40"], atol=1e-4, rtol=0)
   m = errors(u, e["u_true_beta40"])
-  np.testing.assert_allclose([m["abs_err"], m["rel_err"], m["max_err"], m["explained_variance"]],
-                             [0.06564849, 0.07221682, 0.26720, 0.98482], atol=5e-5)
+  np.testing.assert_allclose(
+    [m["abs_err"], m["rel_err"], m["max_err"], m["explained_variance"]],
+    [0.06564849, 0.07221682, 0.26720, 0.98482],
+    atol=5e-5,
+  )
   assert solver.ranks([40.0, 0, 0]) == (29, 30, 34)
 
 

@@ -1,4 +1,5 @@
 """Residual operator and reference solutions against closed forms."""
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -13,8 +14,10 @@ def pde():
 
 
 def _points(rng, n=50):
-  return (jnp.asarray(rng.uniform(0, 2 * np.pi, n), jnp.float32),
-          jnp.asarray(rng.uniform(0, 1, n), jnp.float32))
+  return (
+    jnp.asarray(rng.uniform(0, 2 * np.pi, n), jnp.float32),
+    jnp.asarray(rng.uniform(0, 1, n), jnp.float32),
+  )
 
 
 def test_residual_of_exact_convection_solution_is_zero(pde, rng):
@@ -43,7 +46,7 @@ def test_residual_with_diffusion(pde, rng):
 
 def test_residual_hand_computed_with_reaction(pde):
   # u = x^2 t at (x, t) = (2, 3): u = 12, u_x = 12, u_t = 4, u_xx = 6
-  u = lambda x, t: x ** 2 * t
+  u = lambda x, t: x**2 * t
   mu = jnp.array([2.0, 0.5, 0.1])
   res = residual_at(pde, u, (jnp.array([2.0]), jnp.array([3.0])), mu)[0]
   expected = 4.0 + 2.0 * 12.0 - 0.5 * 6.0 - 0.1 * 12.0 * (1 - 12.0)
@@ -54,21 +57,25 @@ def test_reference_pure_convection(pde, rng):
   x = rng.uniform(0, 2 * np.pi, 200)
   t = rng.uniform(0, 1, 200)
   for beta in (1.0, 30.0, 40.0):
-    np.testing.assert_allclose(pde.reference(x, t, (beta, 0, 0)), 1 + np.sin(x - beta * t),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+      pde.reference(x, t, (beta, 0, 0)), 1 + np.sin(x - beta * t), atol=1e-12
+    )
 
 
 def test_reference_convection_diffusion(pde, rng):
   x = rng.uniform(0, 2 * np.pi, 200)
   t = rng.uniform(0, 1, 200)
   beta, nu = 7.0, 2.0
-  np.testing.assert_allclose(pde.reference(x, t, (beta, nu, 0)),
-                             1 + np.exp(-nu * t) * np.sin(x - beta * t), atol=1e-12)
+  np.testing.assert_allclose(
+    pde.reference(x, t, (beta, nu, 0)), 1 + np.exp(-nu * t) * np.sin(x - beta * t), atol=1e-12
+  )
 
 
 def test_reference_matches_official_test_points(pde):
   from tests.conftest import ref_path
+
   e = np.load(ref_path("expected_phase1.npz"))
   for b in (30, 35, 40):
-    np.testing.assert_allclose(pde.reference(e[f"x_beta{b}"], e[f"t_beta{b}"], (b, 0, 0)),
-                               e[f"u_true_beta{b}"], atol=1e-10)
+    np.testing.assert_allclose(
+      pde.reference(e[f"x_beta{b}"], e[f"t_beta{b}"], (b, 0, 0)), e[f"u_true_beta{b}"], atol=1e-10
+    )

@@ -1,4 +1,5 @@
 """Phase 2: only s, start and end layers move; adaptive ranks; one compilation."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,14 +29,16 @@ def _setup(solver, rank_mode="adaptive", lr=1e-3):
 
 
 def test_adaptive_ranks_and_trainable_count(official_phase1):
-  trainable, frozen, ranks = split_params(official_phase1.config, official_phase1.params,
-                                          np.array([40.0, 0, 0]), "adaptive")
+  trainable, frozen, ranks = split_params(
+    official_phase1.config, official_phase1.params, np.array([40.0, 0, 0]), "adaptive"
+  )
   assert ranks == (29, 30, 34)
   assert frozen["lowrank_0"]["U"].shape == (50, 29)
   # 29 + 30 + 34 diagonal entries + start (50 x 2 + 50) + end (50 + 1)
   assert trainable_count(trainable) == 294
-  full, _, franks = split_params(official_phase1.config, official_phase1.params,
-                                 np.array([40.0, 0, 0]), "full")
+  full, _, franks = split_params(
+    official_phase1.config, official_phase1.params, np.array([40.0, 0, 0]), "full"
+  )
   assert franks == (50, 50, 50) and trainable_count(full) == 351
 
 
@@ -49,8 +52,10 @@ def test_frozen_leaves_bit_identical_and_trainable_move(official_phase1):
     state, _ = step(state, batch)
   for a, b in zip(jax.tree.leaves(frozen0), jax.tree.leaves(state.frozen)):
     assert np.array_equal(a, np.asarray(b))
-  moved = [not np.array_equal(a, np.asarray(b))
-           for a, b in zip(jax.tree.leaves(trainable0), jax.tree.leaves(state.trainable))]
+  moved = [
+    not np.array_equal(a, np.asarray(b))
+    for a, b in zip(jax.tree.leaves(trainable0), jax.tree.leaves(state.trainable))
+  ]
   assert all(moved)
 
 
@@ -59,10 +64,15 @@ def test_adaptive_phase2_preserves_the_function_at_init(official_phase1):
   x = jnp.linspace(0.1, 6.0, 20)
   t = jnp.linspace(0.0, 1.0, 20)
   from lrpinn_jax.fit.phase2 import predict
-  tr, fr, _ = split_params(official_phase1.config, official_phase1.params,
-                           np.array([40.0, 0, 0]), "adaptive")
-  np.testing.assert_allclose(predict(official_phase1.config, tr, fr, x, t),
-                             official_phase1(x, t, jnp.array([40.0, 0, 0])), atol=1e-5)
+
+  tr, fr, _ = split_params(
+    official_phase1.config, official_phase1.params, np.array([40.0, 0, 0]), "adaptive"
+  )
+  np.testing.assert_allclose(
+    predict(official_phase1.config, tr, fr, x, t),
+    official_phase1(x, t, jnp.array([40.0, 0, 0])),
+    atol=1e-5,
+  )
 
 
 def test_first_adam_step_matches_hand_computation(official_phase1):
@@ -70,9 +80,15 @@ def test_first_adam_step_matches_hand_computation(official_phase1):
   lr = 1e-3
   state0, batch, step = _setup(official_phase1, lr=lr)
   from lrpinn_jax.fit.phase2 import phase2_loss
+
   grad = lambda tr: jax.grad(phase2_loss, has_aux=True)(
-      tr, state0.frozen, official_phase1.config, make_pde("convection"),
-      LossConfig(need_xx=False), batch)[0]
+    tr,
+    state0.frozen,
+    official_phase1.config,
+    make_pde("convection"),
+    LossConfig(need_xx=False),
+    batch,
+  )[0]
   g = jax.jit(grad)(state0.trainable)  # jitted: eager dispatch compiles every primitive alone
   state1, _ = jax.jit(step)(state0, batch)
   expected = jax.tree.map(lambda p, gg: p - lr * gg / (jnp.abs(gg) + 1e-8), state0.trainable, g)

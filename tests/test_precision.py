@@ -1,6 +1,7 @@
 """float64 (--x64, load(..., dtype=)): closed-form least squares to float64 accuracy.
 
 jax_enable_x64 is process-wide, so the checks run in a subprocess."""
+
 import os
 import subprocess
 import sys
@@ -51,6 +52,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_float64_least_squares_and_official_solver():
-  r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True,
-                     timeout=120)
+  r = subprocess.run(
+    [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120
+  )
   assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr[-3000:]

@@ -1,5 +1,6 @@
 """The public Problem API on tiny problems with exact solutions: a two-field system, a problem of
 three coordinates, Burgers' Cole-Hopf reference; derivative helpers by hand; bad problems."""
+
 import dataclasses
 import math
 import os
@@ -25,12 +26,17 @@ from tests.conftest import FLOAT32_TWO_PROGRAMS
 
 # u_x = a v, v_x = -a u on [0, 1] x [0, 1] (y is a passive coordinate): u = sin(a x), v = cos(a x)
 SYSTEM = Problem(
-    name="oscillator", coords={"x": (0.0, 1.0), "y": (0.0, 1.0)}, fields=("u", "v"),
-    params={"a": (1.0, 2.0)},
-    residual=lambda u, z, mu: (u.d("u", "x") - mu["a"] * u("v"), u.d("v", "x") + mu["a"] * u("u")),
-    conditions=(Dirichlet(("u", "v"), lambda z, mu: (0.0, 1.0), on="x=lo"),
-                Neumann("u", lambda z, mu: mu["a"] * jnp.cos(mu["a"]), on="x=hi")),
-    exact=lambda z, mu: (np.sin(mu["a"] * z["x"]), np.cos(mu["a"] * z["x"])))
+  name="oscillator",
+  coords={"x": (0.0, 1.0), "y": (0.0, 1.0)},
+  fields=("u", "v"),
+  params={"a": (1.0, 2.0)},
+  residual=lambda u, z, mu: (u.d("u", "x") - mu["a"] * u("v"), u.d("v", "x") + mu["a"] * u("u")),
+  conditions=(
+    Dirichlet(("u", "v"), lambda z, mu: (0.0, 1.0), on="x=lo"),
+    Neumann("u", lambda z, mu: mu["a"] * jnp.cos(mu["a"]), on="x=hi"),
+  ),
+  exact=lambda z, mu: (np.sin(mu["a"] * z["x"]), np.cos(mu["a"] * z["x"])),
+)
 
 
 def system_exact(mu):
@@ -39,18 +45,26 @@ def system_exact(mu):
 
 # u_t = k (u_xx + u_yy) on [0, 1]^2 x [0, 0.5]: u = exp(-2 k pi^2 t) sin(pi x) sin(pi y)
 HEAT = Problem(
-    name="heat2d", coords={"x": (0.0, 1.0), "y": (0.0, 1.0), "t": (0.0, 0.5)}, time="t",
-    fields="u", params={"k": (0.1, 0.5)},
-    residual=lambda u, z, mu: u.d("u", "t") - mu["k"] * u.laplacian("u"),
-    conditions=(Initial("u", lambda z, mu: jnp.sin(jnp.pi * z["x"]) * jnp.sin(jnp.pi * z["y"])),
-                Dirichlet("u", lambda z, mu: 0.0)),
-    exact=lambda z, mu: (np.exp(-2 * mu["k"] * np.pi ** 2 * z["t"]) * np.sin(np.pi * z["x"])
-                         * np.sin(np.pi * z["y"])))
+  name="heat2d",
+  coords={"x": (0.0, 1.0), "y": (0.0, 1.0), "t": (0.0, 0.5)},
+  time="t",
+  fields="u",
+  params={"k": (0.1, 0.5)},
+  residual=lambda u, z, mu: u.d("u", "t") - mu["k"] * u.laplacian("u"),
+  conditions=(
+    Initial("u", lambda z, mu: jnp.sin(jnp.pi * z["x"]) * jnp.sin(jnp.pi * z["y"])),
+    Dirichlet("u", lambda z, mu: 0.0),
+  ),
+  exact=lambda z, mu: (
+    np.exp(-2 * mu["k"] * np.pi**2 * z["t"]) * np.sin(np.pi * z["x"]) * np.sin(np.pi * z["y"])
+  ),
+)
 
 
 def heat_exact(mu):
-  return lambda x, y, t: (jnp.exp(-2 * mu[0] * jnp.pi ** 2 * t) * jnp.sin(jnp.pi * x)
-                          * jnp.sin(jnp.pi * y))
+  return lambda x, y, t: (
+    jnp.exp(-2 * mu[0] * jnp.pi**2 * t) * jnp.sin(jnp.pi * x) * jnp.sin(jnp.pi * y)
+  )
 
 
 SMALL = DataConfig(n_f=40, n_0=20, n_b=10, n_test=20)
@@ -61,8 +75,13 @@ def test_fields_derivatives_by_hand():
   net = lambda z: jnp.stack([z[0] ** 2 * z[1], jnp.sin(z[0]) + z[1] ** 3])
   x, y = 0.3, -0.7
   f = Fields(net, jnp.array([x, y]), ("x", "y"), ("p", "q"), ("x", "y"))
-  want = {("p",): x * x * y, ("p", "x"): 2 * x * y, ("p", "y"): x * x, ("q", "x"): math.cos(x),
-          ("q", "y"): 3 * y * y}
+  want = {
+    ("p",): x * x * y,
+    ("p", "x"): 2 * x * y,
+    ("p", "y"): x * x,
+    ("q", "x"): math.cos(x),
+    ("q", "y"): 3 * y * y,
+  }
   assert float(f("p")) == pytest.approx(want[("p",)], rel=1e-6)
   for (name, c), v in ((k, v) for k, v in want.items() if len(k) == 2):
     assert float(f.d(name, c)) == pytest.approx(v, rel=1e-5)
@@ -70,15 +89,17 @@ def test_fields_derivatives_by_hand():
   assert float(f.d2("p", "x", "y")) == pytest.approx(2 * x, rel=1e-5)
   assert float(f.laplacian("q")) == pytest.approx(-math.sin(x) + 6 * y, rel=1e-5)
   assert float(f.directional("p", {"x": 2.0, "y": -1.0})) == pytest.approx(
-      2 * 2 * x * y - x * x, rel=1e-5)
+    2 * 2 * x * y - x * x, rel=1e-5
+  )
   with pytest.raises(UserError, match="unknown field 'w'"):
     f("w")
   with pytest.raises(UserError, match="unknown coordinate 'z'"):
     f.d("p", "z")
 
 
-@pytest.mark.parametrize("problem,exact,mu", [(SYSTEM, system_exact, [1.7]),
-                                              (HEAT, heat_exact, [0.3])])
+@pytest.mark.parametrize(
+  "problem,exact,mu", [(SYSTEM, system_exact, [1.7]), (HEAT, heat_exact, [0.3])]
+)
 def test_exact_solutions_have_zero_residual_and_misfit(problem, exact, mu):
   pts = jax.tree.map(jnp.asarray, problem.sample_points(SMALL, 0))
   assert set(pts) == {"f"} | {c.name for c in problem.conditions}
@@ -103,17 +124,23 @@ def test_a_wrong_solution_has_a_nonzero_residual_and_misfit():
 
 def test_periodic_conditions_match_values_or_derivatives():
   # DeepXDE's PeriodicBC: one derivative order per condition; ``when`` switches it per mu
-  p = Problem(coords={"x": (0.0, 2 * math.pi), "t": (0.0, 1.0)}, fields="u",
-              params={"b": (0.0, 1.0)}, residual=lambda u, z, mu: u.d("u", "t"),
-              conditions=(Periodic(coord="x", name="bc"),
-                          Periodic(coord="x", derivative_order=1, name="bc_x",
-                                   when=lambda mu: mu["b"] > 0.5)))
+  p = Problem(
+    coords={"x": (0.0, 2 * math.pi), "t": (0.0, 1.0)},
+    fields="u",
+    params={"b": (0.0, 1.0)},
+    residual=lambda u, z, mu: u.d("u", "t"),
+    conditions=(
+      Periodic(coord="x", name="bc"),
+      Periodic(coord="x", derivative_order=1, name="bc_x", when=lambda mu: mu["b"] > 0.5),
+    ),
+  )
   pts = jax.tree.map(jnp.asarray, p.sample_points(SMALL, 0))
   smooth = lambda x, t: jnp.sin(x) + t
   kink = lambda x, t: (x - jnp.pi) ** 2 + t  # equal values at 0 and 2 pi, slopes -2 pi and 2 pi
   for name in ("bc", "bc_x"):
-    np.testing.assert_allclose(block_vectors(p, smooth, jnp.array([1.0]), pts)[name], 0.0,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+      block_vectors(p, smooth, jnp.array([1.0]), pts)[name], 0.0, atol=1e-5
+    )
   r = block_vectors(p, kink, jnp.array([1.0]), pts)
   assert r["bc"].shape == r["bc_x"].shape == (10,)
   np.testing.assert_allclose(r["bc"], 0.0, atol=1e-5)
@@ -126,12 +153,18 @@ def test_mean_condition_by_hand():
   # exact for this degree), so Mean("p", over=("x", "y"), value=c) has zero misfit and a shifted
   # pressure misfits by the shift; the condition's points vary only in t where placed so.
   from lrpinn_jax.problem import Mean
+
   c = lambda t: 0.5 * t - 0.2
-  p = Problem(coords={"x": (0.0, 2 * math.pi), "y": (0.0, 2 * math.pi), "t": (0.0, 1.0)},
-              time="t", fields=("u", "p"), params={"k": (1.0, 2.0)},
-              residual=lambda u, z, mu: u.d("p", "t"),
-              conditions=(Mean("p", over=("x", "y"), value=lambda z, mu: c(z["t"]) * mu["k"],
-                               name="p_mean"),))
+  p = Problem(
+    coords={"x": (0.0, 2 * math.pi), "y": (0.0, 2 * math.pi), "t": (0.0, 1.0)},
+    time="t",
+    fields=("u", "p"),
+    params={"k": (1.0, 2.0)},
+    residual=lambda u, z, mu: u.d("p", "t"),
+    conditions=(
+      Mean("p", over=("x", "y"), value=lambda z, mu: c(z["t"]) * mu["k"], name="p_mean"),
+    ),
+  )
   pts = jax.tree.map(jnp.asarray, p.sample_points(SMALL, 0))
   mu = jnp.array([1.5])
   field = lambda x, y, t: jnp.stack([x, jnp.cos(2 * x) * jnp.cos(y) + 1.5 * c(t)])
@@ -139,8 +172,13 @@ def test_mean_condition_by_hand():
   shifted = lambda x, y, t: field(x, y, t) + jnp.array([0.0, 0.25])
   np.testing.assert_allclose(block_vectors(p, shifted, mu, pts)["p_mean"], 0.25, rtol=1e-5)
   with pytest.raises(UserError, match="unknown coordinate 'z' in over"):
-    Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"k": (1.0, 2.0)},
-            residual=lambda u, z, mu: u("u"), conditions=(Mean("u", over="z"),))
+    Problem(
+      coords={"x": (0.0, 1.0)},
+      fields="u",
+      params={"k": (1.0, 2.0)},
+      residual=lambda u, z, mu: u("u"),
+      conditions=(Mean("u", over="z"),),
+    )
 
 
 def test_drop_zero_leaves_out_a_term_and_its_condition():
@@ -151,10 +189,15 @@ def test_drop_zero_leaves_out_a_term_and_its_condition():
     seen.append(absent(mu["nu"]))
     return u.d("u", "t") - (0.0 if absent(mu["nu"]) else mu["nu"] * u.d2("u", "x"))
 
-  p = Problem(coords={"x": (0.0, 1.0), "t": (0.0, 1.0)}, fields="u", params={"nu": (0.0, 1.0)},
-              residual=residual, drop_zero="nu",
-              conditions=(Periodic(coord="x", derivative_order=1, when="nu", name="bc_x"),),
-              mu_check=lambda mu: "nu must be >= 0" if np.any(mu["nu"] < 0) else None)
+  p = Problem(
+    coords={"x": (0.0, 1.0), "t": (0.0, 1.0)},
+    fields="u",
+    params={"nu": (0.0, 1.0)},
+    residual=residual,
+    drop_zero="nu",
+    conditions=(Periodic(coord="x", derivative_order=1, when="nu", name="bc_x"),),
+    mu_check=lambda mu: "nu must be >= 0" if np.any(mu["nu"] < 0) else None,
+  )
   assert p.needs_uxx([[0.0], [0.5]]) and not p.needs_uxx([[0.0]])
   pts = jax.tree.map(jnp.asarray, p.sample_points(SMALL, 0))
   u = lambda x, t: x * x + t  # u_t = 1, u_xx = 2
@@ -168,10 +211,14 @@ def test_drop_zero_leaves_out_a_term_and_its_condition():
 
 def test_grid_points_on_faces():
   # equispaced: a periodic coordinate leaves out its hi end; a 2D face gets round(sqrt(n))^2
-  p = Problem(coords={"x": (0.0, 1.0), "t": (0.0, 2.0)}, time="t", fields="u",
-              params={"a": (0.0, 1.0)}, residual=lambda u, z, mu: u.d("u", "t"),
-              conditions=(Initial("u", lambda z, mu: 0.0, points="grid"),
-                          Periodic(coord="x", points="grid")))
+  p = Problem(
+    coords={"x": (0.0, 1.0), "t": (0.0, 2.0)},
+    time="t",
+    fields="u",
+    params={"a": (0.0, 1.0)},
+    residual=lambda u, z, mu: u.d("u", "t"),
+    conditions=(Initial("u", lambda z, mu: 0.0, points="grid"), Periodic(coord="x", points="grid")),
+  )
   pts = p.sample_points(DataConfig(n_f=4, n_0=4, n_b=5), 0)
   np.testing.assert_allclose(pts["ic"], [[0, 0], [0.25, 0], [0.5, 0], [0.75, 0]])
   np.testing.assert_allclose(pts["bc"], np.stack([np.zeros(5), np.linspace(0, 2, 5)], 1))
@@ -181,8 +228,18 @@ def test_grid_points_on_faces():
 
 
 def tiny_model(problem):
-  return ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8, hyper_depth=2, n_in=problem.d,
-                     n_out=problem.n_fields, mu_dim=1, mu_shift=(0.0,), mu_scale=(1.0,))
+  return ModelConfig(
+    width=8,
+    n_lowrank=2,
+    rank=8,
+    hyper_width=8,
+    hyper_depth=2,
+    n_in=problem.d,
+    n_out=problem.n_fields,
+    mu_dim=1,
+    mu_shift=(0.0,),
+    mu_scale=(1.0,),
+  )
 
 
 @pytest.fixture(scope="module", params=[SYSTEM, HEAT], ids=["two_fields", "three_coords"])
@@ -228,8 +285,9 @@ def test_lm_phase2_on_a_system_and_three_coordinates(trained):
   want = float(phase2.phase2_loss(trainable, frozen, cfg, problem, lc, batch)[0])
   step = jax.jit(lm.make_lm_step(cfg, problem, lc))
   state = lm.init_lm(problem, trainable, frozen, pts)
-  per_point = sum(c.sample(problem, 1, np.random.default_rng(0)).shape[0] for c in
-                  problem.conditions)  # one point per face of each condition
+  per_point = sum(
+    c.sample(problem, 1, np.random.default_rng(0)).shape[0] for c in problem.conditions
+  )  # one point per face of each condition
   assert state.r.shape[0] > pts["f"].shape[0] + per_point
   state, m = step(state, batch)
   np.testing.assert_allclose(float(m["loss"]), want, **FLOAT32_TWO_PROGRAMS)
@@ -245,6 +303,7 @@ def test_many_query_study_of_any_problem(trained):
   # problem's errors of the zero-shot prediction and of the batched Phase 2 on the same points.
   from lrpinn_jax.fit.data import test_set
   from lrpinn_jax.metrics import problem_errors
+
   problem, cfg, params, mus, _, _ = trained
   name = "SYSTEM" if problem is SYSTEM else "HEAT"
   solver = Solver(params, cfg, (("pde", f"tests.test_problem:{name}"),))
@@ -259,8 +318,9 @@ def test_many_query_study_of_any_problem(trained):
     assert np.isfinite(row["phase2_rel_err"]) and len(row["ranks"]) == cfg.n_lowrank
     if problem.n_fields > 1:
       assert set(row["zero_shot_by_field"]) == {"u", "v"} == set(row["phase2_by_field"])
-      np.testing.assert_allclose(row["zero_shot_by_field"]["v"], want["fields"]["v"]["rel_err"],
-                                 rtol=1e-6)
+      np.testing.assert_allclose(
+        row["zero_shot_by_field"]["v"], want["fields"]["v"]["rel_err"], rtol=1e-6
+      )
 
 
 def test_exact_initial_condition_comes_from_the_problem():
@@ -268,8 +328,9 @@ def test_exact_initial_condition_comes_from_the_problem():
   # mu (Burgers: u(x, 0) = -A sin(pi x)), through Phase 1, Phase 2 and the Solver; a system keeps
   # its other fields as the network gives them (Taylor-Green: u, v held, p free).
   burgers = make_pde("burgers")
-  cfg = dataclasses.replace(tiny_model(burgers), mu_dim=2, mu_shift=(0.0, 0.0),
-                            mu_scale=(1.0, 1.0), hard_ic="ic")
+  cfg = dataclasses.replace(
+    tiny_model(burgers), mu_dim=2, mu_shift=(0.0, 0.0), mu_scale=(1.0, 1.0), hard_ic="ic"
+  )
   params = phase1.init_phase1(cfg, optax.adam(1e-3), jax.random.key(0)).params
   x = jnp.linspace(-1.0, 1.0, 9)
   mus = np.array([[0.01, 0.5], [0.02, 1.0]], np.float32)
@@ -283,15 +344,19 @@ def test_exact_initial_condition_comes_from_the_problem():
   batch = phase2.Phase2Batch(jnp.asarray(mus[0]), pts)
   terms = phase2.phase2_loss(trainable, frozen, cfg, burgers, phase1.LossConfig(), batch)[1]
   assert float(terms["ic"]) < 1e-12
-  np.testing.assert_allclose(phase2.predict(cfg, trainable, frozen, x, jnp.zeros(9),
-                                            pde=burgers, mu=mus[0]), u0[0], atol=1e-6)
+  np.testing.assert_allclose(
+    phase2.predict(cfg, trainable, frozen, x, jnp.zeros(9), pde=burgers, mu=mus[0]),
+    u0[0],
+    atol=1e-6,
+  )
   tg = make_pde("taylor_green")
   cfg = dataclasses.replace(tiny_model(tg), hard_ic="ic")
   params = phase1.init_phase1(cfg, optax.adam(1e-3), jax.random.key(0)).params
   y = jnp.linspace(0.0, 6.0, 9)
   held = phase1.predict(cfg, params, np.array([[0.05]]), x, y, jnp.zeros(9), pde=tg)[0]
-  free = phase1.predict(dataclasses.replace(cfg, hard_ic=""), params, np.array([[0.05]]),
-                        x, y, jnp.zeros(9))[0]
+  free = phase1.predict(
+    dataclasses.replace(cfg, hard_ic=""), params, np.array([[0.05]]), x, y, jnp.zeros(9)
+  )[0]
   want = np.stack([-np.cos(x) * np.sin(y), np.sin(x) * np.cos(y)], -1)
   np.testing.assert_allclose(held[:, :2], want, atol=1e-6)
   np.testing.assert_array_equal(held[:, 2], free[:, 2])
@@ -306,35 +371,82 @@ def test_burgers_cole_hopf_solves_the_pde():
   u = lambda xx, tt: cole_hopf(xx, tt, nu, a)
   u_t = (u(x, t + h) - u(x, t - h)) / (2 * h)
   u_x = (u(x + h, t) - u(x - h, t)) / (2 * h)
-  u_xx = (u(x + h, t) - 2 * u(x, t) + u(x - h, t)) / h ** 2
+  u_xx = (u(x + h, t) - 2 * u(x, t) + u(x - h, t)) / h**2
   assert np.max(np.abs(u_t + u(x, t) * u_x - nu * u_xx)) < 1e-3
-  np.testing.assert_allclose(cole_hopf(np.array([-1.0, 1.0]), np.array([0.4, 0.7]), nu, a), 0.0,
-                             atol=1e-12)
+  np.testing.assert_allclose(
+    cole_hopf(np.array([-1.0, 1.0]), np.array([0.4, 0.7]), nu, a), 0.0, atol=1e-12
+  )
   np.testing.assert_allclose(cole_hopf(x, np.zeros(5), nu, a), -a * np.sin(np.pi * x), atol=1e-15)
   burgers = make_pde("burgers")
   assert burgers.source == "lrpinn_jax.pdes.burgers:problem" and burgers.mu_names == ("nu", "A")
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda: Problem(coords={"x": (1.0, 0.0)}, fields="u", params={"a": (0, 1)},
-                     residual=lambda u, z, mu: 0.0), "'x' needs finite lo < hi"),
-    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
-                     residual=lambda u, z, mu: 0.0,
-                     conditions=(Dirichlet("w", lambda z, mu: 0.0),)), "unknown field 'w'"),
-    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
-                     residual=lambda u, z, mu: 0.0,
-                     conditions=(Periodic(coord="y"),)), "unknown coordinate 'y'"),
-    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
-                     residual=lambda u, z, mu: 0.0,
-                     conditions=(Initial("u", lambda z, mu: 0.0),)), "needs the problem's time"),
-    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
-                     residual=lambda u, z, mu: u("u") / 0.0).check(), "not finite"),
-    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
-                     residual=lambda u, z, mu: (u("u"), u("u")), equations=1).check(),
-     "expected one value per equation (1)"),
-    (lambda: Problem(coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)},
-                     residual=lambda u, z, mu: u("p")).check(), "unknown field 'p'"),
-])
+@pytest.mark.parametrize(
+  "make,message",
+  [
+    (
+      lambda: Problem(
+        coords={"x": (1.0, 0.0)}, fields="u", params={"a": (0, 1)}, residual=lambda u, z, mu: 0.0
+      ),
+      "'x' needs finite lo < hi",
+    ),
+    (
+      lambda: Problem(
+        coords={"x": (0.0, 1.0)},
+        fields="u",
+        params={"a": (0, 1)},
+        residual=lambda u, z, mu: 0.0,
+        conditions=(Dirichlet("w", lambda z, mu: 0.0),),
+      ),
+      "unknown field 'w'",
+    ),
+    (
+      lambda: Problem(
+        coords={"x": (0.0, 1.0)},
+        fields="u",
+        params={"a": (0, 1)},
+        residual=lambda u, z, mu: 0.0,
+        conditions=(Periodic(coord="y"),),
+      ),
+      "unknown coordinate 'y'",
+    ),
+    (
+      lambda: Problem(
+        coords={"x": (0.0, 1.0)},
+        fields="u",
+        params={"a": (0, 1)},
+        residual=lambda u, z, mu: 0.0,
+        conditions=(Initial("u", lambda z, mu: 0.0),),
+      ),
+      "needs the problem's time",
+    ),
+    (
+      lambda: Problem(
+        coords={"x": (0.0, 1.0)},
+        fields="u",
+        params={"a": (0, 1)},
+        residual=lambda u, z, mu: u("u") / 0.0,
+      ).check(),
+      "not finite",
+    ),
+    (
+      lambda: Problem(
+        coords={"x": (0.0, 1.0)},
+        fields="u",
+        params={"a": (0, 1)},
+        residual=lambda u, z, mu: (u("u"), u("u")),
+        equations=1,
+      ).check(),
+      "expected one value per equation (1)",
+    ),
+    (
+      lambda: Problem(
+        coords={"x": (0.0, 1.0)}, fields="u", params={"a": (0, 1)}, residual=lambda u, z, mu: u("p")
+      ).check(),
+      "unknown field 'p'",
+    ),
+  ],
+)
 def test_bad_problems_fail_early_in_one_line(make, message):
   with pytest.raises(UserError, match=re.escape(message)) as e:
     make()
@@ -353,8 +465,8 @@ def test_cole_hopf_matches_the_published_shock_data():
 def test_the_readme_problem_file_runs_and_is_the_built_in():
   """The complete file shown under "Your own PDE" in README.md defines the built-in problem."""
   readme = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")).read()
-  section = readme[readme.index("## Your own PDE"):]
-  code = section[section.index("```python") + len("```python"):section.index("```\n")]
+  section = readme[readme.index("## Your own PDE") :]
+  code = section[section.index("```python") + len("```python") : section.index("```\n")]
   scope = {}
   exec(compile(code, "README.md", "exec"), scope)  # noqa: S102  (the project's own README)
   mine, builtin = scope["problem"], make_pde("burgers")
@@ -364,5 +476,6 @@ def test_the_readme_problem_file_runs_and_is_the_built_in():
   u = lambda x, t: jnp.tanh(x - 0.3 * t)
   mu = jnp.array([0.02, 0.8])
   for name in ("f", "ic", "bc"):  # the same residual and conditions, point by point
-    np.testing.assert_array_equal(block_vectors(mine, u, mu, pts)[name],
-                                  block_vectors(builtin, u, mu, pts)[name])
+    np.testing.assert_array_equal(
+      block_vectors(mine, u, mu, pts)[name], block_vectors(builtin, u, mu, pts)[name]
+    )

@@ -1,5 +1,6 @@
 """Stored programs (lrpinn_jax.io.programs): a command run again loads its programs instead of
 tracing them, and gets the values a plain jit gives."""
+
 import os
 
 import jax
@@ -63,6 +64,7 @@ def test_a_command_writes_its_wall_time_breakdown(tmp_path, monkeypatch):
   from absl import flags
 
   from experiments import _cli
+
   path = tmp_path / "timing.json"
   monkeypatch.setenv(_cli.TIMING_ENV, str(path))
   monkeypatch.setenv(_cli.LAUNCHED_ENV, repr(time.time() - 1.0))  # launched a second ago

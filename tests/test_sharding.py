@@ -4,6 +4,7 @@ The device count of a JAX process is fixed at start, so each check runs tests/sh
 in a subprocess with forced host devices (XLA_FLAGS=--xla_force_host_platform_device_count).
 The optimizer is Adam: SOAP's eigenbases amplify rounding differences (BUILD_NOTES.md).
 """
+
 import json
 import os
 import socket
@@ -17,9 +18,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _check(out, mode, *args, devices=4):
   env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-  return subprocess.Popen([sys.executable, "-m", "tests.sharded_check", mode, str(out), *args],
-                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
+  return subprocess.Popen(
+    [sys.executable, "-m", "tests.sharded_check", mode, str(out), *args],
+    cwd=ROOT,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    text=True,
+  )
 
 
 def _wait(proc):
@@ -47,7 +53,7 @@ def test_20_sharded_steps_equal_one_device_with_11_mu_on_4_devices(tmp_path):
   assert info["devices"] == 4 and info["mus_spec"] == "P('mu',)"
   assert info["mus_shape"] == [12, 3] and info["mus_shard_rows"] == [3]  # 3 mu per device
   assert info["weights"] == [1.0] * 11 + [0.0]  # one weight-0 pad, nothing dropped
-  keys = [k[len("sharded"):] for k in d.files if k.startswith("sharded")]
+  keys = [k[len("sharded") :] for k in d.files if k.startswith("sharded")]
   assert len(keys) > 10
   for k in keys:
     assert _rel(d["sharded" + k], d["single" + k]) < SHARDED_RTOL, k
@@ -58,8 +64,10 @@ def test_two_processes_of_two_devices_match_one_process_of_four(tmp_path):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
   common = ["--n_mu=11", "--steps=10", "--num_processes=2", f"--port={port}"]
-  procs = [_check(tmp_path / "multi.npz", "multihost", *common, f"--process_id={i}", devices=2)
-           for i in range(2)]
+  procs = [
+    _check(tmp_path / "multi.npz", "multihost", *common, f"--process_id={i}", devices=2)
+    for i in range(2)
+  ]
   for p in procs:
     _wait(p)
   _wait(_check(tmp_path / "one.npz", "phase1", "--n_mu=11", "--steps=10"))

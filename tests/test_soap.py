@@ -1,4 +1,5 @@
 """SOAP (lrpinn_jax.fit.soap) against closed forms."""
+
 import jax.numpy as jnp
 import numpy as np
 import optax

@@ -1,4 +1,5 @@
 """The Solver under jit, vmap over mu and grad with respect to mu."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,8 +18,9 @@ def test_solver_shapes_jit_and_vmap(official_phase1):
   # jit against eager: two compiled programs (conftest.FLOAT32_TWO_PROGRAMS says why not bitwise)
   np.testing.assert_allclose(jax.jit(solver)(x, t, mu), u, **FLOAT32_TWO_PROGRAMS)
   # a Solver is a pytree: it can be an argument of a jitted function
-  np.testing.assert_allclose(jax.jit(lambda s, m: s(x, t, m))(solver, mu), u,
-                             **FLOAT32_TWO_PROGRAMS)
+  np.testing.assert_allclose(
+    jax.jit(lambda s, m: s(x, t, m))(solver, mu), u, **FLOAT32_TWO_PROGRAMS
+  )
   mus = jnp.array([[30.0, 0, 0], [35.0, 0, 0], [40.0, 0, 0]])
   batched = jax.vmap(lambda m: solver(x, t, m))(mus)
   assert batched.shape == (3, 3, 4)
@@ -41,6 +43,7 @@ def test_grad_wrt_mu_matches_finite_difference(official_phase1):
 def test_phase2_solver_ranks():
   from lrpinn_jax.io import interop
   from tests.conftest import ref_path
+
   s2 = interop.load_official(ref_path("phase2_beta40.npz"))
   assert isinstance(s2, Solver) and "s" in s2.params
   assert s2.ranks([40.0, 0, 0]) == (29, 30, 34)

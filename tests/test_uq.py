@@ -1,4 +1,5 @@
 """Uncertainty propagation: closed-form statistics (a model affine in mu; exact convection)."""
+
 import numpy as np
 import pytest
 
@@ -40,7 +41,7 @@ def test_exact_convection_statistics_match_numerical_integration():
   var = np.tensordot(w / 2, (u - mean) ** 2, 1)
   m, s = uq.convection_uniform_exact(X, T, 30.0, 40.0)
   np.testing.assert_allclose(m, mean, atol=1e-12)
-  np.testing.assert_allclose(s ** 2, var, atol=1e-12)
+  np.testing.assert_allclose(s**2, var, atol=1e-12)
 
 
 def test_monte_carlo_standard_error_and_bounded_chunks():

@@ -8,6 +8,7 @@ hyper_lr) get ``steps`` pre-training steps (meta methods: ``meta_steps`` outer s
 per-target) steps after which the mean absolute test error is <= 0.05, checked every
 ``eval_every`` steps (None: not reached within the budget).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -68,11 +69,22 @@ class CompareConfig:
     bad = [m for m in self.methods if m not in METHODS + ("maml_fo",)]
     if bad or not self.methods:
       raise UserError(f"--methods: unknown {bad}; choose from {','.join(METHODS)}")
-    for name in ("steps", "finetune_steps", "meta_steps", "inner_steps", "eval_every",
-                 "task_batch", "s2s_segments", "curriculum_stages", "meta_rank"):
+    for name in (
+      "steps",
+      "finetune_steps",
+      "meta_steps",
+      "inner_steps",
+      "eval_every",
+      "task_batch",
+      "s2s_segments",
+      "curriculum_stages",
+      "meta_rank",
+    ):
       if getattr(self, name) < (0 if name in ("steps", "finetune_steps", "meta_steps") else 1):
-        raise UserError(f"--{name} must be a {'non-negative' if 'steps' in name else 'positive'}"
-                        f" integer, got {getattr(self, name)}")
+        raise UserError(
+          f"--{name} must be a {'non-negative' if 'steps' in name else 'positive'}"
+          f" integer, got {getattr(self, name)}"
+        )
     if not self.naive_ranks or min(self.naive_ranks) < 1:
       raise UserError("--naive_ranks must be positive integers")
     for name in ("lr", "inner_lr"):
@@ -114,9 +126,15 @@ class _Ctx:
 
   def row(self, i, u_pred, trainable, seconds, steps_to, **extra):
     e = errors(np.asarray(u_pred), self.test.u[i])
-    return {"mu": [float(v) for v in self.cfg.targets[i]], "abs_err": e["abs_err"],
-            "rel_err": e["rel_err"], "trainable_params": int(trainable), "seconds": seconds,
-            "steps_to_0.05": steps_to, **extra}
+    return {
+      "mu": [float(v) for v in self.cfg.targets[i]],
+      "abs_err": e["abs_err"],
+      "rel_err": e["rel_err"],
+      "trainable_params": int(trainable),
+      "seconds": seconds,
+      "steps_to_0.05": steps_to,
+      **extra,
+    }
 
   def predict(self, net, params, i):
     x, t = (jnp.asarray(a, jnp.float32) for a in (self.test.x, self.test.t))
@@ -128,12 +146,28 @@ def _per_target(ctx: _Ctx, net, log) -> dict:
   cfg, rows = ctx.cfg, []
   loss = pinn_loss(net, ctx.pde, ctx.points, ctx.need_xx)
   for i, mu in enumerate(ctx.targets):
-    params, info = fit(loss, net.init(jax.random.key(cfg.seed)), mu, steps=cfg.steps, lr=cfg.lr,
-                       eval_fn=ctx.eval_fn(net, i), eval_every=cfg.eval_every)
-    rows.append(ctx.row(i, ctx.predict(net, params, i), net.paper_count(params), info["seconds"],
-                        info["steps_to_target"], total_params=nets.count(params)))
-    log(f"[{net.name}] mu={mu.tolist()} rel_err {rows[-1]['rel_err']:.4f} "
-        f"({info['seconds']:.1f} s)")
+    params, info = fit(
+      loss,
+      net.init(jax.random.key(cfg.seed)),
+      mu,
+      steps=cfg.steps,
+      lr=cfg.lr,
+      eval_fn=ctx.eval_fn(net, i),
+      eval_every=cfg.eval_every,
+    )
+    rows.append(
+      ctx.row(
+        i,
+        ctx.predict(net, params, i),
+        net.paper_count(params),
+        info["seconds"],
+        info["steps_to_target"],
+        total_params=nets.count(params),
+      )
+    )
+    log(
+      f"[{net.name}] mu={mu.tolist()} rel_err {rows[-1]['rel_err']:.4f} ({info['seconds']:.1f} s)"
+    )
   return {"targets": rows}
 
 
@@ -143,13 +177,30 @@ def _finetune_rows(ctx: _Ctx, net, params0, name, log, pretrain_seconds) -> dict
   loss = pinn_loss(net, ctx.pde, ctx.points, ctx.need_xx)
   for i, mu in enumerate(ctx.targets):
     zero = errors(np.asarray(ctx.predict(net, params0, i)), ctx.test.u[i])
-    params, info = fit(loss, params0, mu, steps=cfg.finetune_steps, lr=cfg.lr,
-                       eval_fn=ctx.eval_fn(net, i), eval_every=cfg.eval_every)
-    rows.append(ctx.row(i, ctx.predict(net, params, i), net.paper_count(params), info["seconds"],
-                        info["steps_to_target"], zero_shot_rel_err=zero["rel_err"],
-                        total_params=nets.count(params)))
-    log(f"[{name}] mu={mu.tolist()} zero-shot {zero['rel_err']:.4f} -> fine-tuned "
-        f"{rows[-1]['rel_err']:.4f}")
+    params, info = fit(
+      loss,
+      params0,
+      mu,
+      steps=cfg.finetune_steps,
+      lr=cfg.lr,
+      eval_fn=ctx.eval_fn(net, i),
+      eval_every=cfg.eval_every,
+    )
+    rows.append(
+      ctx.row(
+        i,
+        ctx.predict(net, params, i),
+        net.paper_count(params),
+        info["seconds"],
+        info["steps_to_target"],
+        zero_shot_rel_err=zero["rel_err"],
+        total_params=nets.count(params),
+      )
+    )
+    log(
+      f"[{name}] mu={mu.tolist()} zero-shot {zero['rel_err']:.4f} -> fine-tuned "
+      f"{rows[-1]['rel_err']:.4f}"
+    )
   return {"targets": rows, "pretrain_seconds": pretrain_seconds}
 
 
@@ -159,8 +210,7 @@ def _pinn_p(ctx: _Ctx, log) -> dict:
   loss = pinn_loss(net, ctx.pde, ctx.points, ctx.need_xx)
   mus = jnp.asarray(ctx.train_mu)
   mean_loss = lambda p, ms: jnp.mean(jax.vmap(lambda m: loss(p, m))(ms))
-  params, info = fit(mean_loss, net.init(jax.random.key(cfg.seed)), mus, steps=cfg.steps,
-                     lr=cfg.lr)
+  params, info = fit(mean_loss, net.init(jax.random.key(cfg.seed)), mus, steps=cfg.steps, lr=cfg.lr)
   log(f"[pinn_p] pre-trained over {len(mus)} mu in {info['seconds']:.1f} s")
   return _finetune_rows(ctx, net, params, "pinn_p", log, info["seconds"])
 
@@ -172,14 +222,33 @@ def _s2s(ctx: _Ctx, log) -> dict:
   x, t = ctx.test.x, ctx.test.t
   for i, mu in enumerate(ctx.targets):
     u_true = jnp.asarray(ctx.test.u[i], jnp.float32)
-    ev = lambda plist, mu=mu, u_true=u_true: jnp.mean(jnp.abs(
-        s2s.predict(net, plist, bounds, mu, x, t) - u_true))
-    plist, info = s2s.train(net, ctx.pde, mu, cfg.data, cfg.seed, segments=cfg.s2s_segments,
-                            steps=cfg.steps, lr=cfg.lr, need_xx=ctx.need_xx, eval_fn=ev,
-                            eval_every=cfg.eval_every)
+    ev = lambda plist, mu=mu, u_true=u_true: jnp.mean(
+      jnp.abs(s2s.predict(net, plist, bounds, mu, x, t) - u_true)
+    )
+    plist, info = s2s.train(
+      net,
+      ctx.pde,
+      mu,
+      cfg.data,
+      cfg.seed,
+      segments=cfg.s2s_segments,
+      steps=cfg.steps,
+      lr=cfg.lr,
+      need_xx=ctx.need_xx,
+      eval_fn=ev,
+      eval_every=cfg.eval_every,
+    )
     u = s2s.predict(net, plist, bounds, mu, x, t)
-    rows.append(ctx.row(i, u, sum(nets.count(p) for p in plist), info["seconds"],
-                        info["steps_to_target"], segments=cfg.s2s_segments))
+    rows.append(
+      ctx.row(
+        i,
+        u,
+        sum(nets.count(p) for p in plist),
+        info["seconds"],
+        info["steps_to_target"],
+        segments=cfg.s2s_segments,
+      )
+    )
     log(f"[s2s] mu={mu.tolist()} rel_err {rows[-1]['rel_err']:.4f}")
   return {"targets": rows}
 
@@ -188,12 +257,29 @@ def _curriculum(ctx: _Ctx, log) -> dict:
   cfg, rows = ctx.cfg, []
   net = nets.pinn()
   for i, mu in enumerate(ctx.targets):
-    params, info = curriculum.train(net, ctx.pde, mu, ctx.points, cfg.seed,
-                                    n_stages=cfg.curriculum_stages, steps=cfg.steps, lr=cfg.lr,
-                                    need_xx=ctx.need_xx, eval_fn=ctx.eval_fn(net, i),
-                                    eval_every=cfg.eval_every)
-    rows.append(ctx.row(i, ctx.predict(net, params, i), nets.count(params), info["seconds"],
-                        info["steps_to_target"], stages=cfg.curriculum_stages))
+    params, info = curriculum.train(
+      net,
+      ctx.pde,
+      mu,
+      ctx.points,
+      cfg.seed,
+      n_stages=cfg.curriculum_stages,
+      steps=cfg.steps,
+      lr=cfg.lr,
+      need_xx=ctx.need_xx,
+      eval_fn=ctx.eval_fn(net, i),
+      eval_every=cfg.eval_every,
+    )
+    rows.append(
+      ctx.row(
+        i,
+        ctx.predict(net, params, i),
+        nets.count(params),
+        info["seconds"],
+        info["steps_to_target"],
+        stages=cfg.curriculum_stages,
+      )
+    )
     log(f"[curriculum] mu={mu.tolist()} rel_err {rows[-1]['rel_err']:.4f}")
   return {"targets": rows}
 
@@ -204,10 +290,19 @@ def _meta(ctx: _Ctx, method: str, log) -> dict:
   query_pts = jax.tree.map(jnp.asarray, train_batch(ctx.pde, cfg.data, cfg.seed + 1))
   support = pinn_loss(net, ctx.pde, ctx.points, ctx.need_xx)
   query = pinn_loss(net, ctx.pde, query_pts, ctx.need_xx)
-  params, info = meta.meta_train(method, net.init(jax.random.key(cfg.seed)), support, query,
-                                 ctx.train_mu, steps=cfg.meta_steps, inner_steps=cfg.inner_steps,
-                                 inner_lr=cfg.inner_lr, outer_lr=cfg.lr,
-                                 task_batch=cfg.task_batch, seed=cfg.seed)
+  params, info = meta.meta_train(
+    method,
+    net.init(jax.random.key(cfg.seed)),
+    support,
+    query,
+    ctx.train_mu,
+    steps=cfg.meta_steps,
+    inner_steps=cfg.inner_steps,
+    inner_lr=cfg.inner_lr,
+    outer_lr=cfg.lr,
+    task_batch=cfg.task_batch,
+    seed=cfg.seed,
+  )
   log(f"[{method}] meta-trained {cfg.meta_steps} steps in {info['seconds']:.1f} s")
   return _finetune_rows(ctx, net, params, method, log, info["seconds"])
 
@@ -220,60 +315,99 @@ def _hyper_lr(ctx: _Ctx, log) -> dict:
   else:
     model_cfg = ModelConfig(mu_dim=ctx.pde.mu_dim, mu_shift=ctx.mu_shift, mu_scale=ctx.mu_scale)
     loss_cfg = LossConfig(need_xx=ctx.need_xx, resample=True)
-    state, pre = train.fit_phase1(model_cfg, ctx.pde, ctx.train_mu, ctx.points_np,
-                                  steps=cfg.steps, lr=cfg.lr, seed=cfg.seed,
-                                  workdir=os.path.join(cfg.workdir, "hyper_lr"),
-                                  lr_schedule="cosine", loss_cfg=loss_cfg,
-                                  log_every=max(cfg.steps // 10, 1), ckpt_every=max(cfg.steps, 1),
-                                  log=log)
+    state, pre = train.fit_phase1(
+      model_cfg,
+      ctx.pde,
+      ctx.train_mu,
+      ctx.points_np,
+      steps=cfg.steps,
+      lr=cfg.lr,
+      seed=cfg.seed,
+      workdir=os.path.join(cfg.workdir, "hyper_lr"),
+      lr_schedule="cosine",
+      loss_cfg=loss_cfg,
+      log_every=max(cfg.steps // 10, 1),
+      ckpt_every=max(cfg.steps, 1),
+      log=log,
+    )
     params = state.params
   rows = []
   x, t = (jnp.asarray(a, jnp.float32) for a in (ctx.test.x, ctx.test.t))
   for i, mu in enumerate(ctx.targets):
-    zero = errors(np.asarray(phase1.predict(model_cfg, params, mu[None], x, t, pde=ctx.pde)[0]),
-                  ctx.test.u[i])
+    zero = errors(
+      np.asarray(phase1.predict(model_cfg, params, mu[None], x, t, pde=ctx.pde)[0]), ctx.test.u[i]
+    )
     trainable, frozen, info = train.fit_phase2(
-        model_cfg, ctx.pde, params, mu, ctx.points_np, steps=cfg.finetune_steps, lr=cfg.lr,
-        optimizer=cfg.hyper_optimizer, loss_cfg=LossConfig(need_xx=ctx.need_xx),
-        eval_every=cfg.eval_every if cfg.hyper_optimizer == "adam" else 1,
-        test=(ctx.test.x, ctx.test.t, ctx.test.u[i]), log=lambda *_: None)
+      model_cfg,
+      ctx.pde,
+      params,
+      mu,
+      ctx.points_np,
+      steps=cfg.finetune_steps,
+      lr=cfg.lr,
+      optimizer=cfg.hyper_optimizer,
+      loss_cfg=LossConfig(need_xx=ctx.need_xx),
+      eval_every=cfg.eval_every if cfg.hyper_optimizer == "adam" else 1,
+      test=(ctx.test.x, ctx.test.t, ctx.test.u[i]),
+      log=lambda *_: None,
+    )
     u = phase2.predict(model_cfg, trainable, frozen, ctx.test.x, ctx.test.t, pde=ctx.pde, mu=mu)
-    steps_to = next((p["step"] for p in info["trajectory"] if p["abs_err"] <= TARGET_ABS_ERR),
-                    None)
-    rows.append(ctx.row(i, u, phase2.trainable_count(trainable), info["seconds"], steps_to,
-                        zero_shot_rel_err=zero["rel_err"], optimizer=cfg.hyper_optimizer))
-    log(f"[hyper_lr] mu={mu.tolist()} zero-shot {zero['rel_err']:.4f} -> Phase 2 "
-        f"{rows[-1]['rel_err']:.4f}")
-  return {"targets": rows, "pretrain_seconds": pre,
-          "checkpoint": cfg.hyper_checkpoint}
+    steps_to = next((p["step"] for p in info["trajectory"] if p["abs_err"] <= TARGET_ABS_ERR), None)
+    rows.append(
+      ctx.row(
+        i,
+        u,
+        phase2.trainable_count(trainable),
+        info["seconds"],
+        steps_to,
+        zero_shot_rel_err=zero["rel_err"],
+        optimizer=cfg.hyper_optimizer,
+      )
+    )
+    log(
+      f"[hyper_lr] mu={mu.tolist()} zero-shot {zero['rel_err']:.4f} -> Phase 2 "
+      f"{rows[-1]['rel_err']:.4f}"
+    )
+  return {"targets": rows, "pretrain_seconds": pre, "checkpoint": cfg.hyper_checkpoint}
 
 
 def markdown(result: dict) -> str:
   """compare.md: one row per method and target."""
-  lines = ["| method | mu | abs err | rel err | trainable params | seconds | steps to abs 0.05 |",
-           "|---|---|---|---|---|---|---|"]
+  lines = [
+    "| method | mu | abs err | rel err | trainable params | seconds | steps to abs 0.05 |",
+    "|---|---|---|---|---|---|---|",
+  ]
   for name, m in result["methods"].items():
     for r in m["targets"]:
       mu = ", ".join(f"{v:g}" for v in r["mu"])
       st = r["steps_to_0.05"] if r["steps_to_0.05"] is not None else "not reached"
-      lines.append(f"| {name} | ({mu}) | {r['abs_err']:.4f} | {r['rel_err']:.4f} | "
-                   f"{r['trainable_params']} | {r['seconds']:.1f} | {st} |")
+      lines.append(
+        f"| {name} | ({mu}) | {r['abs_err']:.4f} | {r['rel_err']:.4f} | "
+        f"{r['trainable_params']} | {r['seconds']:.1f} | {st} |"
+      )
   return "\n".join(lines) + "\n"
 
 
 def run(cfg: CompareConfig, flag_values: Optional[dict] = None, log: Callable = print) -> dict:
   """Runs every method in cfg.methods; writes <workdir>/compare.json and compare.md."""
   cfg.validate()
-  if cfg.hyper_checkpoint is None and "hyper_lr" in cfg.methods and os.path.exists(
-      os.path.join(cfg.workdir, "hyper_lr", "checkpoints")):
+  if (
+    cfg.hyper_checkpoint is None
+    and "hyper_lr" in cfg.methods
+    and os.path.exists(os.path.join(cfg.workdir, "hyper_lr", "checkpoints"))
+  ):
     raise UserError(f"{cfg.workdir}/hyper_lr already holds checkpoints; choose another --workdir")
   ctx = _Ctx(cfg)
-  runners = {"pinn": lambda: _per_target(ctx, nets.pinn(), log),
-             "pinn_p": lambda: _pinn_p(ctx, log), "s2s": lambda: _s2s(ctx, log),
-             "curriculum": lambda: _curriculum(ctx, log),
-             "maml": lambda: _meta(ctx, "maml", log), "maml_fo": lambda: _meta(ctx, "maml_fo", log),
-             "reptile": lambda: _meta(ctx, "reptile", log),
-             "hyper_lr": lambda: _hyper_lr(ctx, log)}
+  runners = {
+    "pinn": lambda: _per_target(ctx, nets.pinn(), log),
+    "pinn_p": lambda: _pinn_p(ctx, log),
+    "s2s": lambda: _s2s(ctx, log),
+    "curriculum": lambda: _curriculum(ctx, log),
+    "maml": lambda: _meta(ctx, "maml", log),
+    "maml_fo": lambda: _meta(ctx, "maml_fo", log),
+    "reptile": lambda: _meta(ctx, "reptile", log),
+    "hyper_lr": lambda: _hyper_lr(ctx, log),
+  }
   out = {"config": {**(flag_values or {}), **dataclasses.asdict(cfg)}, "methods": {}}
   t0 = time.perf_counter()
   for name in cfg.methods:

@@ -4,6 +4,7 @@ chunks, the test error checked between chunks to find the steps needed to reach 
 The compiled chunk is cached per (loss, lr, chunk length) and takes mu as an argument, so a method
 compiles once and then serves every target mu.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,9 +24,11 @@ TARGET_ABS_ERR = 0.05  # the paper's Figure 6 threshold: steps until mean |u - u
 def pinn_loss(net, pde, points, need_xx: bool = True, mode: str = DEFAULT_MODE) -> Callable:
   """loss(params, mu) = sum of the PDE's block mean squares (the Phase-2 loss of the main
   method)."""
+
   def loss(params, mu):
     terms = losses.pinn_losses(net.apply(params, mu), pde, mu, points, mode, need_xx)
     return sum(terms.values())
+
   return loss
 
 
@@ -42,9 +45,18 @@ def _chunk(loss: Callable, lr: float, n: int) -> Callable:
   return jax.jit(lambda carry, mu: jax.lax.scan(lambda c, x: one(c, x, mu), carry, None, length=n))
 
 
-def fit(loss: Callable, params, mu, *, steps: int, lr: float,
-        eval_fn: Optional[Callable] = None, eval_every: int = 100, target: float = TARGET_ABS_ERR,
-        step_offset: int = 0):
+def fit(
+  loss: Callable,
+  params,
+  mu,
+  *,
+  steps: int,
+  lr: float,
+  eval_fn: Optional[Callable] = None,
+  eval_every: int = 100,
+  target: float = TARGET_ABS_ERR,
+  step_offset: int = 0,
+):
   """Minimise loss(params, mu) over params with Adam (fresh state) for ``steps`` steps.
 
   eval_fn(params) -> abs error: evaluated every ``eval_every`` steps (and at step 0); the first

@@ -2,6 +2,7 @@
 with the inner SGD loop differentiated through (second order) or not (first order), and Reptile
 (Nichol et al. 2018). The inner loss is the PINN loss on support points; MAML's outer loss is the
 PINN loss of the adapted weights on separate query points."""
+
 from __future__ import annotations
 
 import time
@@ -17,6 +18,7 @@ META_METHODS = ("maml", "maml_fo", "reptile")
 def inner_sgd(loss: Callable, params, mu, *, steps: int, lr: float, first_order: bool = False):
   """``steps`` plain SGD steps on loss(params, mu): p <- p - lr * grad. With first_order the
   gradients are treated as constants (no second derivatives flow through the update)."""
+
   def body(p, _):
     g = jax.grad(loss)(p, mu)
     if first_order:
@@ -26,9 +28,16 @@ def inner_sgd(loss: Callable, params, mu, *, steps: int, lr: float, first_order:
   return jax.lax.scan(body, params, None, length=steps)[0]
 
 
-def make_meta_step(method: str, support_loss: Callable, query_loss: Callable, *,
-                   inner_steps: int, inner_lr: float, outer: optax.GradientTransformation,
-                   reptile_eps: float = 0.1) -> Callable:
+def make_meta_step(
+  method: str,
+  support_loss: Callable,
+  query_loss: Callable,
+  *,
+  inner_steps: int,
+  inner_lr: float,
+  outer: optax.GradientTransformation,
+  reptile_eps: float = 0.1,
+) -> Callable:
   """Returns the pure step((params, opt_state), mus (n_task, mu_dim)) -> ((params, opt_state),
   meta loss); tasks are vmapped."""
   if method not in META_METHODS:
@@ -56,13 +65,32 @@ def make_meta_step(method: str, support_loss: Callable, query_loss: Callable, *,
   return step
 
 
-def meta_train(method: str, params, support_loss, query_loss, train_mus, *, steps: int,
-               inner_steps: int, inner_lr: float, outer_lr: float, task_batch: int, seed: int,
-               reptile_eps: float = 0.1):
+def meta_train(
+  method: str,
+  params,
+  support_loss,
+  query_loss,
+  train_mus,
+  *,
+  steps: int,
+  inner_steps: int,
+  inner_lr: float,
+  outer_lr: float,
+  task_batch: int,
+  seed: int,
+  reptile_eps: float = 0.1,
+):
   """Meta-train an initialisation. Returns (params, info {"seconds", "loss"})."""
   outer = optax.adam(outer_lr)
-  step = make_meta_step(method, support_loss, query_loss, inner_steps=inner_steps,
-                        inner_lr=inner_lr, outer=outer, reptile_eps=reptile_eps)
+  step = make_meta_step(
+    method,
+    support_loss,
+    query_loss,
+    inner_steps=inner_steps,
+    inner_lr=inner_lr,
+    outer=outer,
+    reptile_eps=reptile_eps,
+  )
   mus_all = jnp.asarray(train_mus, jnp.float32)
   n = mus_all.shape[0]
   k = min(task_batch, n)
@@ -76,5 +104,7 @@ def meta_train(method: str, params, support_loss, query_loss, train_mus, *, step
   t0 = time.perf_counter()
   (params, _), values = run((params, outer.init(params)), jnp.arange(steps))
   jax.block_until_ready(params)
-  return params, {"seconds": time.perf_counter() - t0,
-                  "loss": float(values[-1]) if steps else float("nan")}
+  return params, {
+    "seconds": time.perf_counter() - t0,
+    "loss": float(values[-1]) if steps else float("nan"),
+  }

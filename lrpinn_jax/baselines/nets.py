@@ -1,6 +1,7 @@
 """Baseline networks. A ``Net`` is a pair of pure functions: ``init(key) -> params`` and
 ``apply(params, mu) -> u(x, t)`` (one point, scalars in and out), so the PDE blocks, losses and
 metrics of the main method apply unchanged."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,6 +19,7 @@ PAPER_DEPTH = 4
 
 class MLP(nn.Module):
   """u(z) = W_out h + b_out, h = tanh-MLP(z): an input layer and ``depth`` hidden layers."""
+
   width: int = PAPER_WIDTH
   depth: int = PAPER_DEPTH
 
@@ -52,8 +54,13 @@ def pinn(width: int = PAPER_WIDTH, depth: int = PAPER_DEPTH) -> Net:
   return Net("pinn", lambda key: module.init(key, jnp.zeros(2)), apply, count)
 
 
-def pinn_p(n_mu: int, mu_shift: Sequence[float], mu_scale: Sequence[float],
-           width: int = PAPER_WIDTH, depth: int = PAPER_DEPTH) -> Net:
+def pinn_p(
+  n_mu: int,
+  mu_shift: Sequence[float],
+  mu_scale: Sequence[float],
+  width: int = PAPER_WIDTH,
+  depth: int = PAPER_DEPTH,
+) -> Net:
   """PINN-P: the same MLP on (x, t, (mu - shift) / scale), trained once over the training mu."""
   module = MLP(width, depth)
   shift, scale = jnp.asarray(mu_shift, jnp.float32), jnp.asarray(mu_scale, jnp.float32)

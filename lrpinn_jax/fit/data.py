@@ -2,6 +2,7 @@
 
 The same points serve every mu (as in the official code); mu is a separate batch axis.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,6 +16,7 @@ from lrpinn_jax.errors import UserError
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
   """Point counts (official defaults)."""
+
   n_f: int = 1000  # interior collocation points
   n_0: int = 256  # initial-condition points (t = t_min); unused by boundary-value PDEs
   n_b: int = 100  # periodic boundary pairs (CDR) or Dirichlet points per side (Helmholtz)
@@ -29,6 +31,7 @@ class DataConfig:
 class TestSet(NamedTuple):
   """coords: one (n_test,) float64 array per coordinate of the problem (in its order); u: the
   reference for each mu, (n_mu, n_test) float64, or (n_mu, n_test, n_fields) for several fields."""
+
   coords: Tuple[np.ndarray, ...]
   u: np.ndarray
 

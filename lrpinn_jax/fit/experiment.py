@@ -1,6 +1,7 @@
 """The end-to-end experiment behind `python -m experiments.convection` (and .cdr, .helmholtz):
 Phase 1 over a grid of mu, zero-shot evaluation and Phase 2 (adaptive and/or full rank) for each
 target, results.json. Any PDE of lrpinn_jax.pdes.registry."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,6 +38,7 @@ KINK_TOL = 1e-2
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
   """Everything a run depends on; written verbatim under "config" in results.json."""
+
   workdir: str
   train_mu: Tuple[Tuple[float, ...], ...]  # (n_train, pde.mu_dim)
   targets: Tuple[Tuple[float, ...], ...]  # (n_targets, pde.mu_dim)
@@ -93,24 +95,32 @@ class ExperimentConfig:
       pde.check_mu(mus)
     pde.check()
     if self.deriv_mode != "jvp":
-      raise UserError(f"--deriv_mode={self.deriv_mode} was removed: derivatives are forward mode "
-                      f"(jvp), which measured faster")
+      raise UserError(
+        f"--deriv_mode={self.deriv_mode} was removed: derivatives are forward mode "
+        f"(jvp), which measured faster"
+      )
     if self.hard_ic and pde.initial_condition() is None:
-      raise UserError(f"--hard_ic needs exactly one Initial condition; {self.pde!r} has "
-                      f"{sum(isinstance(c, Initial) for c in pde.conditions)}")
+      raise UserError(
+        f"--hard_ic needs exactly one Initial condition; {self.pde!r} has "
+        f"{sum(isinstance(c, Initial) for c in pde.conditions)}"
+      )
     if self.periodic and not any(periods(pde)):
       raise UserError(f"--periodic needs a Periodic condition; {self.pde!r} has none")
     if self.periodic and self.t_scale != 1.0 and any(periods(pde)[1:]):
-      raise UserError("--t_scale scales every coordinate after the first, which breaks the "
-                      "periodic embedding of a later coordinate; drop one of the two flags")
+      raise UserError(
+        "--t_scale scales every coordinate after the first, which breaks the "
+        "periodic embedding of a later coordinate; drop one of the two flags"
+      )
     if self.causal_eps and pde.time is None:
       raise UserError(f"--causal_eps needs a time coordinate; {self.pde!r} has none")
     if self.hard_ic and self.periodic and pde.needs_uxx(np.asarray(self.train_mu + self.targets)):
       jump = pde.u0_slope_jump() if isinstance(pde, CDRProblem) else 0.0
       if abs(jump) > KINK_TOL:
-        raise UserError(f"--hard_ic with --periodic cannot fit diffusion from {self.init_cond!r}: "
-                        f"u0' jumps by {jump:.3g} across the periodic boundary and u = u0 + t N "
-                        f"keeps that kink for all t; drop one of the two flags")
+        raise UserError(
+          f"--hard_ic with --periodic cannot fit diffusion from {self.init_cond!r}: "
+          f"u0' jumps by {jump:.3g} across the periodic boundary and u = u0 + t N "
+          f"keeps that kink for all t; drop one of the two flags"
+        )
     for name in ("sine_start", "s_init", "rank_tol"):
       v = getattr(self, name)
       if not (np.isfinite(v) and v >= 0):
@@ -121,11 +131,14 @@ class ExperimentConfig:
       raise UserError(f"--t_scale must be a positive finite number, got {self.t_scale}")
     self.loss_config()  # parses --loss_weights against the loss terms this run has
     if not 0 <= self.mu_batch <= len(self.train_mu):
-      raise UserError(f"--mu_batch must be between 0 (all) and the number of training mu "
-                      f"({len(self.train_mu)}), got {self.mu_batch}")
+      raise UserError(
+        f"--mu_batch must be between 0 (all) and the number of training mu "
+        f"({len(self.train_mu)}), got {self.mu_batch}"
+      )
     if self.mu_sampling not in MU_SAMPLINGS:
-      raise UserError(f"--mu_sampling must be one of {', '.join(MU_SAMPLINGS)}, got "
-                      f"{self.mu_sampling!r}")
+      raise UserError(
+        f"--mu_sampling must be one of {', '.join(MU_SAMPLINGS)}, got {self.mu_sampling!r}"
+      )
     if self.seed < 0:
       raise UserError(f"--seed must be >= 0, got {self.seed}")
     if self.phase2_batched and self.phase2_optimizer not in train.LM_OPTIMIZERS:
@@ -177,30 +190,38 @@ class ExperimentConfig:
     extra["rank_tol"] = float(self.rank_tol)
     extra["periods"] = periods(pde) if self.periodic else ()
     if not self.normalize_mu:
-      return ModelConfig(mu_dim=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n,
-                         **extra)
+      return ModelConfig(mu_dim=n, mu_shift=(0.0,) * n, mu_scale=(1.0,) * n, **extra)
     mus = np.asarray(self.train_mu, np.float64)
     lo, hi = mus.min(0), mus.max(0)
     shift = (lo + hi) / 2
     scale = np.where(hi > lo, (hi - lo) / 2, 1.0)
-    return ModelConfig(mu_shift=tuple(map(float, shift)), mu_scale=tuple(map(float, scale)),
-                       mu_dim=n, **extra)
+    return ModelConfig(
+      mu_shift=tuple(map(float, shift)), mu_scale=tuple(map(float, scale)), mu_dim=n, **extra
+    )
 
   def loss_config(self) -> LossConfig:
     pde = make_pde(self.pde, self.init_cond)
     need_xx = pde.needs_uxx(np.asarray(self.train_mu + self.targets))
-    return LossConfig(deriv_mode=self.deriv_mode, need_xx=need_xx, ortho_form=self.ortho,
-                      causal_eps=self.causal_eps, resample=self.resample,
-                      mu_batch=self.mu_batch, mu_sampling=self.mu_sampling,
-                      weights=parse_weights(self.loss_weights, pde, need_xx))
+    return LossConfig(
+      deriv_mode=self.deriv_mode,
+      need_xx=need_xx,
+      ortho_form=self.ortho,
+      causal_eps=self.causal_eps,
+      resample=self.resample,
+      mu_batch=self.mu_batch,
+      mu_sampling=self.mu_sampling,
+      weights=parse_weights(self.loss_weights, pde, need_xx),
+    )
 
 
 def periods(pde) -> Tuple[float, ...]:
   """One entry per coordinate: its box length where the problem has a Periodic condition in it
   (the network may see it through cos and sin of that period, ModelConfig.periods), else 0."""
   periodic = {c.coord for c in pde.conditions if isinstance(c, Periodic)}
-  return tuple(float(hi - lo) if name in periodic else 0.0
-               for name, (lo, hi) in zip(pde.coord_names, pde.domain))
+  return tuple(
+    float(hi - lo) if name in periodic else 0.0
+    for name, (lo, hi) in zip(pde.coord_names, pde.domain)
+  )
 
 
 def parse_weights(text: str, pde, need_xx: bool = True) -> Tuple[Tuple[str, float], ...]:
@@ -216,8 +237,10 @@ def parse_weights(text: str, pde, need_xx: bool = True) -> Tuple[Tuple[str, floa
     except ValueError:
       w = float("nan")
     if name not in names or not (np.isfinite(w) and w >= 0):
-      raise UserError(f"--loss_weights: expected name=weight pairs with name in {names} and a "
-                      f"finite weight >= 0, got {item!r}")
+      raise UserError(
+        f"--loss_weights: expected name=weight pairs with name in {names} and a "
+        f"finite weight >= 0, got {item!r}"
+      )
     out.append((name, w))
   return tuple(out)
 
@@ -251,9 +274,11 @@ def _table(rows) -> str:
     parts = {k: v for k, v in r[2].items() if isinstance(v, dict) and "rel_err" in v}
     parts.update(r[2].get("fields", {}))
     extra = "  ".join(f"{k} {v['rel_err']:.5f}" for k, v in parts.items())
-    lines.append(f"{str(tuple(r[0])):>22} | {r[1]:>9} | {r[2]['abs_err']:9.5f} | "
-                 f"{r[2]['rel_err']:9.5f} | {str(tuple(r[2]['ranks'])):>14} | "
-                 f"{r[2].get('trainable_params', '')}" + (f" | {extra}" if extra else ""))
+    lines.append(
+      f"{str(tuple(r[0])):>22} | {r[1]:>9} | {r[2]['abs_err']:9.5f} | "
+      f"{r[2]['rel_err']:9.5f} | {str(tuple(r[2]['ranks'])):>14} | "
+      f"{r[2].get('trainable_params', '')}" + (f" | {extra}" if extra else "")
+    )
   return "\n".join(lines)
 
 
@@ -261,51 +286,91 @@ def _phase2_one(cfg, model_cfg, pde, params, mu, points, loss_cfg, mode, test, l
   """Phase 2 for one target: errors on the test set, ranks, steps, seconds, trainable count."""
   coords, u_true = test
   trainable, frozen, info = train.fit_phase2(
-      model_cfg, pde, params, mu, points, steps=cfg.phase2_steps,
-      lr=cfg.phase2_lr or cfg.lr, rank_mode=mode, optimizer=cfg.phase2_optimizer,
-      loss_cfg=loss_cfg, log_every=max(cfg.log_every, cfg.phase2_steps // 5 or 1), log=log)
+    model_cfg,
+    pde,
+    params,
+    mu,
+    points,
+    steps=cfg.phase2_steps,
+    lr=cfg.phase2_lr or cfg.lr,
+    rank_mode=mode,
+    optimizer=cfg.phase2_optimizer,
+    loss_cfg=loss_cfg,
+    log_every=max(cfg.log_every, cfg.phase2_steps // 5 or 1),
+    log=log,
+  )
   u = phase2.predict(model_cfg, trainable, frozen, *coords, pde=pde, mu=mu)
-  return {**problem_errors(pde, u, u_true), "ranks": [int(jnp.sum(v != 0)) for v in trainable["s"]],
-          "steps": info["steps"], "seconds": info["seconds"],
-          "trainable_params": phase2.trainable_count(trainable)}
+  return {
+    **problem_errors(pde, u, u_true),
+    "ranks": [int(jnp.sum(v != 0)) for v in trainable["s"]],
+    "steps": info["steps"],
+    "seconds": info["seconds"],
+    "trainable_params": phase2.trainable_count(trainable),
+  }
 
 
-def _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode, test,
-                    log) -> list:
+def _phase2_batched(
+  cfg, model_cfg, pde, params, targets, points, loss_cfg, mode, test, log
+) -> list:
   """LM Phase 2 for all targets in one vmapped call; "seconds" is the batch's wall time shared
   equally (also stored whole as "batch_seconds")."""
-  res = many_query.run_many(model_cfg, pde, params, targets, points, steps=cfg.phase2_steps,
-                            rank_mode=mode, loss_cfg=loss_cfg,
-                            lm_cfg=train.LM_OPTIMIZERS[cfg.phase2_optimizer])
+  res = many_query.run_many(
+    model_cfg,
+    pde,
+    params,
+    targets,
+    points,
+    steps=cfg.phase2_steps,
+    rank_mode=mode,
+    loss_cfg=loss_cfg,
+    lm_cfg=train.LM_OPTIMIZERS[cfg.phase2_optimizer],
+  )
   coords = [jnp.asarray(a, real()) for a in test.coords]
-  u = np.asarray(many_query.predict_many(model_cfg, res.trainable, res.frozen, *coords, pde=pde,
-                                         mus=targets))
+  u = np.asarray(
+    many_query.predict_many(model_cfg, res.trainable, res.frozen, *coords, pde=pde, mus=targets)
+  )
   counts = many_query.trainable_counts(res.trainable, res.frozen)
-  log(f"[phase2 {cfg.phase2_optimizer} {mode}] {len(targets)} targets in one batched call: "
-      f"{res.seconds:.1f} s")
-  return [{**problem_errors(pde, u[i], test.u[i]),
-           "ranks": [int(np.asarray(m[i]).sum()) for m in res.frozen["mask"]],
-           "steps": cfg.phase2_steps, "seconds": res.seconds / len(targets),
-           "batch_seconds": res.seconds, "trainable_params": int(counts[i])}
-          for i in range(len(targets))]
+  log(
+    f"[phase2 {cfg.phase2_optimizer} {mode}] {len(targets)} targets in one batched call: "
+    f"{res.seconds:.1f} s"
+  )
+  return [
+    {
+      **problem_errors(pde, u[i], test.u[i]),
+      "ranks": [int(np.asarray(m[i]).sum()) for m in res.frozen["mask"]],
+      "steps": cfg.phase2_steps,
+      "seconds": res.seconds / len(targets),
+      "batch_seconds": res.seconds,
+      "trainable_params": int(counts[i]),
+    }
+    for i in range(len(targets))
+  ]
 
 
 def summarize(results: list) -> dict:
   """Mean and worst (max) relative L2 error over all targets, zero-shot and per Phase-2 mode;
   for a system also per field ("fields") and per error group (metrics.problem_errors)."""
+
   def stats(rows):
     rel = np.array([r["rel_err"] for r in rows])
     worst = int(np.argmax(rel))
-    out = {"mean_rel_err": float(rel.mean()), "max_rel_err": float(rel[worst]),
-           "worst_mu": results[worst]["mu"],
-           "mean_abs_err": float(np.mean([r["abs_err"] for r in rows]))}
-    parts = {k: [r[k] for r in rows] for k, v in rows[0].items()
-             if isinstance(v, dict) and k != "fields"}
+    out = {
+      "mean_rel_err": float(rel.mean()),
+      "max_rel_err": float(rel[worst]),
+      "worst_mu": results[worst]["mu"],
+      "mean_abs_err": float(np.mean([r["abs_err"] for r in rows])),
+    }
+    parts = {
+      k: [r[k] for r in rows] for k, v in rows[0].items() if isinstance(v, dict) and k != "fields"
+    }
     parts.update({f: [r["fields"][f] for r in rows] for f in rows[0].get("fields", {})})
     for name, group in parts.items():
       rel = np.array([g["rel_err"] for g in group])
-      out[name] = {"mean_rel_err": float(rel.mean()), "max_rel_err": float(rel.max()),
-                   "worst_mu": results[int(np.argmax(rel))]["mu"]}
+      out[name] = {
+        "mean_rel_err": float(rel.mean()),
+        "max_rel_err": float(rel.max()),
+        "worst_mu": results[int(np.argmax(rel))]["mu"],
+      }
     return out
 
   out = {"zero_shot": stats([e["zero_shot"] for e in results])}
@@ -318,8 +383,10 @@ def summarize_by_family(results: list) -> dict:
   """``summarize`` per CDR sub-family of the targets (lrpinn_jax.pdes.mu_sets.family), with
   "count"."""
   groups = mu_sets.by_family([e["mu"] for e in results])
-  return {name: {"count": len(idx), **summarize([results[i] for i in idx])}
-          for name, idx in groups.items()}
+  return {
+    name: {"count": len(idx), **summarize([results[i] for i in idx])}
+    for name, idx in groups.items()
+  }
 
 
 def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable = print) -> dict:
@@ -344,14 +411,30 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
 
   mesh = sharding.mu_mesh(cfg.devices)
   if mesh.size > 1:
-    log(f"[setup] Phase 1 split over mu across {mesh.size} devices "
-        f"({jax.process_count()} process(es), {mesh.devices.flat[0].platform})")
+    log(
+      f"[setup] Phase 1 split over mu across {mesh.size} devices "
+      f"({jax.process_count()} process(es), {mesh.devices.flat[0].platform})"
+    )
   restored = cfg.resume and train.latest_step(cfg.workdir) == cfg.phase1_steps
   state, p1_seconds = train.fit_phase1(
-      model_cfg, pde, train_mu, points, steps=cfg.phase1_steps, lr=cfg.lr, seed=cfg.seed,
-      workdir=cfg.workdir, resume=cfg.resume, lr_schedule=cfg.lr_schedule,
-      optimizer=cfg.optimizer, loss_cfg=loss_cfg,
-      log_every=cfg.log_every, ckpt_every=cfg.ckpt_every, test=test_train, log=log, mesh=mesh)
+    model_cfg,
+    pde,
+    train_mu,
+    points,
+    steps=cfg.phase1_steps,
+    lr=cfg.lr,
+    seed=cfg.seed,
+    workdir=cfg.workdir,
+    resume=cfg.resume,
+    lr_schedule=cfg.lr_schedule,
+    optimizer=cfg.optimizer,
+    loss_cfg=loss_cfg,
+    log_every=cfg.log_every,
+    ckpt_every=cfg.ckpt_every,
+    test=test_train,
+    log=log,
+    mesh=mesh,
+  )
   # Evaluation and Phase 2 run on each process's default device from host copies.
   params = jax.tree.map(np.asarray, jax.device_get(state.params))
 
@@ -366,22 +449,33 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
     points = train_batch(pde, cfg.phase2_data, cfg.seed)
   for mode in cfg.modes:
     if cfg.phase2_batched:
-      rows = _phase2_batched(cfg, model_cfg, pde, params, targets, points, loss_cfg, mode,
-                             test_targets, log)
+      rows = _phase2_batched(
+        cfg, model_cfg, pde, params, targets, points, loss_cfg, mode, test_targets, log
+      )
     else:
-      rows = [_phase2_one(cfg, model_cfg, pde, params, mu, points, loss_cfg, mode,
-                          (coords, test_targets.u[i]), log)
-              for i, mu in enumerate(targets)]
+      rows = [
+        _phase2_one(
+          cfg, model_cfg, pde, params, mu, points, loss_cfg, mode, (coords, test_targets.u[i]), log
+        )
+        for i, mu in enumerate(targets)
+      ]
     for entry, row in zip(results, rows):
       entry["phase2"][mode] = row
   for entry in results:
     table.append((entry["mu"], "zero-shot", entry["zero_shot"]))
     table.extend((entry["mu"], mode, row) for mode, row in entry["phase2"].items())
 
-  out = {"config": {**(flag_values or {}), **dataclasses.asdict(cfg)},
-         "phase1": {"steps": int(state.step), "seconds": p1_seconds, "restored": bool(restored),
-                    "train_mu": [list(map(float, m)) for m in cfg.train_mu]},
-         "results": results, "summary": summarize(results)}
+  out = {
+    "config": {**(flag_values or {}), **dataclasses.asdict(cfg)},
+    "phase1": {
+      "steps": int(state.step),
+      "seconds": p1_seconds,
+      "restored": bool(restored),
+      "train_mu": [list(map(float, m)) for m in cfg.train_mu],
+    },
+    "results": results,
+    "summary": summarize(results),
+  }
   if isinstance(pde, CDRProblem) and len(mu_sets.by_family(cfg.targets)) > 1:
     out["summary_by_family"] = summarize_by_family(results)
   if main:

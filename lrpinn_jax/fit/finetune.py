@@ -1,4 +1,5 @@
 """Fine-tune any Phase-1 model (ours or the official npz) for one mu, and save the result."""
+
 from __future__ import annotations
 
 import contextlib
@@ -50,34 +51,63 @@ def training_box(path: str, mu_dim: int) -> np.ndarray:
   return np.stack([mus.min(0), mus.max(0)], 1)
 
 
-def residual_rms(cfg, pde, trainable: dict, frozen: dict, mu, points, loss_cfg: LossConfig,
-                 program_key: Optional[str] = None) -> float:
+def residual_rms(
+  cfg,
+  pde,
+  trainable: dict,
+  frozen: dict,
+  mu,
+  points,
+  loss_cfg: LossConfig,
+  program_key: Optional[str] = None,
+) -> float:
   """Root mean square of the PDE residual (block "f") of a fine-tuned model at ``points``.
   program_key: as train.fit_phase2's (a stored program)."""
+
   def rms(trainable, frozen, mu, pts):
     net, s = merge_net(trainable, frozen)
-    f = block_vectors(pde, point_fn(cfg, net, s, pde=pde, mu=mu), mu, pts, loss_cfg.deriv_mode,
-                      loss_cfg.need_xx)["f"]
-    return jnp.sqrt(jnp.mean(f ** 2))
+    f = block_vectors(
+      pde, point_fn(cfg, net, s, pde=pde, mu=mu), mu, pts, loss_cfg.deriv_mode, loss_cfg.need_xx
+    )["f"]
+    return jnp.sqrt(jnp.mean(f**2))
 
   key = None if program_key is None else repr((program_key, cfg, loss_cfg))
-  return float(programs.stored(rms, "residual_rms", key)(
-      trainable, frozen, jnp.asarray(mu), jax.tree.map(jnp.asarray, points)))
+  return float(
+    programs.stored(rms, "residual_rms", key)(
+      trainable, frozen, jnp.asarray(mu), jax.tree.map(jnp.asarray, points)
+    )
+  )
 
 
-def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10000,
-        max_seconds: Optional[float] = 60.0, lr: float = 2.5e-4, rank_mode: str = "adaptive",
-        data: DataConfig = DataConfig(), seed: int = 0, eval_every: int = 1, tol: float = 0.0,
-        deriv_mode: str = "jvp", log_every: int = 100, log: Callable = print,
-        timed: Callable = lambda part: contextlib.nullcontext()) -> dict:
+def run(
+  source: str,
+  mu,
+  workdir: str,
+  *,
+  optimizer: str = "lm",
+  steps: int = 10000,
+  max_seconds: Optional[float] = 60.0,
+  lr: float = 2.5e-4,
+  rank_mode: str = "adaptive",
+  data: DataConfig = DataConfig(),
+  seed: int = 0,
+  eval_every: int = 1,
+  tol: float = 0.0,
+  deriv_mode: str = "jvp",
+  log_every: int = 100,
+  log: Callable = print,
+  timed: Callable = lambda part: contextlib.nullcontext(),
+) -> dict:
   """Phase 2 at ``mu`` from the Phase-1 model ``source``; writes <workdir>/finetune.json and the
   fine-tuned model (``lrpinn_jax.load(workdir)``). Returns the finetune.json dict.
   timed(part): a context manager around each part ("restore", "solve", "write"), e.g. the
   command's wall-time breakdown."""
   data.validate()
   if deriv_mode != "jvp":
-    raise UserError(f"--deriv_mode={deriv_mode} was removed: derivatives are forward mode (jvp), "
-                    f"which measured faster")
+    raise UserError(
+      f"--deriv_mode={deriv_mode} was removed: derivatives are forward mode (jvp), "
+      f"which measured faster"
+    )
   if os.path.exists(os.path.join(workdir, checkpoint.CKPT_DIR)):
     raise UserError(f"{workdir} already holds a model; choose another --workdir")
   with timed("restore"):
@@ -85,8 +115,10 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
     pde = pde_of(solver)
   mu = np.asarray(mu, np_real())
   if mu.shape != (pde.mu_dim,) or not np.all(np.isfinite(mu)):
-    raise UserError(f"--mu must be {pde.mu_dim} finite numbers {','.join(pde.mu_names)} for "
-                    f"{pde.name}, got {mu.tolist()}")
+    raise UserError(
+      f"--mu must be {pde.mu_dim} finite numbers {','.join(pde.mu_names)} for "
+      f"{pde.name}, got {mu.tolist()}"
+    )
   pde.check_mu(mu[None])
   points = train_batch(pde, data, seed)
   test = test_set(pde, data, mu[None], seed)
@@ -95,30 +127,57 @@ def run(source: str, mu, workdir: str, *, optimizer: str = "lm", steps: int = 10
   with timed("solve"):
     log(f"[finetune] {source} at mu={mu.tolist()} with {optimizer}, rank mode {rank_mode}")
     trainable, frozen, info = train.fit_phase2(
-        solver.config, pde, solver.params, mu, points, steps=steps, lr=lr, rank_mode=rank_mode,
-        optimizer=optimizer, loss_cfg=loss_cfg, max_seconds=max_seconds, tol=tol,
-        eval_every=eval_every, test=(*test.coords, test.u[0]), log_every=log_every, log=log,
-        program_key=key)
+      solver.config,
+      pde,
+      solver.params,
+      mu,
+      points,
+      steps=steps,
+      lr=lr,
+      rank_mode=rank_mode,
+      optimizer=optimizer,
+      loss_cfg=loss_cfg,
+      max_seconds=max_seconds,
+      tol=tol,
+      eval_every=eval_every,
+      test=(*test.coords, test.u[0]),
+      log_every=log_every,
+      log=log,
+      program_key=key,
+    )
     cfg = solver.config
     u = train.phase2_predictor(cfg, pde, key)(
-        trainable, frozen, tuple(jnp.asarray(c, real()) for c in test.coords),
-        jnp.asarray(mu, real()))
-    final = {**problem_errors(pde, u, test.u[0]),
-             "ranks": [int(v.shape[0]) for v in trainable["s"]],
-             "trainable_params": trainable_count(trainable), "steps": info["steps"],
-             "seconds": info["seconds"], "stopped": info["stopped"],
-             # PDE residual at the training collocation points and at as many fresh ones: a fresh
-             # value far above the training one means Phase 2 fitted the points, not the PDE.
-             "residual_rms": {k: residual_rms(cfg, pde, trainable, frozen, mu, p, loss_cfg, key)
-                              for k, p in (("train", points),
-                                           ("fresh", train_batch(pde, data, seed + 1)))}}
+      trainable, frozen, tuple(jnp.asarray(c, real()) for c in test.coords), jnp.asarray(mu, real())
+    )
+    final = {
+      **problem_errors(pde, u, test.u[0]),
+      "ranks": [int(v.shape[0]) for v in trainable["s"]],
+      "trainable_params": trainable_count(trainable),
+      "steps": info["steps"],
+      "seconds": info["seconds"],
+      "stopped": info["stopped"],
+      # PDE residual at the training collocation points and at as many fresh ones: a fresh
+      # value far above the training one means Phase 2 fitted the points, not the PDE.
+      "residual_rms": {
+        k: residual_rms(cfg, pde, trainable, frozen, mu, p, loss_cfg, key)
+        for k, p in (("train", points), ("fresh", train_batch(pde, data, seed + 1)))
+      },
+    }
   with timed("write"):
     checkpoint.save_phase2(workdir, solver.config, pde, mu, trainable, frozen, info["steps"])
-    out = {"mu": mu.tolist(), "optimizer": optimizer, "source": str(source),
-           "rank_mode": rank_mode, "trajectory": info["trajectory"], "final": final}
+    out = {
+      "mu": mu.tolist(),
+      "optimizer": optimizer,
+      "source": str(source),
+      "rank_mode": rank_mode,
+      "trajectory": info["trajectory"],
+      "final": final,
+    }
     write_json_atomic(os.path.join(workdir, RESULT_FILE), out)
-  log(f"[finetune] {info['steps']} steps in {info['seconds']:.2f} s ({info['stopped']}): "
-      f"abs_err {final['abs_err']:.5f} rel_err {final['rel_err']:.5f} ranks {final['ranks']} "
-      f"trainable {final['trainable_params']} residual rms train "
-      f"{final['residual_rms']['train']:.3g} fresh {final['residual_rms']['fresh']:.3g}")
+  log(
+    f"[finetune] {info['steps']} steps in {info['seconds']:.2f} s ({info['stopped']}): "
+    f"abs_err {final['abs_err']:.5f} rel_err {final['rel_err']:.5f} ranks {final['ranks']} "
+    f"trainable {final['trainable_params']} residual rms train "
+    f"{final['residual_rms']['train']:.3g} fresh {final['residual_rms']['fresh']:.3g}"
+  )
   return out

@@ -30,6 +30,7 @@ each step evaluates r and J at the candidate only (used as the new base if accep
 compiles to a single Jacobian program, and the first step just evaluates the starting point (it
 starts with loss = inf).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -93,11 +94,19 @@ class LMState(NamedTuple):
 
 def residual_fn(cfg, pde, loss_cfg: LossConfig, frozen: dict, batch: Phase2Batch):
   """theta-pytree -> scaled residual vector (all blocks stacked,)."""
+
   def r(trainable):
     net, s = merge_net(trainable, frozen)
-    res = losses.residuals(point_fn(cfg, net, s, pde=pde, mu=batch.mu), pde, batch.mu, batch.points,
-                           loss_cfg.deriv_mode, loss_cfg.need_xx)
+    res = losses.residuals(
+      point_fn(cfg, net, s, pde=pde, mu=batch.mu),
+      pde,
+      batch.mu,
+      batch.points,
+      loss_cfg.deriv_mode,
+      loss_cfg.need_xx,
+    )
     return jnp.concatenate([v.reshape(-1) / jnp.sqrt(v.size) for v in res.values()])
+
   return r
 
 
@@ -109,6 +118,7 @@ def block_rows(point: Callable, theta: jnp.ndarray, cols, mean: bool = True) -> 
   condition on several fields. vmapped over the points cols (each (n, ...)): r (n k,),
   J (n k, len(theta)), one reverse pass per entry (k cotangents through one vjp).
   """
+
   def one(*c):
     val, vjp = jax.vjp(lambda th: point(th, *c), theta)
     if val.ndim == 0:
@@ -129,21 +139,33 @@ def jacobian(cfg, pde, loss_cfg: LossConfig, trainable: dict, frozen: dict, batc
     net, s = merge_net(unravel(theta), frozen)
     return point_fn(cfg, net, s, pde=pde, mu=batch.mu)
 
-  blocks = [block_rows(lambda theta, *c, fn=fn: fn(u_of(theta), batch.mu, *c), flat, cols)
-            for _, fn, cols in pde.blocks(batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)]
+  blocks = [
+    block_rows(lambda theta, *c, fn=fn: fn(u_of(theta), batch.mu, *c), flat, cols)
+    for _, fn, cols in pde.blocks(batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)
+  ]
   return jnp.concatenate([r for r, _ in blocks]), jnp.concatenate([j for _, j in blocks])
 
 
-def init_lm(pde, trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMConfig(),
-            need_xx: bool = True) -> LMState:
+def init_lm(
+  pde, trainable: dict, frozen: dict, points, lm_cfg: LMConfig = LMConfig(), need_xx: bool = True
+) -> LMState:
   """Start state; r and J are filled in by the first step (which accepts the starting point).
   need_xx must match the step's LossConfig.need_xx (it decides the CDR "bc_x" block)."""
   m = n_residuals(pde, points, need_xx)
   n = ravel_pytree(trainable)[0].shape[0]
   jac = jnp.zeros((m, n)) if lm_cfg.geodesic else None
-  return LMState(trainable, frozen, jnp.zeros((m,)), jnp.zeros((n, n)), jnp.zeros((n,)), jac,
-                 jnp.asarray(lm_cfg.init_damping, real()), jnp.asarray(2.0, real()),
-                 jnp.asarray(jnp.inf, real()), jnp.zeros((), jnp.int32))
+  return LMState(
+    trainable,
+    frozen,
+    jnp.zeros((m,)),
+    jnp.zeros((n, n)),
+    jnp.zeros((n,)),
+    jac,
+    jnp.asarray(lm_cfg.init_damping, real()),
+    jnp.asarray(2.0, real()),
+    jnp.asarray(jnp.inf, real()),
+    jnp.zeros((), jnp.int32),
+  )
 
 
 def normal(r, jac):
@@ -221,6 +243,7 @@ def judge(loss, new_loss, decrease, damping, nu, lm_cfg: LMConfig = LMConfig()):
 
 class Core(NamedTuple):
   """The LM iterate on a flat vector: the accepted point and what a step needs there."""
+
   theta: jnp.ndarray  # (n,) accepted point
   r: jnp.ndarray  # (m,) residuals at theta
   jtj: jnp.ndarray  # (n, n)
@@ -231,8 +254,9 @@ class Core(NamedTuple):
   loss: jnp.ndarray  # ||r||^2 at theta (inf before the first evaluation)
 
 
-def update(core: Core, rj: Callable, lm_cfg: LMConfig = LMConfig(), project=None,
-           r_only: Callable = None):
+def update(
+  core: Core, rj: Callable, lm_cfg: LMConfig = LMConfig(), project=None, r_only: Callable = None
+):
   """One LM step on a least-squares problem theta (n,) -> r (m,): the one step every LM loop of
   the project takes (Phase 2, batched many-query, inverse). rj(theta) -> (r, J) evaluated once,
   at the candidate; project: optional map of every candidate (e.g. a clip to a box; the
@@ -242,21 +266,30 @@ def update(core: Core, rj: Callable, lm_cfg: LMConfig = LMConfig(), project=None
   delta, too_curved = v, jnp.asarray(False)
   if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluation
     r_h = r_only(core.theta + lm_cfg.geodesic_h * v)
-    delta, too_curved = accelerate(core.r, core.jac @ v, r_h, lambda w: core.jac.T @ w,
-                                   core.jtj, v, core.damping, lm_cfg)
+    delta, too_curved = accelerate(
+      core.r, core.jac @ v, r_h, lambda w: core.jac.T @ w, core.jtj, v, core.damping, lm_cfg
+    )
   cand = core.theta + delta
   if project is not None:
     cand = project(cand)
     v = cand - core.theta
   r, jac = rj(cand)
   jtj, jtr = normal(r, jac)
-  new_loss = jnp.where(too_curved, jnp.inf, jnp.sum(r ** 2))
-  ok, lam, nu = judge(core.loss, new_loss, predicted_decrease(core.jtj, core.jtr, v),
-                      core.damping, core.nu, lm_cfg)
+  new_loss = jnp.where(too_curved, jnp.inf, jnp.sum(r**2))
+  ok, lam, nu = judge(
+    core.loss, new_loss, predicted_decrease(core.jtj, core.jtr, v), core.damping, core.nu, lm_cfg
+  )
   pick = lambda a, b: jnp.where(ok, a, b)
-  return Core(pick(cand, core.theta), pick(r, core.r), pick(jtj, core.jtj), pick(jtr, core.jtr),
-              pick(jac, core.jac) if lm_cfg.geodesic else None, lam, nu,
-              jnp.where(ok, new_loss, core.loss)), ok
+  return Core(
+    pick(cand, core.theta),
+    pick(r, core.r),
+    pick(jtj, core.jtj),
+    pick(jtr, core.jtr),
+    pick(jac, core.jac) if lm_cfg.geodesic else None,
+    lam,
+    nu,
+    jnp.where(ok, new_loss, core.loss),
+  ), ok
 
 
 def minimize(rj: Callable, theta0, steps: int, project=None, lm_cfg: LMConfig = LMConfig()):
@@ -264,17 +297,23 @@ def minimize(rj: Callable, theta0, steps: int, project=None, lm_cfg: LMConfig = 
   lax.fori_loop after one evaluation at theta0; every candidate passed through ``project``.
   Returns (theta, ||r(theta)||^2). Pure: jit or vmap it at the call site."""
   r, jac = rj(theta0)
-  core = Core(theta0, r, *normal(r, jac), jac if lm_cfg.geodesic else None,
-              jnp.asarray(lm_cfg.init_damping, real()), jnp.asarray(2.0, real()),
-              jnp.sum(r ** 2))
+  core = Core(
+    theta0,
+    r,
+    *normal(r, jac),
+    jac if lm_cfg.geodesic else None,
+    jnp.asarray(lm_cfg.init_damping, real()),
+    jnp.asarray(2.0, real()),
+    jnp.sum(r**2),
+  )
   r_only = lambda th: rj(th)[0]
-  core = jax.lax.fori_loop(0, steps, lambda _, c: update(c, rj, lm_cfg, project, r_only)[0],
-                           core)
+  core = jax.lax.fori_loop(0, steps, lambda _, c: update(c, rj, lm_cfg, project, r_only)[0], core)
   return core.theta, core.loss
 
 
-def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
-                 lm_cfg: LMConfig = LMConfig()) -> Callable:
+def make_lm_step(
+  cfg, pde, loss_cfg: LossConfig = LossConfig(), lm_cfg: LMConfig = LMConfig()
+) -> Callable:
   """Returns the pure Phase-2 step(state, batch) -> (state, metrics); jit it once at the call site.
 
   metrics: loss (at the accepted point after the step), accepted (bool), damping,
@@ -289,12 +328,25 @@ def make_lm_step(cfg, pde, loss_cfg: LossConfig = LossConfig(),
     flat, unravel = ravel_pytree(state.trainable)
     rj = lambda th: jacobian(cfg, pde, loss_cfg, unravel(th), state.frozen, batch)
     r_only = lambda th: residual_fn(cfg, pde, loss_cfg, state.frozen, batch)(unravel(th))
-    core = Core(flat, state.r, state.jtj, state.jtr, state.jac, state.damping, state.nu,
-                state.loss)
+    core = Core(flat, state.r, state.jtj, state.jtr, state.jac, state.damping, state.nu, state.loss)
     core, ok = update(core, rj, lm_cfg, r_only=r_only)
-    out = LMState(unravel(core.theta), state.frozen, core.r, core.jtj, core.jtr, core.jac,
-                  core.damping, core.nu, core.loss, state.step + 1)
-    return out, {"loss": out.loss, "accepted": ok, "damping": core.damping,
-                 "grad_norm": jnp.linalg.norm(out.jtr)}
+    out = LMState(
+      unravel(core.theta),
+      state.frozen,
+      core.r,
+      core.jtj,
+      core.jtr,
+      core.jac,
+      core.damping,
+      core.nu,
+      core.loss,
+      state.step + 1,
+    )
+    return out, {
+      "loss": out.loss,
+      "accepted": ok,
+      "damping": core.damping,
+      "grad_norm": jnp.linalg.norm(out.jtr),
+    }
 
   return step

@@ -1,5 +1,6 @@
 """Phase 1: train the hypernetwork, the bases U_l, V_l and all other weights over many mu at
 once."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,6 +20,7 @@ from lrpinn_jax.precision import real
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
   """Static loss settings shared by Phase 1 and Phase 2."""
+
   deriv_mode: str = DEFAULT_MODE
   need_xx: bool = True
   ortho_form: str = losses.DEFAULT_ORTHO
@@ -63,15 +65,16 @@ class Phase1Batch(NamedTuple):
   mu_weights: Any = None  # optional (n_mu,) weights of the mu in the mean (None: equal)
 
 
-def init_phase1(cfg: ModelConfig, optimizer: optax.GradientTransformation,
-                key: jax.Array) -> Phase1State:
+def init_phase1(
+  cfg: ModelConfig, optimizer: optax.GradientTransformation, key: jax.Array
+) -> Phase1State:
   params = init_params(cfg, key)
   return Phase1State(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
 
 # Above this many bytes of per-step point data x width x mu, each mu gets its own (unbatched)
 # program instead of one vmap over mu; at most PER_MU_MAX mu are unrolled (compile time).
-PER_MU_ABOVE_BYTES = 4 * 2 ** 20
+PER_MU_ABOVE_BYTES = 4 * 2**20
 PER_MU_MAX = 32
 
 
@@ -90,8 +93,9 @@ def map_mu(fn: Callable, mus: jnp.ndarray, points, width: int, unroll: bool = Tr
   return jax.vmap(fn)(mus)
 
 
-def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
-                batch: Phase1Batch, unroll: bool = True) -> Tuple[jnp.ndarray, dict]:
+def phase1_loss(
+  params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig, batch: Phase1Batch, unroll: bool = True
+) -> Tuple[jnp.ndarray, dict]:
   """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty, each term
   times its loss_cfg.weights entry (default 1; "s_l1", the sum of s(mu), default 0).
   unroll: see ``map_mu``."""
@@ -100,8 +104,16 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
   def per_mu(mu):
     s = hyper_s(train_cfg, params["hyper"], mu)  # once per mu
     u = point_fn(train_cfg, params["net"], s, pde=pde, mu=mu)
-    out = losses.pinn_losses(u, pde, mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx,
-                             loss_cfg.causal_eps, loss_cfg.causal_bins)
+    out = losses.pinn_losses(
+      u,
+      pde,
+      mu,
+      batch.points,
+      loss_cfg.deriv_mode,
+      loss_cfg.need_xx,
+      loss_cfg.causal_eps,
+      loss_cfg.causal_bins,
+    )
     # sum of s over every layer (s >= 0): a sparsity pressure on the ranks, weighed 0 unless
     # --loss_weights names it (s_l1=...)
     return {**out, "s_l1": sum(jnp.sum(v) for v in s)}
@@ -112,8 +124,9 @@ def phase1_loss(params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
   else:
     share = batch.mu_weights / jnp.maximum(jnp.sum(batch.mu_weights), 1.0)
     terms = {k: jnp.sum(share * v) for k, v in per.items()}
-  terms["ortho"] = losses.orthogonality(params["net"], cfg.n_lowrank, loss_cfg.ortho_form,
-                                        loss_cfg.ortho_w_u, loss_cfg.ortho_w_v)
+  terms["ortho"] = losses.orthogonality(
+    params["net"], cfg.n_lowrank, loss_cfg.ortho_form, loss_cfg.ortho_w_u, loss_cfg.ortho_w_v
+  )
   weight = {**OFF_BY_DEFAULT, **dict(loss_cfg.weights)}
   total = sum(weight.get(k, 1.0) * v for k, v in terms.items())
   return total, {"loss": total, **terms}
@@ -125,9 +138,15 @@ def resample_points(pde, points, key: jax.Array, step):
   return pde.resample(points, jax.random.fold_in(key, step))
 
 
-def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformation,
-                     loss_cfg: LossConfig = LossConfig(), seed: int = 0, mesh=None,
-                     n_mu: Optional[int] = None) -> Callable:
+def make_phase1_step(
+  cfg: ModelConfig,
+  pde,
+  optimizer: optax.GradientTransformation,
+  loss_cfg: LossConfig = LossConfig(),
+  seed: int = 0,
+  mesh=None,
+  n_mu: Optional[int] = None,
+) -> Callable:
   """Returns the pure step(state, batch) -> (state, metrics); jit it once at the call site.
 
   seed: the key of the collocation draws (loss_cfg.resample) and of the mu draws
@@ -146,18 +165,22 @@ def make_phase1_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
     real = batch.mus.shape[0] if n_mu is None else n_mu
     if 0 < loss_cfg.mu_batch < real:
       probs = family_probs(batch.mus[:real]) if loss_cfg.mu_sampling == "family" else None
-      pick = jax.random.choice(jax.random.fold_in(key_mu, state.step), real,
-                               (loss_cfg.mu_batch,), replace=False, p=probs)
-      batch = batch._replace(mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None
-                             else batch.mu_weights[pick])
+      pick = jax.random.choice(
+        jax.random.fold_in(key_mu, state.step), real, (loss_cfg.mu_batch,), replace=False, p=probs
+      )
+      batch = batch._replace(
+        mus=batch.mus[pick], mu_weights=None if batch.mu_weights is None else batch.mu_weights[pick]
+      )
     if mesh is not None:
       mus, weights = sharding.pad_mu(batch.mus, batch.mu_weights, mesh.size)
       batch = batch._replace(
-          mus=jax.lax.with_sharding_constraint(mus, sharding.split(mesh)),
-          mu_weights=jax.lax.with_sharding_constraint(weights, sharding.split(mesh)),
-          points=jax.lax.with_sharding_constraint(batch.points, sharding.replicated(mesh)))
-    grads, metrics = jax.grad(phase1_loss, has_aux=True)(state.params, cfg, pde, loss_cfg, batch,
-                                                         mesh is None)
+        mus=jax.lax.with_sharding_constraint(mus, sharding.split(mesh)),
+        mu_weights=jax.lax.with_sharding_constraint(weights, sharding.split(mesh)),
+        points=jax.lax.with_sharding_constraint(batch.points, sharding.replicated(mesh)),
+      )
+    grads, metrics = jax.grad(phase1_loss, has_aux=True)(
+      state.params, cfg, pde, loss_cfg, batch, mesh is None
+    )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return Phase1State(params, opt_state, state.step + 1), metrics
@@ -169,6 +192,7 @@ def predict(cfg: ModelConfig, params: dict, mus, *coords, pde=None) -> jnp.ndarr
   """u at points (one array (n,) per coordinate, e.g. x, t) for each mu (n_mu, mu_dim):
   (n_mu, n), or (n_mu, n, n_out) for several fields. Zero-shot, hypernetwork only. pde: the
   problem (needed by a model that holds its initial condition exactly, ModelConfig.hard_ic)."""
+
   def per_mu(mu):
     u = point_fn(cfg, params["net"], hyper_s(cfg, params["hyper"], mu), pde=pde, mu=mu)
     return jax.vmap(u)(*coords)

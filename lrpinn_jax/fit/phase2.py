@@ -9,6 +9,7 @@ Rank modes:
   "adaptive": the zero entries of s_l(mu) and the matching columns of U_l, V_l are dropped, so the
               network really is smaller (fewer FLOPs and fewer trainable numbers).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple, Tuple
@@ -39,8 +40,9 @@ class Phase2Batch(NamedTuple):
   points: Any  # the PDE's training points
 
 
-def split_params(cfg: ModelConfig, params: dict, mu, rank_mode: str = "adaptive"
-                 ) -> Tuple[dict, dict, Ranks]:
+def split_params(
+  cfg: ModelConfig, params: dict, mu, rank_mode: str = "adaptive"
+) -> Tuple[dict, dict, Ranks]:
   """Phase-1 params -> (trainable, frozen, ranks) for one ``mu``, s initialised by the
   hypernetwork."""
   if rank_mode not in RANK_MODES:
@@ -73,14 +75,20 @@ def merge_net(trainable: dict, frozen: dict) -> Tuple[dict, tuple]:
   return {**net, "start": trainable["start"], "end": trainable["end"]}, s
 
 
-def init_phase2(cfg: ModelConfig, params: dict, mu, optimizer: optax.GradientTransformation,
-                rank_mode: str = "adaptive") -> Phase2State:
+def init_phase2(
+  cfg: ModelConfig,
+  params: dict,
+  mu,
+  optimizer: optax.GradientTransformation,
+  rank_mode: str = "adaptive",
+) -> Phase2State:
   trainable, frozen, _ = split_params(cfg, params, mu, rank_mode)
   return Phase2State(trainable, frozen, optimizer.init(trainable), jnp.zeros((), jnp.int32))
 
 
-def phase2_loss(trainable: dict, frozen: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig,
-                batch: Phase2Batch):
+def phase2_loss(
+  trainable: dict, frozen: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig, batch: Phase2Batch
+):
   net, s = merge_net(trainable, frozen)
   u = point_fn(cfg, net, s, pde=pde, mu=batch.mu)
   terms = losses.pinn_losses(u, pde, batch.mu, batch.points, loss_cfg.deriv_mode, loss_cfg.need_xx)
@@ -88,12 +96,18 @@ def phase2_loss(trainable: dict, frozen: dict, cfg: ModelConfig, pde, loss_cfg: 
   return total, {"loss": total, **terms}
 
 
-def make_phase2_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformation,
-                     loss_cfg: LossConfig = LossConfig()) -> Callable:
+def make_phase2_step(
+  cfg: ModelConfig,
+  pde,
+  optimizer: optax.GradientTransformation,
+  loss_cfg: LossConfig = LossConfig(),
+) -> Callable:
   """Returns the pure step(state, batch) -> (state, metrics) (Adam or any optax optimizer)."""
+
   def step(state: Phase2State, batch: Phase2Batch):
     grads, metrics = jax.grad(phase2_loss, has_aux=True)(
-        state.trainable, state.frozen, cfg, pde, loss_cfg, batch)
+      state.trainable, state.frozen, cfg, pde, loss_cfg, batch
+    )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.trainable)
     trainable = optax.apply_updates(state.trainable, updates)
     return Phase2State(trainable, state.frozen, opt_state, state.step + 1), metrics
@@ -101,8 +115,9 @@ def make_phase2_step(cfg: ModelConfig, pde, optimizer: optax.GradientTransformat
   return step
 
 
-def predict(cfg: ModelConfig, trainable: dict, frozen: dict, *coords, pde=None,
-            mu=None) -> jnp.ndarray:
+def predict(
+  cfg: ModelConfig, trainable: dict, frozen: dict, *coords, pde=None, mu=None
+) -> jnp.ndarray:
   """u at points (one array (n,) per coordinate, e.g. x, t) with the fine-tuned model: (n,), or
   (n, n_out) for several fields. pde, mu (mu_dim,): the problem and the mu it was fine-tuned for
   (needed by a model that holds its initial condition exactly, ModelConfig.hard_ic)."""

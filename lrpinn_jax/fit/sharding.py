@@ -12,6 +12,7 @@ its own rows of the mu batch (``jax.make_array_from_process_local_data``).
 >>> # step = jax.jit(make_phase1_step(cfg, pde, opt, loss_cfg, seed, mesh=mesh, n_mu=len(mus)))
 >>> # state, metrics = step(put_tree(state, replicated(mesh)), phase1_batch(batch, mesh))
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -27,12 +28,16 @@ from lrpinn_jax.errors import UserError
 MU = "mu"  # the Mesh axis the mu batch is split along
 
 
-def initialize(coordinator: Optional[str] = None, num_processes: Optional[int] = None,
-               process_id: Optional[int] = None):
+def initialize(
+  coordinator: Optional[str] = None,
+  num_processes: Optional[int] = None,
+  process_id: Optional[int] = None,
+):
   """jax.distributed.initialize: explicit coordinator "host:port", process count and id, or with
   all three None the cluster environment JAX detects (SLURM, Open MPI, ...)."""
-  jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
-                             process_id=process_id)
+  jax.distributed.initialize(
+    coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
+  )
 
 
 def mu_mesh(devices: Optional[int] = None) -> Mesh:
@@ -40,11 +45,15 @@ def mu_mesh(devices: Optional[int] = None) -> Mesh:
   available = jax.devices()
   n = len(available) if not devices else int(devices)
   if not 1 <= n <= len(available):
-    raise UserError(f"--devices must be between 1 and {len(available)} (the devices JAX sees: "
-                    f"{len(available)} x {available[0].platform}), got {devices}")
+    raise UserError(
+      f"--devices must be between 1 and {len(available)} (the devices JAX sees: "
+      f"{len(available)} x {available[0].platform}), got {devices}"
+    )
   if jax.process_count() > 1 and n != len(available):
-    raise UserError(f"with {jax.process_count()} processes --devices must be all "
-                    f"{len(available)} devices, got {n}")
+    raise UserError(
+      f"with {jax.process_count()} processes --devices must be all "
+      f"{len(available)} devices, got {n}"
+    )
   return Mesh(np.asarray(available[:n]), (MU,))
 
 
@@ -62,8 +71,10 @@ def pad_mu(mus, weights, multiple: int):
   extra = padded(n, multiple) - n
   if extra == 0:
     return mus, weights
-  return (xp.concatenate([mus, xp.repeat(mus[-1:], extra, axis=0)]),
-          xp.concatenate([weights, xp.zeros((extra,), weights.dtype)]))
+  return (
+    xp.concatenate([mus, xp.repeat(mus[-1:], extra, axis=0)]),
+    xp.concatenate([weights, xp.zeros((extra,), weights.dtype)]),
+  )
 
 
 def split(mesh: Mesh) -> NamedSharding:
@@ -98,7 +109,13 @@ def phase1_batch(batch, mesh: Mesh):
   """A Phase1Batch padded to a multiple of the mesh size (weight-0 copies of the last mu) with
   its mu axis split along "mu" and its points replicated. The step that takes it must know the
   real count: ``make_phase1_step(..., mesh=mesh, n_mu=len(batch.mus))``."""
-  mus, weights = pad_mu(np.asarray(batch.mus), None if batch.mu_weights is None
-                        else np.asarray(batch.mu_weights), mesh.size)
-  return batch._replace(mus=put(mus, split(mesh)), mu_weights=put(weights, split(mesh)),
-                        points=put_tree(jax.tree.map(np.asarray, batch.points), replicated(mesh)))
+  mus, weights = pad_mu(
+    np.asarray(batch.mus),
+    None if batch.mu_weights is None else np.asarray(batch.mu_weights),
+    mesh.size,
+  )
+  return batch._replace(
+    mus=put(mus, split(mesh)),
+    mu_weights=put(weights, split(mesh)),
+    points=put_tree(jax.tree.map(np.asarray, batch.points), replicated(mesh)),
+  )

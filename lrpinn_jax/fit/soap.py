@@ -13,6 +13,7 @@ Vectors and scalars (biases) get plain Adam. For PINNs, second-order preconditio
 helps where the loss terms' gradients conflict (Wang et al. 2025, "Gradient alignment in
 physics-informed neural networks: a second-order optimization perspective").
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -42,8 +43,9 @@ def _eigvecs(a: jnp.ndarray) -> jnp.ndarray:
   return jnp.linalg.eigh(a + 1e-30 * jnp.eye(n, dtype=a.dtype))[1]
 
 
-def scale_by_soap(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-                  precondition_every: int = 10) -> optax.GradientTransformation:
+def scale_by_soap(
+  b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, precondition_every: int = 10
+) -> optax.GradientTransformation:
   """SOAP's direction (no learning rate; chain with optax.scale_by_learning_rate)."""
 
   def init(params):
@@ -53,11 +55,14 @@ def scale_by_soap(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
       if not _is_matrix(p):
         return ()
       m, n = p.shape
-      return (jnp.zeros((m, m), p.dtype), jnp.zeros((n, n), p.dtype), jnp.eye(m, dtype=p.dtype),
-              jnp.eye(n, dtype=p.dtype))
+      return (
+        jnp.zeros((m, m), p.dtype),
+        jnp.zeros((n, n), p.dtype),
+        jnp.eye(m, dtype=p.dtype),
+        jnp.eye(n, dtype=p.dtype),
+      )
 
-    return SoapState(jnp.zeros((), jnp.int32), zeros, zeros,
-                     jax.tree.map(kron0, params))
+    return SoapState(jnp.zeros((), jnp.int32), zeros, zeros, jax.tree.map(kron0, params))
 
   def update(updates, state, params=None):
     del params
@@ -92,8 +97,10 @@ def scale_by_soap(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
   return optax.GradientTransformation(init, update)
 
 
-def soap(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-         precondition_every: int = 10) -> optax.GradientTransformation:
+def soap(
+  learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, precondition_every: int = 10
+) -> optax.GradientTransformation:
   """SOAP with a learning rate or schedule (same call shape as optax.adam)."""
-  return optax.chain(scale_by_soap(b1, b2, eps, precondition_every),
-                     optax.scale_by_learning_rate(learning_rate))
+  return optax.chain(
+    scale_by_soap(b1, b2, eps, precondition_every), optax.scale_by_learning_rate(learning_rate)
+  )

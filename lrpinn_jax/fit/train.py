@@ -1,4 +1,5 @@
 """Training loops around the pure steps: progress with ETA, checkpoints, resume, NaN guard."""
+
 from __future__ import annotations
 
 import contextlib
@@ -126,8 +127,9 @@ class Progress:
     order = sorted(values, key=lambda k: (k != "loss", k))
     body = "  ".join(f"{k} {values[k]:.3e}" for k in order)
     eta_s = fmt_time(eta) if np.isfinite(eta) else "?"
-    self.log(f"[{self.name}] step {step}/{self.total}  {body}  elapsed {fmt_time(elapsed)}  "
-             f"ETA {eta_s}")
+    self.log(
+      f"[{self.name}] step {step}/{self.total}  {body}  elapsed {fmt_time(elapsed)}  ETA {eta_s}"
+    )
 
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -160,12 +162,26 @@ def latest_step(workdir: str) -> Optional[int]:
     return mngr.latest_step()
 
 
-def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
-               lr: float, seed: int, workdir: str, resume: bool = False,
-               lr_schedule: str = "constant", optimizer: str = "adam",
-               loss_cfg: phase1.LossConfig = phase1.LossConfig(), log_every: int = 500,
-               ckpt_every: int = 2000, test: Optional[TestSet] = None,
-               log: Callable = print, mesh=None):
+def fit_phase1(
+  cfg: ModelConfig,
+  pde,
+  mus: np.ndarray,
+  points,
+  *,
+  steps: int,
+  lr: float,
+  seed: int,
+  workdir: str,
+  resume: bool = False,
+  lr_schedule: str = "constant",
+  optimizer: str = "adam",
+  loss_cfg: phase1.LossConfig = phase1.LossConfig(),
+  log_every: int = 500,
+  ckpt_every: int = 2000,
+  test: Optional[TestSet] = None,
+  log: Callable = print,
+  mesh=None,
+):
   """Phase 1 over all ``mus`` (n_mu, pde.mu_dim) at once (or loss_cfg.mu_batch of them per step).
 
   mesh: a Mesh with axis "mu" (lrpinn_jax.fit.sharding.mu_mesh): with more than one device the mu
@@ -183,11 +199,13 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
   state = phase1.init_phase1(cfg, optimizer, jax.random.key(seed))
   batch = phase1.make_batch(mus, points)
   train_mus = batch.mus
-  predict = jax.jit(lambda params, *coords: phase1.predict(cfg, params, train_mus, *coords,
-                                                          pde=pde))
+  predict = jax.jit(
+    lambda params, *coords: phase1.predict(cfg, params, train_mus, *coords, pde=pde)
+  )
   if mesh is not None and mesh.size > 1:
-    step_fn = jax.jit(phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed, mesh=mesh,
-                                              n_mu=len(mus)))
+    step_fn = jax.jit(
+      phase1.make_phase1_step(cfg, pde, optimizer, loss_cfg, seed, mesh=mesh, n_mu=len(mus))
+    )
     batch = sharding.phase1_batch(batch, mesh)
     place = lambda st: sharding.put_tree(jax.device_get(st), sharding.replicated(mesh))
   else:
@@ -207,8 +225,10 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
       state = place(checkpoint.restore_state(mngr, state, latest))
       log(f"[phase1] resumed from step {int(state.step)}")
     elif latest is not None:
-      raise UserError(f"{workdir} already holds checkpoints (step {latest}); pass --resume to "
-                      f"continue or choose another --workdir")
+      raise UserError(
+        f"{workdir} already holds checkpoints (step {latest}); pass --resume to "
+        f"continue or choose another --workdir"
+      )
     start = int(state.step)
     if start > steps:
       raise UserError(f"checkpoint is at step {start}, beyond --phase1_steps={steps}")
@@ -225,15 +245,12 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
           m = {key: float(v) for key, v in metrics.items()}
           if not np.all(np.isfinite(list(m.values()))) or not _all_finite(state.params):
             kept = f"step {last_saved}" if last_saved is not None else "none"
-            raise Diverged(f"loss became non-finite at step {done} (last good checkpoint: "
-                           f"{kept})")
+            raise Diverged(f"loss became non-finite at step {done} (last good checkpoint: {kept})")
           m["seconds"] = clock.training()  # the training clock stops here, before evaluation
           with clock.paused():
             if test is not None:
-              u = np.asarray(predict(state.params, *(jnp.asarray(c, real())
-                                                     for c in test.coords)))
-              per_mu = [problem_errors(pde, u[i], test.u[i])["rel_err"]
-                        for i in range(u.shape[0])]
+              u = np.asarray(predict(state.params, *(jnp.asarray(c, real()) for c in test.coords)))
+              per_mu = [problem_errors(pde, u[i], test.u[i])["rel_err"] for i in range(u.shape[0])]
               m["test_rel_err"] = float(np.mean(per_mu))
               m["test_rel_err_max"] = float(np.max(per_mu))
             if done % log_every == 0 or done == steps:
@@ -244,9 +261,11 @@ def fit_phase1(cfg: ModelConfig, pde, mus: np.ndarray, points, *, steps: int,
             last_saved = done
           if stopping:
             mngr.wait_until_finished()
-            raise Preempted(f"{signals.signal} at Phase-1 step {done}/{steps}: checkpoint saved "
-                            f"in {os.path.join(workdir, checkpoint.CKPT_DIR)}; run the same "
-                            f"command with --resume to continue")
+            raise Preempted(
+              f"{signals.signal} at Phase-1 step {done}/{steps}: checkpoint saved "
+              f"in {os.path.join(workdir, checkpoint.CKPT_DIR)}; run the same "
+              f"command with --resume to continue"
+            )
     if steps == start and mngr.latest_step() != start:
       checkpoint.save_state(mngr, state)
     mngr.wait_until_finished()
@@ -262,15 +281,31 @@ def phase2_predictor(cfg: ModelConfig, pde, program_key: Optional[str] = None) -
   """predict(trainable, frozen, coords (tuple of (n,) arrays), mu) -> phase2.predict's u, jitted;
   stored (lrpinn_jax.io.programs) when ``program_key`` names the problem."""
   key = None if program_key is None else repr((program_key, cfg))
-  return programs.stored(lambda tr, fr, cs, m: phase2.predict(cfg, tr, fr, *cs, pde=pde, mu=m),
-                         "phase2_predict", key)
+  return programs.stored(
+    lambda tr, fr, cs, m: phase2.predict(cfg, tr, fr, *cs, pde=pde, mu=m), "phase2_predict", key
+  )
 
 
-def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
-               lr: float = 2.5e-4, rank_mode: str = "adaptive", optimizer: str = "adam",
-               loss_cfg: phase1.LossConfig = phase1.LossConfig(), max_seconds: float = None,
-               tol: float = 0.0, eval_every: int = 0, test=None, log_every: int = 1000,
-               log: Callable = print, program_key: Optional[str] = None):
+def fit_phase2(
+  cfg: ModelConfig,
+  pde,
+  params: dict,
+  mu,
+  points,
+  *,
+  steps: int,
+  lr: float = 2.5e-4,
+  rank_mode: str = "adaptive",
+  optimizer: str = "adam",
+  loss_cfg: phase1.LossConfig = phase1.LossConfig(),
+  max_seconds: float = None,
+  tol: float = 0.0,
+  eval_every: int = 0,
+  test=None,
+  log_every: int = 1000,
+  log: Callable = print,
+  program_key: Optional[str] = None,
+):
   """Phase 2 for one mu (pde.mu_dim,) with Adam or Levenberg-Marquardt (``optimizer``).
 
   Stops after ``steps`` steps, after ``max_seconds`` of training, when the loss falls below
@@ -294,8 +329,13 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     step_fn = jax.jit(phase2.make_phase2_step(cfg, pde, opt, loss_cfg))
   else:
     lm_cfg = LM_OPTIMIZERS[optimizer]
-    state = lm.init_lm(pde, *phase2.split_params(cfg, params, mu, rank_mode)[:2], batch.points,
-                       lm_cfg, need_xx=loss_cfg.need_xx)
+    state = lm.init_lm(
+      pde,
+      *phase2.split_params(cfg, params, mu, rank_mode)[:2],
+      batch.points,
+      lm_cfg,
+      need_xx=loss_cfg.need_xx,
+    )
     key = None if program_key is None else repr((program_key, cfg, loss_cfg, lm_cfg))
     step_fn = programs.stored(lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg), "phase2_lm", key)
   frozen = state.frozen
@@ -304,8 +344,9 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     predict_at = phase2_predictor(cfg, pde, program_key)
     predict = lambda tr: predict_at(tr, frozen, coords, mu)
   trajectory, eval_seconds, stopped = [], 0.0, "steps"
-  progress = Progress(f"phase2 {optimizer} {rank_mode} mu={tuple(float(v) for v in mu)}",
-                      steps, 0, log)
+  progress = Progress(
+    f"phase2 {optimizer} {rank_mode} mu={tuple(float(v) for v in mu)}", steps, 0, log
+  )
 
   def record(done):
     nonlocal eval_seconds
@@ -313,8 +354,9 @@ def fit_phase2(cfg: ModelConfig, pde, params: dict, mu, points, *, steps: int,
     e0 = time.perf_counter()
     seconds = e0 - t0 - eval_seconds
     m = problem_errors(pde, predict(state.trainable), test[-1])
-    trajectory.append({"step": done, "seconds": seconds, "abs_err": m["abs_err"],
-                       "rel_err": m["rel_err"]})
+    trajectory.append(
+      {"step": done, "seconds": seconds, "abs_err": m["abs_err"], "rel_err": m["rel_err"]}
+    )
     eval_seconds += time.perf_counter() - e0
 
   if test is not None and eval_every:

@@ -1,5 +1,6 @@
 """Persistent XLA compilation cache: compiled programs are kept on disk and reused by later runs,
 so a second run of a command skips most of its compilation time."""
+
 from __future__ import annotations
 
 import os

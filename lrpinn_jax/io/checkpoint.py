@@ -5,6 +5,7 @@ Workdir layout:
                                 ``experiments.finetune`` need to rebuild the model and its PDE)
   <workdir>/checkpoints/<step>/  orbax items "params" and "train" ({"opt_state", "step"})
 """
+
 from __future__ import annotations
 
 import json
@@ -30,16 +31,21 @@ def manager(workdir: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
   """A CheckpointManager for <workdir>/checkpoints (use it as a context manager)."""
   path = os.path.join(os.path.abspath(workdir), CKPT_DIR)
   return ocp.CheckpointManager(
-      path, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+    path, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+  )
 
 
 def save_state(mngr: ocp.CheckpointManager, state) -> None:
   """Save a Phase1State (params, opt_state, step) at its step."""
   step = int(state.step)
-  mngr.save(step, args=ocp.args.Composite(
+  mngr.save(
+    step,
+    args=ocp.args.Composite(
       params=ocp.args.StandardSave(state.params),
-      train=ocp.args.StandardSave({"opt_state": state.opt_state, "step": state.step})),
-      force=True)
+      train=ocp.args.StandardSave({"opt_state": state.opt_state, "step": state.step}),
+    ),
+    force=True,
+  )
 
 
 def restore_state(mngr: ocp.CheckpointManager, target, step: Optional[int] = None):
@@ -48,12 +54,18 @@ def restore_state(mngr: ocp.CheckpointManager, target, step: Optional[int] = Non
   if step is None:
     raise UserError(f"no checkpoint found in {mngr.directory}")
   try:
-    out = mngr.restore(step, args=ocp.args.Composite(
+    out = mngr.restore(
+      step,
+      args=ocp.args.Composite(
         params=ocp.args.StandardRestore(target.params),
-        train=ocp.args.StandardRestore({"opt_state": target.opt_state, "step": target.step})))
+        train=ocp.args.StandardRestore({"opt_state": target.opt_state, "step": target.step}),
+      ),
+    )
   except Exception as e:  # orbax raises many types for truncated or foreign files
-    raise UserError(f"cannot restore checkpoint {mngr.directory}/{step}: "
-                    f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    raise UserError(
+      f"cannot restore checkpoint {mngr.directory}/{step}: "
+      f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    ) from None
   return type(target)(out.params, out.train["opt_state"], out.train["step"])
 
 
@@ -63,9 +75,17 @@ def write_model_info(workdir: str, cfg: ModelConfig, pde, kind: str = "phase1", 
   with open(os.path.join(workdir, MODEL_FILE), "w") as f:
     # a Problem is recorded by its source ("file.py:problem", "module:name"), so that load and
     # every command can rebuild it
-    json.dump({"model": json.loads(cfg.to_json()), "pde": getattr(pde, "source", "") or pde.name,
-               "init_cond": pde.init_cond,
-               "kind": kind, **extra}, f, indent=1)
+    json.dump(
+      {
+        "model": json.loads(cfg.to_json()),
+        "pde": getattr(pde, "source", "") or pde.name,
+        "init_cond": pde.init_cond,
+        "kind": kind,
+        **extra,
+      },
+      f,
+      indent=1,
+    )
 
 
 def read_model_info(workdir: str):
@@ -81,15 +101,20 @@ def read_model_info(workdir: str):
     raise UserError(f"corrupted {path}: {e}") from None
 
 
-def save_phase2(workdir: str, cfg: ModelConfig, pde, mu, trainable: dict,
-                frozen: dict, step: int) -> None:
+def save_phase2(
+  workdir: str, cfg: ModelConfig, pde, mu, trainable: dict, frozen: dict, step: int
+) -> None:
   """Save a fine-tuned Phase-2 model so that ``load(workdir)`` returns a Solver for it."""
   net, s = merge_net(trainable, frozen)
-  write_model_info(workdir, cfg, pde, "phase2", mu=[float(v) for v in mu],
-                   ranks=[int(v.shape[0]) for v in s])
+  write_model_info(
+    workdir, cfg, pde, "phase2", mu=[float(v) for v in mu], ranks=[int(v.shape[0]) for v in s]
+  )
   with manager(workdir) as mngr:
-    mngr.save(step, args=ocp.args.Composite(params=ocp.args.StandardSave(
-        {"net": net, "s": list(s)})), force=True)
+    mngr.save(
+      step,
+      args=ocp.args.Composite(params=ocp.args.StandardSave({"net": net, "s": list(s)})),
+      force=True,
+    )
     mngr.wait_until_finished()
 
 
@@ -98,8 +123,9 @@ def _abstract_params(cfg: ModelConfig, info: dict):
     return jax.eval_shape(lambda: init_params(cfg, jax.random.key(0)))
   ranks = tuple(info["ranks"])
   s = [jnp.ones(r) for r in ranks]
-  net = jax.eval_shape(lambda: net_module(cfg, ranks).init(
-      jax.random.key(0), jnp.zeros(cfg.n_in), s)["params"])
+  net = jax.eval_shape(
+    lambda: net_module(cfg, ranks).init(jax.random.key(0), jnp.zeros(cfg.n_in), s)["params"]
+  )
   return {"net": net, "s": [jax.ShapeDtypeStruct((r,), real()) for r in ranks]}
 
 
@@ -116,11 +142,16 @@ def load(workdir: str, step: Optional[int] = None, dtype=None) -> Solver:
     try:
       out = mngr.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract)))
     except Exception as e:
-      raise UserError(f"cannot restore checkpoint {workdir}/{CKPT_DIR}/{step}: "
-                      f"{type(e).__name__}") from None
+      raise UserError(
+        f"cannot restore checkpoint {workdir}/{CKPT_DIR}/{step}: {type(e).__name__}"
+      ) from None
   params = dict(precision.cast(out.params, dtype))
-  meta = [("pde", info["pde"]), ("init_cond", info.get("init_cond", "sin_1")),
-          ("kind", info.get("kind", "phase1")), ("step", int(step))]
+  meta = [
+    ("pde", info["pde"]),
+    ("init_cond", info.get("init_cond", "sin_1")),
+    ("kind", info.get("kind", "phase1")),
+    ("step", int(step)),
+  ]
   if "s" in params:
     params["s"] = tuple(params["s"])
     meta.append(("mu", tuple(info["mu"])))

@@ -5,6 +5,7 @@ In column form that is tanh(R_k^T diag(alpha_k) C_k^T h_k), i.e. our LowRankDens
 U_k = R_k^T, V_k = C_k, s_k = alpha_k and no bias; torch Linear weights (out, in) become flax
 kernels (in, out). The math is unchanged.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,7 @@ from lrpinn_jax.query.solver import Solver
 N_LAYERS = 3
 # The authors' convection checkpoints (beta in [30, 40]) and reference outputs, shipped with the
 # package: phase1.npz, phase2_beta40.npz, expected_phase1.npz, expected_phase2_beta40.npz.
-OFFICIAL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            "official")
+OFFICIAL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "official")
 
 
 def official_path(name: str = "phase1.npz") -> str:
@@ -61,8 +61,10 @@ def load_official(npz_path, dtype=None) -> Solver:
   if "start_layer.weight" not in a:
     raise UserError(f"{npz_path}: missing key 'start_layer.weight'")
   width = a["start_layer.weight"].shape[0]
-  net = {"start": _dense(a, "start_layer", 2, width, npz_path),
-         "end": _dense(a, "end_layer", width, 1, npz_path)}
+  net = {
+    "start": _dense(a, "start_layer", 2, width, npz_path),
+    "end": _dense(a, "end_layer", width, 1, npz_path),
+  }
   phase2 = "alpha_0" in a
   s = []
   for k in range(N_LAYERS):
@@ -72,14 +74,22 @@ def load_official(npz_path, dtype=None) -> Solver:
     net[f"lowrank_{k}"] = {"U": row.T.copy(), "V": col}
     if phase2:
       s.append(_take(a, f"alpha_{k}", (r,), npz_path))
-  cfg = ModelConfig(width=width, n_lowrank=N_LAYERS, rank=width, hyper_width=width, hyper_depth=3,
-                    lowrank_bias=False)
+  cfg = ModelConfig(
+    width=width,
+    n_lowrank=N_LAYERS,
+    rank=width,
+    hyper_width=width,
+    hyper_depth=3,
+    lowrank_bias=False,
+  )
   meta = (("pde", "convection"), ("source", str(npz_path)))
   if phase2:
     return Solver(precision.cast({"net": net, "s": tuple(s)}, dtype), cfg, meta)
-  hyper = {"meta_0": _dense(a, "meta_layer_1", 3, width, npz_path),
-           "meta_1": _dense(a, "meta_layer_2", width, width, npz_path),
-           "meta_2": _dense(a, "meta_layer_3", width, width, npz_path)}
+  hyper = {
+    "meta_0": _dense(a, "meta_layer_1", 3, width, npz_path),
+    "meta_1": _dense(a, "meta_layer_2", width, width, npz_path),
+    "meta_2": _dense(a, "meta_layer_3", width, width, npz_path),
+  }
   for k in range(N_LAYERS):
     hyper[f"head_{k}"] = _dense(a, f"meta_alpha_{k}", width, width, npz_path)
   return Solver(precision.cast({"net": net, "hyper": hyper}, dtype), cfg, meta)

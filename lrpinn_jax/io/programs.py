@@ -14,6 +14,7 @@ never reuses an old program. With no cache folder set (the library used from Pyt
 >>> # solve = stored(lambda params, x: ..., "my_solve", repr(static_settings))
 >>> # solve(params, x)   # exported and written once, loaded by later runs
 """
+
 from __future__ import annotations
 
 import functools
@@ -61,10 +62,10 @@ def stored(fn: Callable, name: str, key: Optional[str]) -> Callable:
     leaves, tree = jax.tree.flatten(args)
     shapes = tuple((jax.numpy.shape(x), jax.numpy.result_type(x)) for x in leaves)
     if (tree, shapes, folder) not in loaded:  # the hash once per shapes, not once per call
-      digest = hashlib.sha256(repr((name, key, str(tree), shapes, jax.default_backend(),
-                                    _source_hash())).encode()).hexdigest()[:32]
-      loaded[tree, shapes, folder] = _load_or_export(folder, f"{name}-{digest}", fn, tree,
-                                                     leaves)
+      digest = hashlib.sha256(
+        repr((name, key, str(tree), shapes, jax.default_backend(), _source_hash())).encode()
+      ).hexdigest()[:32]
+      loaded[tree, shapes, folder] = _load_or_export(folder, f"{name}-{digest}", fn, tree, leaves)
     call_flat, out_tree = loaded[tree, shapes, folder]
     return jax.tree.unflatten(out_tree, call_flat(*leaves))
 
@@ -75,6 +76,7 @@ def problem_key(solver) -> Optional[str]:
   """The part of a stored program's key that names a model's problem: the built-in problem and
   initial condition, or None for a user's problem (its code is not part of the hash)."""
   from lrpinn_jax.pdes.registry import PRESETS
+
   info = solver.info
   name = info.get("pde", "convection")
   return repr((name, info.get("init_cond", "sin_1"))) if name in PRESETS else None

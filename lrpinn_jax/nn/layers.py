@@ -3,6 +3,7 @@
 The diagonal ``s`` is an *input*, not a parameter: in Phase 1 it comes from the hypernetwork, in
 Phase 2 it is the trainable vector. This keeps the layer a pure function of (params, h, s).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -41,6 +42,7 @@ class LowRankDense(nn.Module):
   >>> jax.tree.map(jnp.shape, p["params"])
   {'U': (4, 2), 'V': (3, 2), 'b': (4,)}
   """
+
   features: int
   rank: int
   use_bias: bool = True

@@ -6,6 +6,7 @@ The main network acts on ONE point z = (x, t) and is vmapped over points by the 
 hypernetwork acts on ONE mu and is vmapped over mu. So s(mu) is computed once per mu, never per
 point.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,6 +75,7 @@ class ModelConfig:
       U_l diag(s) V_l^T. Phase 1 trains the untruncated s; every use of the model (zero-shot,
       the Phase-2 adaptive rank, Solver) sees the truncated one.
   """
+
   width: int = 50
   n_lowrank: int = 3
   rank: int = 50
@@ -95,11 +97,14 @@ class ModelConfig:
 
   def __post_init__(self):
     if len(self.mu_shift) != self.mu_dim or len(self.mu_scale) != self.mu_dim:
-      raise ValueError(f"mu_shift and mu_scale need mu_dim={self.mu_dim} entries, got "
-                       f"{self.mu_shift} and {self.mu_scale}")
+      raise ValueError(
+        f"mu_shift and mu_scale need mu_dim={self.mu_dim} entries, got "
+        f"{self.mu_shift} and {self.mu_scale}"
+      )
     if self.periods and len(self.periods) != self.n_in:
-      raise ValueError(f"periods needs one entry per coordinate (n_in={self.n_in}), got "
-                       f"{self.periods}")
+      raise ValueError(
+        f"periods needs one entry per coordinate (n_in={self.n_in}), got {self.periods}"
+      )
 
   @property
   def full_ranks(self) -> Ranks:
@@ -129,8 +134,9 @@ _dataclass_init = ModelConfig.__init__
 
 def _init(self, *args, n_mu: Optional[int] = None, **kwargs):
   if n_mu is not None:
-    warnings.warn("ModelConfig(n_mu=...) is now ModelConfig(mu_dim=...)", DeprecationWarning,
-                  stacklevel=2)
+    warnings.warn(
+      "ModelConfig(n_mu=...) is now ModelConfig(mu_dim=...)", DeprecationWarning, stacklevel=2
+    )
     kwargs.setdefault("mu_dim", int(n_mu))
   _dataclass_init(self, *args, **kwargs)
 
@@ -151,6 +157,7 @@ class LRPINN(nn.Module):
   Call with z (n_in,) and s, a sequence of L vectors (r_l,). Returns a scalar (n_out = 1) or
   the fields (n_out,).
   """
+
   width: int
   ranks: Ranks
   lowrank_bias: bool = True
@@ -167,7 +174,7 @@ class LRPINN(nn.Module):
     if any(self.periods):
       parts = []
       for i, period in enumerate(self.periods):
-        zi = z[i:i + 1]
+        zi = z[i : i + 1]
         if period:
           w = 2.0 * jnp.pi / period
           parts += [jnp.cos(w * zi), jnp.sin(w * zi)]
@@ -177,8 +184,9 @@ class LRPINN(nn.Module):
     h = nn.Dense(self.width, kernel_init=default_kernel_init, name="start")(z)
     h = jnp.sin(self.sine_start * h) if self.sine_start else jnp.tanh(h)
     for l, r in enumerate(self.ranks):
-      layer = LowRankDense(self.width, r, use_bias=self.lowrank_bias, merge=self.merge,
-                           name=f"lowrank_{l}")
+      layer = LowRankDense(
+        self.width, r, use_bias=self.lowrank_bias, merge=self.merge, name=f"lowrank_{l}"
+      )
       h = jnp.tanh(layer(h, s[l]))
     out = nn.Dense(self.n_out, kernel_init=default_kernel_init, name="end")(h)
     return out[0] if self.n_out == 1 else out
@@ -190,6 +198,7 @@ class HyperNetwork(nn.Module):
   Call with one mu (mu_dim,); returns L vectors (r,). s_init > 0: W_l = 0 and c_l = s_init at
   initialisation (ModelConfig.s_init).
   """
+
   width: int
   depth: int
   ranks: Ranks
@@ -202,15 +211,26 @@ class HyperNetwork(nn.Module):
       e = jnp.tanh(nn.Dense(self.width, name=f"meta_{i}")(e))
     init = {}
     if self.s_init:
-      init = {"kernel_init": nn.initializers.zeros_init(),
-              "bias_init": nn.initializers.constant(self.s_init)}
-    return tuple(jax.nn.relu(nn.Dense(r, name=f"head_{l}", **init)(e))
-                 for l, r in enumerate(self.ranks))
+      init = {
+        "kernel_init": nn.initializers.zeros_init(),
+        "bias_init": nn.initializers.constant(self.s_init),
+      }
+    return tuple(
+      jax.nn.relu(nn.Dense(r, name=f"head_{l}", **init)(e)) for l, r in enumerate(self.ranks)
+    )
 
 
 def net_module(cfg: ModelConfig, ranks: Optional[Ranks] = None) -> LRPINN:
-  return LRPINN(cfg.width, tuple(ranks or cfg.full_ranks), cfg.lowrank_bias, cfg.merge,
-                tuple(cfg.periods), cfg.sine_start, cfg.t_scale, cfg.n_out)
+  return LRPINN(
+    cfg.width,
+    tuple(ranks or cfg.full_ranks),
+    cfg.lowrank_bias,
+    cfg.merge,
+    tuple(cfg.periods),
+    cfg.sine_start,
+    cfg.t_scale,
+    cfg.n_out,
+  )
 
 
 def hyper_module(cfg: ModelConfig) -> HyperNetwork:
@@ -244,13 +264,20 @@ def truncate_s(s: jnp.ndarray, tol: float) -> jnp.ndarray:
   [3.0, 0.0, 4.0, 0.0]
   """
   order = jnp.argsort(s)
-  dropped = jnp.cumsum(s[order] ** 2) <= tol ** 2 * jnp.sum(s ** 2)
+  dropped = jnp.cumsum(s[order] ** 2) <= tol**2 * jnp.sum(s**2)
   keep = jnp.zeros(s.shape, bool).at[order].set(~dropped)
   return jnp.where(keep, s, 0.0)
 
 
-def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
-             ranks: Optional[Ranks] = None, *, pde=None, mu=None) -> Callable[..., jnp.ndarray]:
+def point_fn(
+  cfg: ModelConfig,
+  net_params: dict,
+  s: Sequence[jnp.ndarray],
+  ranks: Optional[Ranks] = None,
+  *,
+  pde=None,
+  mu=None,
+) -> Callable[..., jnp.ndarray]:
   """u(*z) for one point, z the n_in coordinates as scalars (e.g. u(x, t)), with s fixed: the
   function PDE losses differentiate. Returns a scalar (n_out = 1) or the fields (n_out,).
 
@@ -264,8 +291,10 @@ def point_fn(cfg: ModelConfig, net_params: dict, s: Sequence[jnp.ndarray],
   if not cfg.hard_ic:
     return u
   if pde is None or mu is None:
-    raise ValueError("this model holds its problem's initial condition exactly (hard_ic): "
-                     "point_fn needs pde= and mu=")
+    raise ValueError(
+      "this model holds its problem's initial condition exactly (hard_ic): "
+      "point_fn needs pde= and mu="
+    )
   return pde.exact_initial(u, mu)
 
 

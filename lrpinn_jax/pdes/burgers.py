@@ -18,6 +18,7 @@ u = -2 nu phi_x / phi gives
 Both integrals are taken by the trapezoid rule on a uniform grid in e, with the exponents
 combined and their maximum removed first (for nu = 0.01/pi, F alone spans e^100).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,22 +52,22 @@ def cole_hopf(x, t, nu: float, amplitude: float = 1.0, nodes: int = DEFAULT_NODE
     y = flat_x[chunk] - e
     expo = -amplitude * (np.cos(np.pi * y) - 1.0) / (2.0 * np.pi * nu) - (e / width) ** 2
     w = np.exp(expo - expo.max(0))
-    out[chunk] = -amplitude * (np.trapezoid(np.sin(np.pi * y) * w, e, axis=0)
-                               / np.trapezoid(w, e, axis=0))
+    out[chunk] = -amplitude * (
+      np.trapezoid(np.sin(np.pi * y) * w, e, axis=0) / np.trapezoid(w, e, axis=0)
+    )
   return out.reshape(x.shape)
 
 
 problem = Problem(
-    name="burgers",
-    coords={"x": (-1.0, 1.0), "t": (0.0, 1.0)},
-    time="t",
-    fields=("u",),
-    params={"nu": (0.01 / math.pi, 0.1 / math.pi), "A": (0.5, 1.0)},
-    residual=lambda u, z, mu: (u.d("u", "t") + u("u") * u.d("u", "x")
-                               - mu["nu"] * u.d2("u", "x")),
-    conditions=(
-        Initial("u", lambda z, mu: -mu["A"] * jnp.sin(math.pi * z["x"])),
-        Dirichlet("u", lambda z, mu: 0.0, on="x"),
-    ),
-    exact=lambda z, mu: cole_hopf(z["x"], z["t"], mu["nu"], mu["A"]),
+  name="burgers",
+  coords={"x": (-1.0, 1.0), "t": (0.0, 1.0)},
+  time="t",
+  fields=("u",),
+  params={"nu": (0.01 / math.pi, 0.1 / math.pi), "A": (0.5, 1.0)},
+  residual=lambda u, z, mu: u.d("u", "t") + u("u") * u.d("u", "x") - mu["nu"] * u.d2("u", "x"),
+  conditions=(
+    Initial("u", lambda z, mu: -mu["A"] * jnp.sin(math.pi * z["x"])),
+    Dirichlet("u", lambda z, mu: 0.0, on="x"),
+  ),
+  exact=lambda z, mu: cole_hopf(z["x"], z["t"], mu["nu"], mu["A"]),
 )

@@ -16,6 +16,7 @@ x_k = 2 pi k / n_0; the periodic-boundary times on a uniform grid including both
 Reference (numpy float64, lrpinn_jax.pdes.reference): nu = 0: closed form along characteristics;
 rho = 0, nu > 0: exact Fourier solution; rho > 0, nu > 0: Strang splitting refined to 1e-6.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,12 +35,12 @@ INIT_CONDS = {"sin_1": None, "gauss_pi_4": math.pi / 4, "gauss_pi_2": math.pi / 
 
 # preset -> which of (beta, nu, rho) it uses; the others are fixed to 0.
 PRESETS = {
-    "convection": (True, False, False),
-    "diffusion": (False, True, False),
-    "reaction": (False, False, True),
-    "convection_diffusion": (True, True, False),
-    "reaction_diffusion": (False, True, True),
-    "cdr": (True, True, True),
+  "convection": (True, False, False),
+  "diffusion": (False, True, False),
+  "reaction": (False, False, True),
+  "convection_diffusion": (True, True, False),
+  "reaction_diffusion": (False, True, True),
+  "cdr": (True, True, True),
 }
 
 X_RANGE = (0.0, 2.0 * math.pi)
@@ -54,7 +55,7 @@ def initial_value(name: str, x, xp=np):
   sigma = INIT_CONDS[name]
   if sigma is None:
     return 1.0 + xp.sin(x)
-  return xp.exp(-(x - math.pi) ** 2 / (2.0 * sigma ** 2))
+  return xp.exp(-((x - math.pi) ** 2) / (2.0 * sigma**2))
 
 
 def _residual(u, z, mu):
@@ -67,6 +68,7 @@ def _residual(u, z, mu):
 @dataclasses.dataclass(frozen=True, eq=False)
 class CDRProblem(Problem):
   """A member of the family (``cdr``): a Problem plus its preset and initial-condition name."""
+
   preset: str = "convection"
   init_cond: str = "sin_1"
 
@@ -100,6 +102,7 @@ def _exact(init_cond):
       grid = lo + length * np.arange(reference.DEFAULT_GRID) / reference.DEFAULT_GRID
       return reference.fourier_cd(u0(grid), lo, length, x, t, beta, nu)
     return reference.strang_cdr(u0, (lo, hi), x, t, beta, nu, rho)[0]
+
   return exact
 
 
@@ -111,6 +114,7 @@ def _mu_check(preset):
     if np.any(mu["nu"] < 0):
       return "nu must be >= 0 (backward diffusion is ill-posed)"
     return None
+
   return check
 
 
@@ -119,15 +123,23 @@ def cdr(preset: str = "convection", init_cond: str = "sin_1") -> CDRProblem:
   if preset not in PRESETS:
     raise UserError(f"unknown CDR preset {preset!r}; choose one of {tuple(PRESETS)}")
   if init_cond not in INIT_CONDS:
-    raise UserError(f"unknown initial condition {init_cond!r}; choose one of "
-                    f"{tuple(INIT_CONDS)}")
+    raise UserError(f"unknown initial condition {init_cond!r}; choose one of {tuple(INIT_CONDS)}")
   return CDRProblem(
-      name=preset, coords={"x": X_RANGE, "t": T_RANGE}, time="t", fields=("u",),
-      params=MU_BOX, residual=_residual,
-      conditions=(
-          Initial("u", lambda z, mu: initial_value(init_cond, z["x"], jnp), name="ic",
-                  points="grid"),
-          Periodic("u", "x", name="bc", points="grid"),
-          Periodic("u", "x", derivative_order=1, when="nu", name="bc_x", points="grid")),
-      exact=_exact(init_cond), drop_zero=("nu",), mu_check=_mu_check(preset),
-      source=preset, preset=preset, init_cond=init_cond)
+    name=preset,
+    coords={"x": X_RANGE, "t": T_RANGE},
+    time="t",
+    fields=("u",),
+    params=MU_BOX,
+    residual=_residual,
+    conditions=(
+      Initial("u", lambda z, mu: initial_value(init_cond, z["x"], jnp), name="ic", points="grid"),
+      Periodic("u", "x", name="bc", points="grid"),
+      Periodic("u", "x", derivative_order=1, when="nu", name="bc_x", points="grid"),
+    ),
+    exact=_exact(init_cond),
+    drop_zero=("nu",),
+    mu_check=_mu_check(preset),
+    source=preset,
+    preset=preset,
+    init_cond=init_cond,
+  )

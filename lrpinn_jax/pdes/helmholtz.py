@@ -8,6 +8,7 @@ for a in [2, 3], so unscaled the PDE term would outweigh the O(1) boundary misfi
 loss; scaled, both are O(1). The scaling does not change the solution. Boundary points: n_b
 equispaced points on each side (y = -1, y = 1, x = -1, x = 1, in that order).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,17 +28,28 @@ def exact_solution(x, y, a1, a2, xp=np):
 
 def helmholtz(k: float = 1.0, scale_residual: bool = True) -> Problem:
   """The Helmholtz problem over mu = (a1, a2) (module docstring)."""
+
   def residual(u, z, mu):
     a1, a2 = mu["a1"] * math.pi, mu["a2"] * math.pi
-    q = (k ** 2 - a1 ** 2 - a2 ** 2) * (jnp.sin(a1 * z["x"]) * jnp.sin(a2 * z["y"]))
-    res = u.laplacian("u") + k ** 2 * u("u") - q
-    return res / (k ** 2 + a1 ** 2 + a2 ** 2) if scale_residual else res
+    q = (k**2 - a1**2 - a2**2) * (jnp.sin(a1 * z["x"]) * jnp.sin(a2 * z["y"]))
+    res = u.laplacian("u") + k**2 * u("u") - q
+    return res / (k**2 + a1**2 + a2**2) if scale_residual else res
 
   return Problem(
-      name="helmholtz", coords={"x": BOX, "y": BOX}, fields=("u",), params=MU_BOX,
-      residual=residual,
-      conditions=(Dirichlet("u", lambda z, mu: exact_solution(z["x"], z["y"], mu["a1"],
-                                                              mu["a2"], jnp),
-                            on=("y", "x"), name="bc", points="grid"),),
-      exact=lambda z, mu: exact_solution(z["x"], z["y"], mu["a1"], mu["a2"]),
-      source="helmholtz")
+    name="helmholtz",
+    coords={"x": BOX, "y": BOX},
+    fields=("u",),
+    params=MU_BOX,
+    residual=residual,
+    conditions=(
+      Dirichlet(
+        "u",
+        lambda z, mu: exact_solution(z["x"], z["y"], mu["a1"], mu["a2"], jnp),
+        on=("y", "x"),
+        name="bc",
+        points="grid",
+      ),
+    ),
+    exact=lambda z, mu: exact_solution(z["x"], z["y"], mu["a1"], mu["a2"]),
+    source="helmholtz",
+  )

@@ -14,6 +14,7 @@ constant by the equations and the velocity data, so the problem fixes it by the 
 on the outflow side x = 1.0 ("bc_p", the usual outlet condition). Errors of p are measured after
 removing its mean over the test points (``mean_free``), so they do not depend on that choice.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,40 +27,40 @@ from lrpinn_jax.problem import Dirichlet, Problem
 
 def lam(re, xp=np):
   """lambda(Re) = Re / 2 - sqrt(Re^2 / 4 + 4 pi^2) (negative; -1.81 at Re = 20, -0.39 at 100)."""
-  return re / 2.0 - xp.sqrt(re * re / 4.0 + 4.0 * math.pi ** 2)
+  return re / 2.0 - xp.sqrt(re * re / 4.0 + 4.0 * math.pi**2)
 
 
 def exact(x, y, re, xp=np):
   """(u, v, p) at points x, y (same shape) for one Re."""
   k = lam(re, xp)
   e = xp.exp(k * x)
-  return (1.0 - e * xp.cos(2 * math.pi * y), k / (2 * math.pi) * e * xp.sin(2 * math.pi * y),
-          (1.0 - e * e) / 2.0)
+  return (
+    1.0 - e * xp.cos(2 * math.pi * y),
+    k / (2 * math.pi) * e * xp.sin(2 * math.pi * y),
+    (1.0 - e * e) / 2.0,
+  )
 
 
 def residual(u, z, mu):
   inv_re = 1.0 / mu["Re"]
   uu, vv = u("u"), u("v")
-  momentum_x = (uu * u.d("u", "x") + vv * u.d("u", "y") + u.d("p", "x")
-                - inv_re * u.laplacian("u"))
-  momentum_y = (uu * u.d("v", "x") + vv * u.d("v", "y") + u.d("p", "y")
-                - inv_re * u.laplacian("v"))
+  momentum_x = uu * u.d("u", "x") + vv * u.d("u", "y") + u.d("p", "x") - inv_re * u.laplacian("u")
+  momentum_y = uu * u.d("v", "x") + vv * u.d("v", "y") + u.d("p", "y") - inv_re * u.laplacian("v")
   return momentum_x, momentum_y, u.d("u", "x") + u.d("v", "y")
 
 
 problem = Problem(
-    name="kovasznay",
-    coords={"x": (-0.5, 1.0), "y": (-0.5, 1.5)},
-    fields=("u", "v", "p"),
-    params={"Re": (20.0, 100.0)},
-    residual=residual,
-    conditions=(
-        Dirichlet(("u", "v"), lambda z, mu: exact(z["x"], z["y"], mu["Re"], jnp)[:2], name="bc"),
-        Dirichlet("p", lambda z, mu: exact(z["x"], z["y"], mu["Re"], jnp)[2], on="x=hi",
-                  name="bc_p"),
-    ),
-    exact=lambda z, mu: exact(z["x"], z["y"], mu["Re"]),
-    equations=3,
-    mean_free=("p",),
-    error_groups={"velocity": ("u", "v")},
+  name="kovasznay",
+  coords={"x": (-0.5, 1.0), "y": (-0.5, 1.5)},
+  fields=("u", "v", "p"),
+  params={"Re": (20.0, 100.0)},
+  residual=residual,
+  conditions=(
+    Dirichlet(("u", "v"), lambda z, mu: exact(z["x"], z["y"], mu["Re"], jnp)[:2], name="bc"),
+    Dirichlet("p", lambda z, mu: exact(z["x"], z["y"], mu["Re"], jnp)[2], on="x=hi", name="bc_p"),
+  ),
+  exact=lambda z, mu: exact(z["x"], z["y"], mu["Re"]),
+  equations=3,
+  mean_free=("p",),
+  error_groups={"velocity": ("u", "v")},
 )

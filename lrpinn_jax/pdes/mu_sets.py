@@ -8,6 +8,7 @@ integers 1..5, the unused ones 0:
 (190 mu). Its held-out companion draws non-integer mu (fixed seed): 20 in the CDR box [1, 5]^3,
 20 on each trained face (convection-diffusion, reaction-diffusion) and 10 on each trained edge.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,14 @@ from lrpinn_jax.errors import UserError
 from lrpinn_jax.pdes.registry import CDR_PRESETS
 
 # The sub-families of the named CDR sets, in P2INN's table order.
-FAMILY_ORDER = ("convection", "diffusion", "reaction", "convection_diffusion",
-                "reaction_diffusion", "cdr")
+FAMILY_ORDER = (
+  "convection",
+  "diffusion",
+  "reaction",
+  "convection_diffusion",
+  "reaction_diffusion",
+  "cdr",
+)
 
 
 def cdr_family(lo: int = 1, hi: int = 5) -> np.ndarray:
@@ -40,8 +47,14 @@ def cdr_family(lo: int = 1, hi: int = 5) -> np.ndarray:
 def cdr_family_heldout(lo: float = 1.0, hi: float = 5.0, seed: int = 0) -> np.ndarray:
   """Held-out mu off the integer grid (module docstring): (90, 3), rounded to 4 decimals."""
   rng = np.random.default_rng([seed, 17])
-  counts = {"cdr": 20, "convection_diffusion": 20, "reaction_diffusion": 20, "convection": 10,
-            "diffusion": 10, "reaction": 10}
+  counts = {
+    "cdr": 20,
+    "convection_diffusion": 20,
+    "reaction_diffusion": 20,
+    "convection": 10,
+    "diffusion": 10,
+    "reaction": 10,
+  }
   out = []
   for name in FAMILY_ORDER:
     active = np.flatnonzero(CDR_PRESETS[name])
@@ -62,8 +75,10 @@ def load(spec: str, mu_dim: int = 3) -> np.ndarray:
     with open(spec) as f:
       text = f.read()
   except OSError as e:
-    raise UserError(f"--mu_set {spec!r} is neither a named set ({', '.join(NAMED)}) nor a "
-                    f"readable file ({e.strerror})") from None
+    raise UserError(
+      f"--mu_set {spec!r} is neither a named set ({', '.join(NAMED)}) nor a "
+      f"readable file ({e.strerror})"
+    ) from None
   try:
     if spec.endswith(".json"):
       mus = np.asarray(json.loads(text), np.float64)

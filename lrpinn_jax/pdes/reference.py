@@ -13,6 +13,7 @@
   ``tol``. A point (x, t) between steps is reached by one partial step of size t - k h from the
   stored state at k h, its last half reaction step applied at the point itself.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Tuple
@@ -49,13 +50,14 @@ def _evaluate(coef: np.ndarray, x: np.ndarray, lo: float, length: float) -> np.n
   return np.real(np.sum(coef * phase, axis=-1) + nyq) / n
 
 
-def fourier_cd(u0_grid: np.ndarray, lo: float, length: float, x, t, beta: float, nu: float
-               ) -> np.ndarray:
+def fourier_cd(
+  u0_grid: np.ndarray, lo: float, length: float, x, t, beta: float, nu: float
+) -> np.ndarray:
   """Convection-diffusion from initial grid values u0_grid (n,) at points x, t (same shape)."""
   x = np.asarray(x, np.float64)
   t = np.asarray(t, np.float64)
   k = _wavenumbers(u0_grid.shape[0], length)
-  coef = np.fft.fft(u0_grid) * np.exp(np.multiply.outer(t, -1j * k * beta - nu * k ** 2))
+  coef = np.fft.fft(u0_grid) * np.exp(np.multiply.outer(t, -1j * k * beta - nu * k**2))
   return _evaluate(coef, x, lo, length)
 
 
@@ -63,7 +65,7 @@ def _strang_once(u0_grid, lo, length, x, t, beta, nu, rho, n_steps, t_end) -> np
   n = u0_grid.shape[0]
   h = t_end / n_steps
   k = _wavenumbers(n, length)
-  gen = -1j * k * beta - nu * k ** 2
+  gen = -1j * k * beta - nu * k**2
   cd = np.exp(gen * h)
   idx = np.clip(np.floor(t / h).astype(int), 0, n_steps)
   tau = t - idx * h  # partial step left for each point, in [0, h)
@@ -85,9 +87,19 @@ def _strang_once(u0_grid, lo, length, x, t, beta, nu, rho, n_steps, t_end) -> np
   return logistic(_evaluate(coef, x, lo, length), rho, tau / 2)
 
 
-def strang_cdr(u0: Callable, x_range: Tuple[float, float], x, t, beta: float, nu: float,
-               rho: float, n_grid: int = DEFAULT_GRID, n_steps: int = 100,
-               tol: float = DEFAULT_TOL, max_halvings: int = 12):
+def strang_cdr(
+  u0: Callable,
+  x_range: Tuple[float, float],
+  x,
+  t,
+  beta: float,
+  nu: float,
+  rho: float,
+  n_grid: int = DEFAULT_GRID,
+  n_steps: int = 100,
+  tol: float = DEFAULT_TOL,
+  max_halvings: int = 12,
+):
   """Full CDR by Strang splitting at points x, t (same shape). Returns (u, info) with
   info = {"n_steps", "change"}: the step count used and the max change from the previous halving.
 

@@ -13,6 +13,7 @@ trainers see a problem only through its protocol:
   reference(*coords, mu)          exact / reference solution at points for one mu, float64
   check_mu(mus)                   UserError for mu the problem refuses
 """
+
 from __future__ import annotations
 
 import warnings
@@ -23,9 +24,11 @@ from lrpinn_jax.pdes.cdr import PRESETS as CDR_PRESETS
 from lrpinn_jax.pdes.helmholtz import helmholtz
 
 # Built-in problems that live in a module of their own: name -> "module:attribute".
-PROBLEMS = {"burgers": "lrpinn_jax.pdes.burgers:problem",
-            "kovasznay": "lrpinn_jax.pdes.kovasznay:problem",
-            "taylor_green": "lrpinn_jax.pdes.taylor_green:problem"}
+PROBLEMS = {
+  "burgers": "lrpinn_jax.pdes.burgers:problem",
+  "kovasznay": "lrpinn_jax.pdes.kovasznay:problem",
+  "taylor_green": "lrpinn_jax.pdes.taylor_green:problem",
+}
 PRESETS = tuple(CDR_PRESETS) + ("helmholtz",) + tuple(PROBLEMS)
 
 
@@ -33,6 +36,7 @@ def make_pde(name: str = "convection", init_cond: str = "sin_1"):
   """The Problem for a built-in name (a CDR preset with its initial condition, "helmholtz",
   "burgers"), or from a file or module ("path/file.py[:NAME]", "module:NAME")."""
   from lrpinn_jax.problem import _source
+
   if name in PROBLEMS or _source.is_source(name):
     return _source.load_problem(PROBLEMS.get(name, name))
   if name == "helmholtz":
@@ -44,15 +48,21 @@ def make_pde(name: str = "convection", init_cond: str = "sin_1"):
 
 def CDR1D(name: str = "convection", init_cond: str = "sin_1", **_):  # noqa: N802 (old class name)
   """Deprecated: the CDR family is a Problem now, ``lrpinn_jax.pdes.cdr.cdr(preset, init_cond)``."""
-  warnings.warn("CDR1D is deprecated: use lrpinn_jax.pdes.cdr.cdr(preset, init_cond)",
-                DeprecationWarning, stacklevel=2)
+  warnings.warn(
+    "CDR1D is deprecated: use lrpinn_jax.pdes.cdr.cdr(preset, init_cond)",
+    DeprecationWarning,
+    stacklevel=2,
+  )
   return cdr(name, init_cond)
 
 
 def Helmholtz2D(k: float = 1.0, scale_residual: bool = True, **_):  # noqa: N802
   """Deprecated: Helmholtz is a Problem now, ``lrpinn_jax.pdes.helmholtz.helmholtz(k)``."""
-  warnings.warn("Helmholtz2D is deprecated: use lrpinn_jax.pdes.helmholtz.helmholtz(k)",
-                DeprecationWarning, stacklevel=2)
+  warnings.warn(
+    "Helmholtz2D is deprecated: use lrpinn_jax.pdes.helmholtz.helmholtz(k)",
+    DeprecationWarning,
+    stacklevel=2,
+  )
   return helmholtz(k, scale_residual)
 
 
@@ -64,7 +74,9 @@ def pde_of(solver):
   cfg = solver.config
   have = (len(pde.domain), len(pde.fields), pde.mu_dim)
   if have != (cfg.n_in, cfg.n_out, cfg.mu_dim):
-    raise UserError(f"the model's problem {info.get('pde')} has changed: the model takes "
-                    f"{cfg.n_in} coordinates, {cfg.n_out} fields and {cfg.mu_dim} parameters, the "
-                    f"problem now has {have[0]}, {have[1]} and {have[2]}")
+    raise UserError(
+      f"the model's problem {info.get('pde')} has changed: the model takes "
+      f"{cfg.n_in} coordinates, {cfg.n_out} fields and {cfg.mu_dim} parameters, the "
+      f"problem now has {have[0]}, {have[1]} and {have[2]}"
+    )
   return pde

@@ -15,6 +15,7 @@ mean over (x, y), 0 for the exact solution, at equispaced times ("p_mean"; pinni
 pressure at one point instead moved the whole field by that point's own error). Its errors are
 measured after removing its mean over the test points (``mean_free``), as for a steady flow.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,11 @@ PERIOD = (0.0, 2.0 * math.pi)
 def exact(x, y, t, nu, xp=np):
   """(u, v, p) at points x, y, t (same shape) for one nu."""
   d = xp.exp(-2.0 * nu * t)
-  return (-xp.cos(x) * xp.sin(y) * d, xp.sin(x) * xp.cos(y) * d,
-          -(xp.cos(2 * x) + xp.cos(2 * y)) * d * d / 4.0)
+  return (
+    -xp.cos(x) * xp.sin(y) * d,
+    xp.sin(x) * xp.cos(y) * d,
+    -(xp.cos(2 * x) + xp.cos(2 * y)) * d * d / 4.0,
+  )
 
 
 def _origin_in_time(n, rng):
@@ -43,30 +47,32 @@ def _origin_in_time(n, rng):
 def residual(u, z, mu):
   nu = mu["nu"]
   uu, vv = u("u"), u("v")
-  momentum_x = (u.d("u", "t") + uu * u.d("u", "x") + vv * u.d("u", "y") + u.d("p", "x")
-                - nu * u.laplacian("u"))
-  momentum_y = (u.d("v", "t") + uu * u.d("v", "x") + vv * u.d("v", "y") + u.d("p", "y")
-                - nu * u.laplacian("v"))
+  momentum_x = (
+    u.d("u", "t") + uu * u.d("u", "x") + vv * u.d("u", "y") + u.d("p", "x") - nu * u.laplacian("u")
+  )
+  momentum_y = (
+    u.d("v", "t") + uu * u.d("v", "x") + vv * u.d("v", "y") + u.d("p", "y") - nu * u.laplacian("v")
+  )
   return momentum_x, momentum_y, u.d("u", "x") + u.d("v", "y")
 
 
 problem = Problem(
-    name="taylor_green",
-    coords={"x": PERIOD, "y": PERIOD, "t": (0.0, 1.0)},
-    time="t",
-    fields=("u", "v", "p"),
-    params={"nu": (0.01, 0.1)},
-    residual=residual,
-    conditions=(
-        Initial(("u", "v"), lambda z, mu: exact(z["x"], z["y"], 0.0, mu["nu"], jnp)[:2]),
-        Periodic(("u", "v", "p"), "x", name="per_x"),
-        Periodic(("u", "v", "p"), "y", name="per_y"),
-        Mean("p", over=("x", "y"), n=4, points=_origin_in_time, name="p_mean"),
-    ),
-    exact=lambda z, mu: exact(z["x"], z["y"], z["t"], mu["nu"]),
-    equations=3,
-    mean_free=("p",),
-    error_groups={"velocity": ("u", "v")},
+  name="taylor_green",
+  coords={"x": PERIOD, "y": PERIOD, "t": (0.0, 1.0)},
+  time="t",
+  fields=("u", "v", "p"),
+  params={"nu": (0.01, 0.1)},
+  residual=residual,
+  conditions=(
+    Initial(("u", "v"), lambda z, mu: exact(z["x"], z["y"], 0.0, mu["nu"], jnp)[:2]),
+    Periodic(("u", "v", "p"), "x", name="per_x"),
+    Periodic(("u", "v", "p"), "y", name="per_y"),
+    Mean("p", over=("x", "y"), n=4, points=_origin_in_time, name="p_mean"),
+  ),
+  exact=lambda z, mu: exact(z["x"], z["y"], z["t"], mu["nu"]),
+  equations=3,
+  mean_free=("p",),
+  error_groups={"velocity": ("u", "v")},
 )
 
 
@@ -87,5 +93,5 @@ def uniform_nu_moments(x, y, t, lo: float, hi: float):
   for f, k in zip(shapes, (2.0, 2.0, 4.0)):
     m1, m2 = expect(k), expect(2 * k)
     means.append(f * m1)
-    stds.append(np.abs(f) * np.sqrt(np.maximum(m2 - m1 ** 2, 0.0)))
+    stds.append(np.abs(f) * np.sqrt(np.maximum(m2 - m1**2, 0.0)))
   return np.stack(means, -1), np.stack(stds, -1)

@@ -1,5 +1,6 @@
 """Your own parameterized PDE: a Problem (coordinates, fields, parameters, residual at one point,
 conditions) that every trainer and command of lrpinn_jax accepts. See README.md, "Your own PDE"."""
+
 from lrpinn_jax.problem._conditions import Condition as Condition
 from lrpinn_jax.problem._conditions import Data as Data
 from lrpinn_jax.problem._conditions import Dirichlet as Dirichlet
@@ -12,5 +13,16 @@ from lrpinn_jax.problem._problem import Problem as Problem
 from lrpinn_jax.problem._problem import absent as absent
 from lrpinn_jax.problem._source import load_problem as load_problem
 
-__all__ = ["Condition", "Data", "Dirichlet", "Fields", "Initial", "Mean", "Neumann", "Periodic",
-           "Problem", "absent", "load_problem"]
+__all__ = [
+  "Condition",
+  "Data",
+  "Dirichlet",
+  "Fields",
+  "Initial",
+  "Mean",
+  "Neumann",
+  "Periodic",
+  "Problem",
+  "absent",
+  "load_problem",
+]

@@ -11,6 +11,7 @@ Where the points go: uniform on the condition's faces by default; ``points="grid
 on each face (a coordinate with a Periodic condition leaves out its hi end, which is its lo end);
 ``points=fn`` places them yourself, fn(n, rng) -> (n, d) (e.g. a curved boundary inside the box).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,6 +40,7 @@ def _as_vector(value, n: int) -> jnp.ndarray:
 class Condition:
   """Base class of the conditions: a frozen dataclass with ``fields`` (the constrained field or
   fields; () for all) and ``name`` (its loss term), implementing ``sample`` and ``residual``."""
+
   fields: Names = ()
   name: str = ""
   points = None  # optional placement: "grid" or fn(n, rng) -> (n, d) (module docstring)
@@ -59,13 +61,15 @@ def _placed(cond, problem, n: int, rng: np.random.Generator):
     return None
   z = np.asarray(cond.points(n, rng), np.float64)
   if z.ndim != 2 or z.shape[1] != problem.d:
-    raise UserError(f"condition {cond.name!r}: points(n, rng) returned shape {z.shape}; "
-                    f"expected (n, {problem.d})")
+    raise UserError(
+      f"condition {cond.name!r}: points(n, rng) returned shape {z.shape}; expected (n, {problem.d})"
+    )
   return z
 
 
-def _face(problem, coord: str, side: str, n: int, rng: np.random.Generator,
-          grid: bool = False) -> np.ndarray:
+def _face(
+  problem, coord: str, side: str, n: int, rng: np.random.Generator, grid: bool = False
+) -> np.ndarray:
   """n points on the face coord = lo or hi of the problem's box: uniform, or with grid=True
   equispaced (round(n^(1/(d-1))) per free coordinate; a periodic one without its hi end)."""
   k = problem.coord_index(coord)
@@ -111,6 +115,7 @@ def _parse_sides(problem, on: Names) -> Tuple[Tuple[str, str], ...]:
 @dataclasses.dataclass(frozen=True)
 class Initial(Condition):
   """fields(z, t = t_lo) = value(z, mu) on the problem's initial face (it needs a time)."""
+
   fields: Names = ()
   value: Callable = None
   name: str = "ic"
@@ -134,6 +139,7 @@ def _value_misfit(cond, problem, u, z, mu):
 class Dirichlet(Condition):
   """fields = value(z, mu) on the faces ``on``: "x" (both x faces), "x=lo", "x=hi", several of
   them, or () for every face of every coordinate but time."""
+
   fields: Names = ()
   value: Callable = None
   on: Names = ()
@@ -151,6 +157,7 @@ class Dirichlet(Condition):
 class Neumann(Condition):
   """Outward normal derivative of the fields = value(z, mu) on the faces ``on`` (as Dirichlet).
   The points carry their outward direction, so one block serves every face."""
+
   fields: Names = ()
   value: Callable = None
   on: Names = ()
@@ -165,7 +172,7 @@ class Neumann(Condition):
     return np.concatenate(parts)
 
   def residual(self, problem, u, zn, mu):
-    z, normal = zn[:problem.d], zn[problem.d:]
+    z, normal = zn[: problem.d], zn[problem.d :]
     idx = problem.field_indices(self.fields)
     slope = jax.jvp(u, (z,), (normal,))[1]
     want = _as_vector(self.value(problem.point_dict(z), problem.mu_dict(mu)), len(idx))
@@ -183,6 +190,7 @@ class Periodic(Condition):
   not 0, and is dropped from a run where it is 0 for every mu, see Problem.drop_zero), or a
   function mu -> 0/1.
   """
+
   fields: Names = ()
   coord: str = "x"
   derivative_order: int = 0
@@ -214,6 +222,7 @@ class Data(Condition):
   """fields(z_i) = values_i at given points (DeepXDE's PointSetBC): observations, or initial
   data that is known only at points. points (n, d); values (n,) for one field or (n, k) for k
   fields; the same for every mu."""
+
   fields: Names = ()
   points: np.ndarray = None
   values: np.ndarray = None
@@ -226,7 +235,7 @@ class Data(Condition):
 
   def residual(self, problem, u, zv, mu):
     idx = problem.field_indices(self.fields)
-    return u(zv[:problem.d])[idx] - zv[problem.d:]
+    return u(zv[: problem.d])[idx] - zv[problem.d :]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,6 +246,7 @@ class Mean(Condition):
   rule on ``n`` points per coordinate of ``over`` (exact for periodic trigonometric fields of
   degree < n). Points: uniform in the box (their ``over`` coordinates are not used), or
   ``points=fn``."""
+
   fields: Names = ()
   over: Names = ()
   value: Callable = None  # None: 0
@@ -251,11 +261,16 @@ class Mean(Condition):
   def residual(self, problem, u, z, mu):
     idx = problem.field_indices(self.fields)
     ks = [problem.coord_index(c) for c in _names(self.over)]
-    axes = [lo + (hi - lo) * (np.arange(self.n) + 0.5) / self.n
-            for lo, hi in (problem.domain[k] for k in ks)]
+    axes = [
+      lo + (hi - lo) * (np.arange(self.n) + 0.5) / self.n
+      for lo, hi in (problem.domain[k] for k in ks)
+    ]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(ks))
-    pts = jnp.broadcast_to(z, (grid.shape[0], z.shape[0])).at[:, jnp.asarray(ks)].set(
-        jnp.asarray(grid, z.dtype))
+    pts = (
+      jnp.broadcast_to(z, (grid.shape[0], z.shape[0]))
+      .at[:, jnp.asarray(ks)]
+      .set(jnp.asarray(grid, z.dtype))
+    )
     mean = jnp.mean(jax.vmap(u)(pts)[:, idx], axis=0)
     if self.value is None:
       return mean

@@ -5,6 +5,7 @@ A residual receives ``u``, a ``Fields`` bound to the network and the point. Ever
 the derivative of all fields along one direction at once, and each is computed once per point
 however often the residual asks for it.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, Mapping, Sequence, Tuple
@@ -29,8 +30,14 @@ class Fields:
     spatial: the coordinates of ``laplacian`` (all but time).
   """
 
-  def __init__(self, net: Callable, z: jnp.ndarray, coords: Sequence[str],
-               fields: Sequence[str], spatial: Sequence[str]):
+  def __init__(
+    self,
+    net: Callable,
+    z: jnp.ndarray,
+    coords: Sequence[str],
+    fields: Sequence[str],
+    spatial: Sequence[str],
+  ):
     self._net, self._z = net, z
     self._coords, self._fields, self._spatial = tuple(coords), tuple(fields), tuple(spatial)
     self._memo: Dict[Tuple, jnp.ndarray] = {}
@@ -45,8 +52,9 @@ class Fields:
     t = jnp.zeros_like(self._z)
     for name, w in direction.items():
       if name not in self._coords:
-        raise UserError(f"unknown coordinate {name!r}; the problem's coordinates are "
-                        f"{self._coords}")
+        raise UserError(
+          f"unknown coordinate {name!r}; the problem's coordinates are {self._coords}"
+        )
       t = t.at[self._coords.index(name)].set(w)
     return t
 

@@ -22,6 +22,7 @@ program where such a parameter is 0 for every mu, it reaches the residual as the
 (``blocks``, ``sample_points``, ``resample``, ``reference``, ``check_mu``...), the same protocol as
 the built-in PDEs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -91,6 +92,7 @@ class Problem:
     error_groups: {name: fields} whose errors are also reported together (e.g. "velocity":
       ("u", "v")), beside each field's own and all fields'.
   """
+
   coords: Box
   fields: Tuple[str, ...]
   params: Box
@@ -117,46 +119,59 @@ class Problem:
     set_("fields", fields)
     set_("conditions", tuple(self.conditions))
     if self.time is not None and self.time not in self.coord_names:
-      raise UserError(f"Problem time={self.time!r} is not one of the coordinates "
-                      f"{self.coord_names}")
+      raise UserError(
+        f"Problem time={self.time!r} is not one of the coordinates {self.coord_names}"
+      )
     set_("drop_zero", _names(self.drop_zero))
     set_("mean_free", _names(self.mean_free))
     set_("error_groups", {str(k): _names(v) for k, v in dict(self.error_groups).items()})
     for f in self.mean_free + tuple(f for g in self.error_groups.values() for f in g):
       if f not in fields:
-        raise UserError(f"Problem mean_free / error_groups: unknown field {f!r}; the fields "
-                        f"are {fields}")
+        raise UserError(
+          f"Problem mean_free / error_groups: unknown field {f!r}; the fields are {fields}"
+        )
     for p in self.drop_zero:
       if p not in self.mu_names:
-        raise UserError(f"Problem drop_zero: unknown parameter {p!r}; the parameters are "
-                        f"{self.mu_names}")
+        raise UserError(
+          f"Problem drop_zero: unknown parameter {p!r}; the parameters are {self.mu_names}"
+        )
     names = [c.name for c in self.conditions]
     for c in self.conditions:
       kind = type(c).__name__
       for f in _names(c.fields):
         if f not in fields:
-          raise UserError(f"condition {kind} {c.name!r}: unknown field {f!r}; the problem's "
-                          f"fields are {fields}")
+          raise UserError(
+            f"condition {kind} {c.name!r}: unknown field {f!r}; the problem's fields are {fields}"
+          )
       pts = getattr(c, "points", None)
       if not (isinstance(c, _Data) or pts is None or pts == "grid" or callable(pts)):
-        raise UserError(f"condition {kind} {c.name!r}: points must be \"grid\" or a function "
-                        f"(n, rng) -> (n, d), got {pts!r}")
+        raise UserError(
+          f'condition {kind} {c.name!r}: points must be "grid" or a function '
+          f"(n, rng) -> (n, d), got {pts!r}"
+        )
       for name in _names(getattr(c, "over", ())):
         if name not in self.coord_names:
-          raise UserError(f"condition {kind} {c.name!r}: unknown coordinate {name!r} in over; "
-                          f"the problem's coordinates are {self.coord_names}")
+          raise UserError(
+            f"condition {kind} {c.name!r}: unknown coordinate {name!r} in over; "
+            f"the problem's coordinates are {self.coord_names}"
+          )
       coord = getattr(c, "coord", None)
       if coord is not None and coord not in self.coord_names:
-        raise UserError(f"condition {kind}: unknown coordinate {coord!r}; the problem's "
-                        f"coordinates are {self.coord_names}")
+        raise UserError(
+          f"condition {kind}: unknown coordinate {coord!r}; the problem's "
+          f"coordinates are {self.coord_names}"
+        )
       for side in _names(getattr(c, "on", ())):
         name, _, end = side.partition("=")
         if name not in self.coord_names or end not in ("", "lo", "hi"):
-          raise UserError(f"condition {kind}: unknown face {side!r}; use a coordinate name, or "
-                          f"name=lo / name=hi, of {self.coord_names}")
+          raise UserError(
+            f"condition {kind}: unknown face {side!r}; use a coordinate name, or "
+            f"name=lo / name=hi, of {self.coord_names}"
+          )
       if isinstance(getattr(c, "when", None), str) and c.when not in self.mu_names:
-        raise UserError(f"condition {kind} {c.name!r}: when={c.when!r} is not a parameter of "
-                        f"{self.mu_names}")
+        raise UserError(
+          f"condition {kind} {c.name!r}: when={c.when!r} is not a parameter of {self.mu_names}"
+        )
       if isinstance(c, Initial) and self.time is None:
         raise UserError("an Initial condition needs the problem's time coordinate (time=...)")
     if len(set(names)) != len(names) or "f" in names:
@@ -231,8 +246,9 @@ class Problem:
     fields unchanged (ModelConfig.hard_ic). Needs exactly one Initial condition."""
     ic = self.initial_condition()
     if ic is None:
-      raise UserError(f"{self.name}: an exact initial condition needs exactly one Initial "
-                      f"condition")
+      raise UserError(
+        f"{self.name}: an exact initial condition needs exactly one Initial condition"
+      )
     idx = self.field_indices(ic.fields)
     k = self.coord_index(self.time)
     t0 = self.box(self.time)[0]
@@ -265,8 +281,9 @@ class Problem:
     """Fresh uniform interior points (jax, one key per coordinate), the condition points kept."""
     f = points["f"]
     keys = jax.random.split(key, self.d)
-    cols = [jax.random.uniform(k, f.shape[:1], f.dtype, lo, hi)
-            for k, (lo, hi) in zip(keys, self.domain)]
+    cols = [
+      jax.random.uniform(k, f.shape[:1], f.dtype, lo, hi) for k, (lo, hi) in zip(keys, self.domain)
+    ]
     return {**points, "f": jnp.stack(cols, 1)}
 
   def with_box(self, **boxes) -> "Problem":
@@ -291,8 +308,7 @@ class Problem:
     for one equation, a vector (n_eq,) for several. ``dropped`` parameters arrive as 0.0."""
     spatial = tuple(c for c in self.coord_names if c != self.time)
     m = {k: (ABSENT if k in dropped else v) for k, v in self.mu_dict(mu).items()}
-    out = self.residual(Fields(u, z, self.coord_names, self.fields, spatial),
-                        self.point_dict(z), m)
+    out = self.residual(Fields(u, z, self.coord_names, self.fields, spatial), self.point_dict(z), m)
     if isinstance(out, (tuple, list)):
       return jnp.stack([jnp.asarray(v) for v in out])
     return jnp.asarray(out)
@@ -316,8 +332,15 @@ class Problem:
     for c in self.conditions:
       if getattr(c, "when", None) in dropped:
         continue
-      out.append((c.name, (lambda c: lambda u, mu, z: scalar_if_one(
-          c.residual(self, self._vector_net(u), z, mu)))(c), (points[c.name],)))
+      out.append(
+        (
+          c.name,
+          (lambda c: lambda u, mu, z: scalar_if_one(c.residual(self, self._vector_net(u), z, mu)))(
+            c
+          ),
+          (points[c.name],),
+        )
+      )
     return tuple(out)
 
   def needs_uxx(self, mus) -> bool:
@@ -343,9 +366,11 @@ class Problem:
       lo, hi = self.mu_box.T
       bad = np.any((mus < lo) | (mus > hi), axis=1)
       if np.any(bad):
-        raise UserError(f"{self.name}: mu {mus[bad][0].tolist()} is outside the box "
-                        f"{dict(zip(self.mu_names, self.mu_box.tolist()))} and the problem does "
-                        f"not extrapolate")
+        raise UserError(
+          f"{self.name}: mu {mus[bad][0].tolist()} is outside the box "
+          f"{dict(zip(self.mu_names, self.mu_box.tolist()))} and the problem does "
+          f"not extrapolate"
+        )
 
   def reference(self, *coords_and_mu) -> np.ndarray:
     """The exact solution at points (coordinate arrays of one shape, in order) for one mu:
@@ -357,8 +382,9 @@ class Problem:
     m = {name: float(v) for name, v in zip(self.mu_names, np.asarray(mu, np.float64).ravel())}
     out = self.exact(z, m)
     if isinstance(out, (tuple, list)):
-      return np.stack([np.broadcast_to(np.asarray(v, np.float64), z[self.coord_names[0]].shape)
-                       for v in out], -1)
+      return np.stack(
+        [np.broadcast_to(np.asarray(v, np.float64), z[self.coord_names[0]].shape) for v in out], -1
+      )
     return np.broadcast_to(np.asarray(out, np.float64), z[self.coord_names[0]].shape)
 
   def check(self) -> None:
@@ -373,21 +399,29 @@ class Problem:
     except UserError:
       raise
     except Exception as e:
-      raise UserError(f"{self.name}: the residual failed at one point: {type(e).__name__}: "
-                      f"{str(e).splitlines()[0] if str(e) else ''}") from None
+      raise UserError(
+        f"{self.name}: the residual failed at one point: {type(e).__name__}: "
+        f"{str(e).splitlines()[0] if str(e) else ''}"
+      ) from None
     n_eq = self.equations
     if r.ndim > 1 or (n_eq is not None and r.size != n_eq):
-      raise UserError(f"{self.name}: the residual returned shape {r.shape}; expected one value "
-                      f"per equation" + (f" ({n_eq})" if n_eq else ""))
+      raise UserError(
+        f"{self.name}: the residual returned shape {r.shape}; expected one value "
+        f"per equation" + (f" ({n_eq})" if n_eq else "")
+      )
     if not np.all(np.isfinite(np.asarray(r))):
-      raise UserError(f"{self.name}: the residual is not finite at z={np.asarray(z).tolist()}, "
-                      f"mu={np.asarray(mu).tolist()}")
+      raise UserError(
+        f"{self.name}: the residual is not finite at z={np.asarray(z).tolist()}, "
+        f"mu={np.asarray(mu).tolist()}"
+      )
     for c in self.conditions:
       zc = c.sample(self, 1, np.random.default_rng(0))[0]
       try:
         v = c.residual(self, net, jnp.asarray(zc), mu)
       except Exception as e:
-        raise UserError(f"{self.name}: condition {c.name!r} failed at one point: "
-                        f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+        raise UserError(
+          f"{self.name}: condition {c.name!r} failed at one point: "
+          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from None
       if not np.all(np.isfinite(np.asarray(v))):
         raise UserError(f"{self.name}: condition {c.name!r} is not finite at one point")

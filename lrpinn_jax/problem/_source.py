@@ -1,5 +1,6 @@
 """Where a Problem comes from, as one string model.json can keep: "path/to/file.py" (the object
 named ``problem``), "path/to/file.py:NAME", or "package.module:NAME"."""
+
 from __future__ import annotations
 
 import importlib
@@ -17,6 +18,7 @@ def is_source(spec: str) -> bool:
 def load_problem(spec: str):
   """The Problem that ``spec`` names, with ``source`` set to ``spec``."""
   from lrpinn_jax.problem._problem import Problem
+
   path, sep, attr = spec.rpartition(":") if ":" in spec else (spec, "", "")
   if not sep and not path.endswith(".py"):
     raise UserError(f"--problem={spec}: expected FILE.py, FILE.py:NAME or module:NAME")
@@ -40,7 +42,9 @@ def load_problem(spec: str):
       raise UserError(f"--problem={spec}: cannot import {path}: {e}") from None
   obj = getattr(module, attr, None)
   if not isinstance(obj, Problem):
-    raise UserError(f"{spec}: {attr!r} is {'missing' if obj is None else type(obj).__name__}, "
-                    f"not an lrpinn_jax Problem")
+    raise UserError(
+      f"{spec}: {attr!r} is {'missing' if obj is None else type(obj).__name__}, "
+      f"not an lrpinn_jax Problem"
+    )
   object.__setattr__(obj, "source", spec)
   return obj

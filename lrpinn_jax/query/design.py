@@ -8,6 +8,7 @@ grid of starts at once (vmap); the best start wins, and other starts that end at
 a misfit within 2x of the best are reported: the answer need not be unique (convection at t = 1:
 beta and beta - 2 pi give the same profile).
 """
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,17 @@ class Design(NamedTuple):
   others: np.ndarray  # (k, mu_dim) other local minima with misfit <= 2x the best (distinct mu)
 
 
-def fit_target(solver, coords, target, *, box, fields=None, n_starts: int = 11,
-               steps: int = 300, lr: float = 0.02) -> Design:
+def fit_target(
+  solver,
+  coords,
+  target,
+  *,
+  box,
+  fields=None,
+  n_starts: int = 11,
+  steps: int = 300,
+  lr: float = 0.02,
+) -> Design:
   """mu in ``box`` ((mu_dim, 2); coordinates with lo == hi fixed) minimising the mean squared
   misfit of the model at points ``coords`` (one array (n,) per coordinate) to ``target``: (n,)
   for one field, (n, k) for the k fields of the indices ``fields`` (None: all of them)."""
@@ -51,13 +61,15 @@ def fit_target(solver, coords, target, *, box, fields=None, n_starts: int = 11,
       g = jax.grad(loss_fn)(z)
       upd, st = opt.update(g, st, z)
       return jnp.clip(optax.apply_updates(z, upd), 0.0, 1.0), st
+
     z, _ = jax.lax.fori_loop(0, steps, step, (z0, opt.init(z0)))
     return z, loss_fn(z)
 
   k = max(1, int(round(n_starts ** (1.0 / len(free)))))
   axes = [(np.arange(k) + 0.5) / k] * len(free)
-  starts = jnp.asarray(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(free)),
-                       real())
+  starts = jnp.asarray(
+    np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(free)), real()
+  )
   z, loss = jax.jit(jax.vmap(one))(starts)
   z, loss = np.asarray(z, np.float64), np.asarray(loss, np.float64)
   best = int(np.argmin(loss))
@@ -67,8 +79,12 @@ def fit_target(solver, coords, target, *, box, fields=None, n_starts: int = 11,
     if loss[i] <= 2 * loss[best] and not any(near):
       others.append(int(i))
   full = lambda i: np.asarray(mu_of(jnp.asarray(z[i], real())), np.float64)
-  return Design(full(best), float(loss[best]), time.perf_counter() - t0,
-                np.asarray([full(i) for i in others]).reshape(-1, len(box)))
+  return Design(
+    full(best),
+    float(loss[best]),
+    time.perf_counter() - t0,
+    np.asarray([full(i) for i in others]).reshape(-1, len(box)),
+  )
 
 
 def fit_profile(solver, x, t_target: float, target, **kwargs) -> Design:

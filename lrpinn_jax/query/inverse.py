@@ -28,6 +28,7 @@ on the data's scale was too wide (results/inverse/README.md).
 >>> # est.mu_hat, est.std, est.ci95
 >>> # joint = refine(solver, pde, obs, est, sigma=0.01, steps=100)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,6 +67,7 @@ class Observations(NamedTuple):
   """Data of a problem's solution: coords, one (n_obs,) array per coordinate (the problem's
   order); u, (n_obs,) for one observed field or (n_obs, k) for k; fields, the indices of the
   observed fields in the problem's order; sigma, the noise standard deviation if known."""
+
   coords: Tuple[np.ndarray, ...]
   u: np.ndarray
   fields: Tuple[int, ...] = (0,)
@@ -94,8 +96,16 @@ def _grid(box: np.ndarray, n: int) -> np.ndarray:
   return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
 
 
-def make_fitter(solver, free: Sequence[int], base_mu, box, *, fields: Sequence[int] = (0,),
-                steps: int = 30, lm_cfg: lm.LMConfig = lm.LMConfig()):
+def make_fitter(
+  solver,
+  free: Sequence[int],
+  base_mu,
+  box,
+  *,
+  fields: Sequence[int] = (0,),
+  steps: int = 30,
+  lm_cfg: lm.LMConfig = lm.LMConfig(),
+):
   """Returns fit(starts, coords, u, sigma) -> (theta (n_starts, n_free), loss (n_starts,),
   J = du/dtheta (n_starts, n_obs k, n_free), residual u_fit - u (n_starts, n_obs k)), jitted and
   stored (lrpinn_jax.io.programs): LM on the misfit of the observed ``fields`` from every start
@@ -148,11 +158,17 @@ def check_observations(pde, obs: Observations, n_mu_model: int) -> Observations:
   n = coords[0].shape[0] if coords and coords[0].ndim == 1 else -1
   k = len(obs.fields)
   want = (n,) if k == 1 else (n, k)
-  if (len(coords) != len(pde.domain) or n <= 0 or any(c.shape != (n,) for c in coords)
-      or u.shape not in (want, (n, 1) if k == 1 else want)):
-    raise UserError(f"observations: one 1-D array of one length per coordinate "
-                    f"{tuple(pde.coord_names)} and values of shape (n,) or (n, fields), got "
-                    f"coordinate shapes {[c.shape for c in coords]} and values {u.shape}")
+  if (
+    len(coords) != len(pde.domain)
+    or n <= 0
+    or any(c.shape != (n,) for c in coords)
+    or u.shape not in (want, (n, 1) if k == 1 else want)
+  ):
+    raise UserError(
+      f"observations: one 1-D array of one length per coordinate "
+      f"{tuple(pde.coord_names)} and values of shape (n,) or (n, fields), got "
+      f"coordinate shapes {[c.shape for c in coords]} and values {u.shape}"
+    )
   if not (all(np.all(np.isfinite(c)) for c in coords) and np.all(np.isfinite(u))):
     raise UserError("observations contain NaN or infinite values")
   for c, name, (lo, hi) in zip(coords, pde.coord_names, pde.domain):
@@ -163,8 +179,16 @@ def check_observations(pde, obs: Observations, n_mu_model: int) -> Observations:
   return Observations(coords, u.reshape(want), tuple(obs.fields), obs.sigma)
 
 
-def fit_mu(solver, obs: Observations, *, box, sigma: Optional[float] = None, n_starts: int = 21,
-           steps: int = 30, fitter=None) -> Estimate:
+def fit_mu(
+  solver,
+  obs: Observations,
+  *,
+  box,
+  sigma: Optional[float] = None,
+  n_starts: int = 21,
+  steps: int = 30,
+  fitter=None,
+) -> Estimate:
   """mu from observations (``Observations``: values of some fields at points): LM from
   ``n_starts`` starts over ``box`` ((mu_dim, 2) lo, hi per coordinate; coordinates with lo == hi
   are held fixed), Laplace covariance at the best. sigma: the noise standard deviation (None:
@@ -177,13 +201,15 @@ def fit_mu(solver, obs: Observations, *, box, sigma: Optional[float] = None, n_s
   if not free:
     raise UserError("the box fixes every coordinate of mu: nothing to estimate")
   base = box[:, 0].copy()
-  fitter = fitter or make_fitter(solver, free, base, box[list(free)], fields=obs.fields,
-                                 steps=steps)
+  fitter = fitter or make_fitter(
+    solver, free, base, box[list(free)], fields=obs.fields, steps=steps
+  )
   coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
   us = jnp.asarray(obs.u, real())
   scale = float(sigma) if sigma else 1.0  # None or 0 (noise-free data): no scaling
-  theta, loss, jac, resid = fitter(jnp.asarray(_grid(box[list(free)], n_starts), real()), coords,
-                                   us, jnp.asarray(scale, real()))
+  theta, loss, jac, resid = fitter(
+    jnp.asarray(_grid(box[list(free)], n_starts), real()), coords, us, jnp.asarray(scale, real())
+  )
   best = int(jnp.argmin(loss))
   mu = base.copy()
   mu[list(free)] = np.asarray(theta[best], np.float64)
@@ -200,16 +226,24 @@ def _laplace(mu, free, unit_cov, resid, u, sigma):
   n, d = len(resid), len(free)
   s_fit = float(np.sqrt(resid @ resid / max(n - d, 1)))  # noise and model error together
   s = max(float(sigma), s_fit) if sigma else s_fit
-  cov = s ** 2 * unit_cov
+  cov = s**2 * unit_cov
   std = np.sqrt(np.maximum(np.diag(cov), 0.0))
   ci = np.stack([mu[list(free)] - Z95 * std, mu[list(free)] + Z95 * std], 1)
   rel = float(np.linalg.norm(resid) / max(np.linalg.norm(u), 1e-30))
   return cov, std, ci, s, rel
 
 
-def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0,),
-                 steps: int = 100, data_weight: float = 1.0, need_xx: bool = False,
-                 lm_cfg: lm.LMConfig = lm.LMConfig()):
+def make_refiner(
+  solver,
+  pde,
+  free: Sequence[int],
+  *,
+  fields: Sequence[int] = (0,),
+  steps: int = 100,
+  data_weight: float = 1.0,
+  need_xx: bool = False,
+  lm_cfg: lm.LMConfig = lm.LMConfig(),
+):
   """Returns refine(trainable, frozen, mu0 (mu_dim,), coords, u, points) -> (trainable,
   mu (mu_dim,), J (m, n) at the end, data residual (n_obs k,), the PDE and condition blocks'
   residuals (each scaled to its mean square; the PDE's first)), jitted and stored
@@ -233,8 +267,10 @@ def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0
       return _select(parts(th)[0](*cu[:-1]), fields, cfg.n_out) - cu[-1]
 
     def rj(theta):
-      blocks = [lm.block_rows(lambda th, *c, fn=fn: fn(*parts(th), *c), theta, cols)
-                for _, fn, cols in pde.blocks(points, need_xx=need_xx)]
+      blocks = [
+        lm.block_rows(lambda th, *c, fn=fn: fn(*parts(th), *c), theta, cols)
+        for _, fn, cols in pde.blocks(points, need_xx=need_xx)
+      ]
       data, data_jac = lm.block_rows(misfit, theta, (*coords, u), mean=False)
       w = jnp.sqrt(data_weight / coords[0].shape[0])
       r = jnp.concatenate([b[0] for b in blocks] + [w * data])
@@ -246,14 +282,25 @@ def make_refiner(solver, pde, free: Sequence[int], *, fields: Sequence[int] = (0
     _, jac, data, pde_blocks = rj(theta)
     return unravel(theta[:n_net]), parts(theta)[1], jac, data, pde_blocks
 
-  key = _program_key(solver, tuple(int(i) for i in free), fields, steps, data_weight, need_xx,
-                     lm_cfg)
+  key = _program_key(
+    solver, tuple(int(i) for i in free), fields, steps, data_weight, need_xx, lm_cfg
+  )
   return programs.stored(run, "inverse_refine", key)
 
 
-def refine(solver, pde, obs: Observations, est: Estimate, *, sigma: Optional[float] = None,
-           steps: int = 100, data_weight: float = 1.0, data: DataConfig = DataConfig(),
-           seed: int = 0, refiner=None) -> Estimate:
+def refine(
+  solver,
+  pde,
+  obs: Observations,
+  est: Estimate,
+  *,
+  sigma: Optional[float] = None,
+  steps: int = 100,
+  data_weight: float = 1.0,
+  data: DataConfig = DataConfig(),
+  seed: int = 0,
+  refiner=None,
+) -> Estimate:
   """Joint refinement of ``est`` (a ``fit_mu`` result): mu[est.free] and the Phase-2 parameters by
   LM on the PDE residual and the data misfit (module docstring), covariance of mu by
   ``sandwich``. Collocation points: ``data`` drawn with ``seed``.
@@ -263,16 +310,24 @@ def refine(solver, pde, obs: Observations, est: Estimate, *, sigma: Optional[flo
   sigma = obs.sigma if sigma is None else sigma
   free = est.free
   need_xx = needs_full_residual(pde, est.mu_hat, free)
-  refiner = refiner or make_refiner(solver, pde, free, fields=obs.fields, steps=steps,
-                                    data_weight=data_weight, need_xx=need_xx)
+  refiner = refiner or make_refiner(
+    solver, pde, free, fields=obs.fields, steps=steps, data_weight=data_weight, need_xx=need_xx
+  )
   trainable, frozen, _ = split_params(solver.config, solver.params, est.mu_hat, "full")
   points = jax.tree.map(jnp.asarray, train_batch(pde, data, seed))
   coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
-  _, mu, jac, resid, blocks = refiner(trainable, frozen, jnp.asarray(est.mu_hat, real()), coords,
-                                      jnp.asarray(obs.u, real()), points)
+  _, mu, jac, resid, blocks = refiner(
+    trainable, frozen, jnp.asarray(est.mu_hat, real()), coords, jnp.asarray(obs.u, real()), points
+  )
   mu = np.asarray(mu, np.float64)
-  cov, s, _ = sandwich(np.asarray(jac, np.float64), [np.asarray(b, np.float64) for b in blocks],
-                       np.asarray(resid, np.float64), len(free), data_weight, sigma)
+  cov, s, _ = sandwich(
+    np.asarray(jac, np.float64),
+    [np.asarray(b, np.float64) for b in blocks],
+    np.asarray(resid, np.float64),
+    len(free),
+    data_weight,
+    sigma,
+  )
   std = np.sqrt(np.maximum(np.diag(cov), 0.0))
   ci = np.stack([mu[list(free)] - Z95 * std, mu[list(free)] + Z95 * std], 1)
   u = np.asarray(obs.u, np.float64).reshape(-1)
@@ -281,8 +336,14 @@ def refine(solver, pde, obs: Observations, est: Estimate, *, sigma: Optional[flo
   return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0, f_rms)
 
 
-def sandwich(jac: np.ndarray, blocks, data_resid: np.ndarray, d: int, data_weight: float,
-             sigma: Optional[float]):
+def sandwich(
+  jac: np.ndarray,
+  blocks,
+  data_resid: np.ndarray,
+  d: int,
+  data_weight: float,
+  sigma: Optional[float],
+):
   """Covariance of the refined mu (the last ``d`` unknowns): (cov (d, d), sigma used, p_eff).
 
   The refinement minimises ||r||^2 = sum_b ||r_b||^2 + (w / n) ||u_fit - u||^2 (make_refiner)
@@ -303,10 +364,10 @@ def sandwich(jac: np.ndarray, blocks, data_resid: np.ndarray, d: int, data_weigh
   p_eff = float(data_weight / n * np.trace(jac_d @ inv @ jac_d.T))
   s_fit = float(np.sqrt(data_resid @ data_resid / max(n - p_eff, 1.0)))
   s = max(float(sigma), s_fit) if sigma else s_fit
-  meat = s ** 2 * (data_weight / n) ** 2 * jac_d.T @ jac_d
+  meat = s**2 * (data_weight / n) ** 2 * jac_d.T @ jac_d
   row = 0
   for b in blocks:
-    meat += (b @ b / b.size) * jac[row:row + b.size].T @ jac[row:row + b.size]
+    meat += (b @ b / b.size) * jac[row : row + b.size].T @ jac[row : row + b.size]
     row += b.size
   return (inv @ meat @ inv)[-d:, -d:], s, p_eff
 
@@ -315,12 +376,12 @@ def needs_full_residual(pde, mu, free: Sequence[int]) -> bool:
   """Whether refinement needs the problem's full residual: some mu entry it drops where 0 is
   nonzero at ``mu`` or is being estimated (Problem.drop_zero)."""
   dropped = getattr(pde, "drop_zero", ())
-  return (bool(pde.needs_uxx(np.asarray(mu)[None]))
-          or any(pde.mu_names[i] in dropped for i in free))
+  return bool(pde.needs_uxx(np.asarray(mu)[None])) or any(pde.mu_names[i] in dropped for i in free)
 
 
-def synthetic(pde, mu_true, n_obs: int, noise: float, seed: int,
-              fields: Sequence[int] = (0,)) -> Observations:
+def synthetic(
+  pde, mu_true, n_obs: int, noise: float, seed: int, fields: Sequence[int] = (0,)
+) -> Observations:
   """Observations of the reference solution at mu_true: the ``fields`` at n_obs points uniform
   in the domain, plus Gaussian noise of standard deviation noise * RMS (over those fields)."""
   rng = np.random.default_rng([seed, 7])
@@ -330,5 +391,5 @@ def synthetic(pde, mu_true, n_obs: int, noise: float, seed: int,
   if clean.ndim == 2:
     clean = clean[:, list(fields)]
     clean = clean[:, 0] if len(fields) == 1 else clean
-  sigma = float(noise * np.sqrt(np.mean(clean ** 2)))
+  sigma = float(noise * np.sqrt(np.mean(clean**2)))
   return Observations(coords, clean + sigma * rng.standard_normal(clean.shape), fields, sigma)

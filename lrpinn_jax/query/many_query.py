@@ -5,6 +5,7 @@ Different mu have different adaptive ranks, so shapes are kept at full rank and 
 a 0/1 mask on s (frozen["mask"]): masked entries stay exactly zero and their Jacobian columns
 vanish, so the result equals the truncated per-mu Phase 2 (tests check this).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,8 +44,7 @@ def init_many(cfg: ModelConfig, params: dict, mus, rank_mode: str = "adaptive"):
   assert rank_mode in RANK_MODES
   s = jax.vmap(lambda m: hyper_s(cfg, params["hyper"], m))(jnp.asarray(mus, real()))
   n = s[0].shape[0]
-  mask = tuple((v > 0).astype(real()) if rank_mode == "adaptive" else jnp.ones_like(v)
-               for v in s)
+  mask = tuple((v > 0).astype(real()) if rank_mode == "adaptive" else jnp.ones_like(v) for v in s)
   net = params["net"]
   bcast = lambda tree: jax.tree.map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), tree)
   trainable = {"s": s, "start": bcast(net["start"]), "end": bcast(net["end"])}
@@ -63,14 +63,21 @@ class Stop:
   than the fraction ``rel_tol`` over the last ``window`` steps stops (its state is frozen from
   then on); rel_tol = 0: every mu runs all the steps. A chunk ends when every mu in it has
   stopped, so the time saved is that of the steps no mu of the chunk needed."""
+
   window: int = 10
   rel_tol: float = 0.0
 
   DEFAULT_TOL = 1e-2  # the commands' default (experiments.many_query --tol)
 
 
-def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int,
-                 lm_cfg: lm.LMConfig = lm.LMConfig(), stop: Stop = Stop()):
+def make_many_lm(
+  cfg: ModelConfig,
+  pde,
+  loss_cfg: LossConfig,
+  steps: int,
+  lm_cfg: lm.LMConfig = lm.LMConfig(),
+  stop: Stop = Stop(),
+):
   """Returns solve(trainable, frozen, mus, points) -> (trainable, loss (n,), steps (n,), converged
   (n,)), to jit once: ``steps`` LM steps at most per mu, fewer where ``stop`` ends it (steps: the
   steps each mu took; converged: stopped by the rule rather than the budget)."""
@@ -81,22 +88,23 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int,
   def solve(trainable, frozen, mus, points):
     axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0 if lm_cfg.geodesic else None, 0, 0, 0, 0)
     init = lambda tr, fr: lm.init_lm(pde, tr, fr, points, lm_cfg, need_xx=loss_cfg.need_xx)
-    state = jax.vmap(init, in_axes=(0, _in_axes(frozen)),
-                     out_axes=axes)(trainable, frozen)
-    vstep = jax.vmap(lambda st, mu: step(st, Phase2Batch(mu, points))[0], in_axes=(axes, 0),
-                     out_axes=axes)
+    state = jax.vmap(init, in_axes=(0, _in_axes(frozen)), out_axes=axes)(trainable, frozen)
+    vstep = jax.vmap(
+      lambda st, mu: step(st, Phase2Batch(mu, points))[0], in_axes=(axes, 0), out_axes=axes
+    )
     if not stop.rel_tol:
       state = jax.lax.fori_loop(0, steps, lambda _, st: vstep(st, mus), state)
       n = mus.shape[0]
-      return (state.trainable, state.loss, jnp.full((n,), steps, jnp.int32),
-              jnp.zeros((n,), bool))
+      return (state.trainable, state.loss, jnp.full((n,), steps, jnp.int32), jnp.zeros((n,), bool))
 
     def body(carry):
       k, st, ref, done = carry
       new = vstep(st, mus)
       keep = lambda a, b: jnp.where(done.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
-      per_mu = {f: jax.tree.map(keep, getattr(st, f), getattr(new, f))
-                for f in ("trainable", "r", "jtj", "jtr", "damping", "nu", "loss", "step")}
+      per_mu = {
+        f: jax.tree.map(keep, getattr(st, f), getattr(new, f))
+        for f in ("trainable", "r", "jtj", "jtr", "damping", "nu", "loss", "step")
+      }
       if lm_cfg.geodesic:
         per_mu["jac"] = keep(st.jac, new.jac)
       st = st._replace(**per_mu)
@@ -108,10 +116,13 @@ def make_many_lm(cfg: ModelConfig, pde, loss_cfg: LossConfig, steps: int,
       return k + 1, st, ref, done
 
     n = mus.shape[0]
-    carry = (jnp.zeros((), jnp.int32), state, jnp.full((n,), jnp.inf, real()),
-             jnp.zeros((n,), bool))
-    _, state, _, done = jax.lax.while_loop(
-        lambda c: (c[0] < steps) & ~jnp.all(c[3]), body, carry)
+    carry = (
+      jnp.zeros((), jnp.int32),
+      state,
+      jnp.full((n,), jnp.inf, real()),
+      jnp.zeros((n,), bool),
+    )
+    _, state, _, done = jax.lax.while_loop(lambda c: (c[0] < steps) & ~jnp.all(c[3]), body, carry)
     return state.trainable, state.loss, state.step, done
 
   return solve
@@ -124,10 +135,22 @@ def chunk_size(n: int, chunk: int = 0, mesh=None) -> int:
   return sharding.padded(max(size, 1), mesh.size if mesh is not None else 1)
 
 
-def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int, size: int,
-                      rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
-                      lm_cfg: lm.LMConfig = lm.LMConfig(), mesh=None, stop: Stop = Stop(),
-                      warm_steps: int = 0, program_key: Optional[str] = None):
+def make_chunk_solver(
+  cfg: ModelConfig,
+  pde,
+  params: dict,
+  points,
+  *,
+  steps: int,
+  size: int,
+  rank_mode: str = "adaptive",
+  loss_cfg: LossConfig = LossConfig(),
+  lm_cfg: lm.LMConfig = lm.LMConfig(),
+  mesh=None,
+  stop: Stop = Stop(),
+  warm_steps: int = 0,
+  program_key: Optional[str] = None,
+):
   """Returns solve(mus, start=None) for exactly ``size`` mu (size, pde.mu_dim) -> (trainable,
   frozen, info), host (numpy) pytrees with a leading mu axis in trainable, frozen["mask"] and
   info's "loss", "steps" and "converged" (``make_many_lm``). One jit for every call; with a mesh
@@ -164,11 +187,20 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
 
   run, run_from = batch, batch_from
   if multi:  # each device solves its own mu: no collective inside the LM loop
-    run = jax.shard_map(batch, mesh=mesh, in_specs=(P(), P(sharding.MU), P()),
-                        out_specs=P(sharding.MU), check_vma=False)
-    run_from = jax.shard_map(batch_from, mesh=mesh,
-                             in_specs=(P(), P(sharding.MU), P(), P(sharding.MU), P(sharding.MU)),
-                             out_specs=P(sharding.MU), check_vma=False)
+    run = jax.shard_map(
+      batch,
+      mesh=mesh,
+      in_specs=(P(), P(sharding.MU), P()),
+      out_specs=P(sharding.MU),
+      check_vma=False,
+    )
+    run_from = jax.shard_map(
+      batch_from,
+      mesh=mesh,
+      in_specs=(P(), P(sharding.MU), P(), P(sharding.MU), P(sharding.MU)),
+      out_specs=P(sharding.MU),
+      check_vma=False,
+    )
   if multi or program_key is None:
     run, run_from = jax.jit(run), jax.jit(run_from)
   else:
@@ -186,17 +218,28 @@ def make_chunk_solver(cfg: ModelConfig, pde, params: dict, points, *, steps: int
     else:
       assert warm_steps, "make_chunk_solver(warm_steps=...) builds the warm-start program"
       tr0, mask0 = (place(jax.tree.map(np.asarray, v), split) for v in start)
-      trainable, mask, info = jax.device_get(run_from(params, place(mus, split), pts, tr0,
-                                                      mask0))
+      trainable, mask, info = jax.device_get(run_from(params, place(mus, split), pts, tr0, mask0))
     return trainable, {**jax.device_get(bases), "mask": mask}, info
 
   return solve
 
 
-def run_many(cfg: ModelConfig, pde, params: dict, mus, points, *, steps: int,
-             rank_mode: str = "adaptive", loss_cfg: LossConfig = LossConfig(),
-             lm_cfg: lm.LMConfig = lm.LMConfig(), chunk: int = 0, mesh=None,
-             log=None, stop: Stop = Stop()) -> ManyQueryResult:
+def run_many(
+  cfg: ModelConfig,
+  pde,
+  params: dict,
+  mus,
+  points,
+  *,
+  steps: int,
+  rank_mode: str = "adaptive",
+  loss_cfg: LossConfig = LossConfig(),
+  lm_cfg: lm.LMConfig = lm.LMConfig(),
+  chunk: int = 0,
+  mesh=None,
+  log=None,
+  stop: Stop = Stop(),
+) -> ManyQueryResult:
   """Batched LM Phase 2 for all ``mus`` (n_mu, pde.mu_dim); seconds include compilation.
 
   chunk > 0: the mu go through ONE compiled program ``chunk`` at a time (the last chunk padded
@@ -208,15 +251,31 @@ def run_many(cfg: ModelConfig, pde, params: dict, mus, points, *, steps: int,
   t0 = time.perf_counter()
   mus = np.asarray(mus, np_real())
   size = chunk_size(len(mus), chunk, mesh)
-  solve = make_chunk_solver(cfg, pde, params, points, steps=steps, size=size,
-                            rank_mode=rank_mode, loss_cfg=loss_cfg, lm_cfg=lm_cfg, mesh=mesh,
-                            stop=stop)
+  solve = make_chunk_solver(
+    cfg,
+    pde,
+    params,
+    points,
+    steps=steps,
+    size=size,
+    rank_mode=rank_mode,
+    loss_cfg=loss_cfg,
+    lm_cfg=lm_cfg,
+    mesh=mesh,
+    stop=stop,
+  )
   keep, parts = zip(*[(k, solve(part)) for k, part in chunked(mus, size, log)])
   frozen = {k: v for k, v in parts[0][1].items() if k != "mask"}
   frozen["mask"] = concat([p[1]["mask"] for p in parts], keep)
   info = concat([p[2] for p in parts], keep)
-  return ManyQueryResult(concat([p[0] for p in parts], keep), frozen, info["loss"],
-                         time.perf_counter() - t0, info["steps"], info["converged"])
+  return ManyQueryResult(
+    concat([p[0] for p in parts], keep),
+    frozen,
+    info["loss"],
+    time.perf_counter() - t0,
+    info["steps"],
+    info["converged"],
+  )
 
 
 def chunked(mus: np.ndarray, size: int, log=None):
@@ -226,13 +285,15 @@ def chunked(mus: np.ndarray, size: int, log=None):
   total = -(-n // size)
   t0 = time.perf_counter()
   for k in range(total):
-    part = mus[k * size:(k + 1) * size]
+    part = mus[k * size : (k + 1) * size]
     yield len(part), sharding.pad_mu(part, None, size)[0]
     if log is not None and total > 1:
       done = min((k + 1) * size, n)
       elapsed = time.perf_counter() - t0
-      log(f"[many_query] chunk {k + 1}/{total}: {done}/{n} mu, {done / elapsed:.2f} mu/s, "
-          f"elapsed {fmt_time(elapsed)}  ETA {fmt_time(elapsed / done * (n - done))}")
+      log(
+        f"[many_query] chunk {k + 1}/{total}: {done}/{n} mu, {done / elapsed:.2f} mu/s, "
+        f"elapsed {fmt_time(elapsed)}  ETA {fmt_time(elapsed / done * (n - done))}"
+      )
 
 
 def concat(parts, keep):
@@ -240,17 +301,21 @@ def concat(parts, keep):
   return jax.tree.map(lambda *a: np.concatenate([v[:k] for v, k in zip(a, keep)]), *parts)
 
 
-def predict_many(cfg: ModelConfig, trainable: dict, frozen: dict, *coords, pde=None,
-                 mus=None) -> jnp.ndarray:
+def predict_many(
+  cfg: ModelConfig, trainable: dict, frozen: dict, *coords, pde=None, mus=None
+) -> jnp.ndarray:
   """u at points (one (n,) array per coordinate, e.g. x, t) for every mu of a batched Phase 2:
   (n_mu, n), or (n_mu, n, n_fields) for several fields. pde, mus (n_mu, m): the problem and the
   mu the batch was fine-tuned for (needed by a model that holds its initial condition exactly,
   ModelConfig.hard_ic)."""
   if mus is None:
-    return jax.vmap(lambda tr, fr: predict(cfg, tr, fr, *coords),
-                    in_axes=(0, _in_axes(frozen)))(trainable, frozen)
-  return jax.vmap(lambda tr, fr, mu: predict(cfg, tr, fr, *coords, pde=pde, mu=mu),
-                  in_axes=(0, _in_axes(frozen), 0))(trainable, frozen, jnp.asarray(mus, real()))
+    return jax.vmap(lambda tr, fr: predict(cfg, tr, fr, *coords), in_axes=(0, _in_axes(frozen)))(
+      trainable, frozen
+    )
+  return jax.vmap(
+    lambda tr, fr, mu: predict(cfg, tr, fr, *coords, pde=pde, mu=mu),
+    in_axes=(0, _in_axes(frozen), 0),
+  )(trainable, frozen, jnp.asarray(mus, real()))
 
 
 def trainable_counts(trainable: dict, frozen: dict) -> np.ndarray:
@@ -260,9 +325,20 @@ def trainable_counts(trainable: dict, frozen: dict) -> np.ndarray:
   return (per_layer + dense).astype(int)
 
 
-def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
-          chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print, stop: Stop = Stop(),
-          warm_steps: int = 0) -> dict:
+def study(
+  solver,
+  mus,
+  *,
+  steps: int = 100,
+  rank_mode: str = "adaptive",
+  seed: int = 0,
+  chunk: int = DEFAULT_CHUNK,
+  data=None,
+  mesh=None,
+  log=print,
+  stop: Stop = Stop(),
+  warm_steps: int = 0,
+) -> dict:
   """The many-query study of any problem: zero-shot and batched LM Phase 2 for every mu of
   ``mus`` (n, mu_dim), errors against the problem's reference on each mu's test set (the same
   points for all).
@@ -304,15 +380,30 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
   zero_at = programs.stored(lambda p, m, cs: zero_shot(cfg, p, m, *cs, pde=pde), "zero_shot", key)
   zero_fn = lambda p, m: zero_at(p, m, tuple(coords))
   if steps:
-    solve = make_chunk_solver(cfg, pde, solver.params, points, steps=steps, size=size,
-                              rank_mode=rank_mode, loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)),
-                              mesh=mesh, stop=stop, warm_steps=warm_steps, program_key=problem)
+    solve = make_chunk_solver(
+      cfg,
+      pde,
+      solver.params,
+      points,
+      steps=steps,
+      size=size,
+      rank_mode=rank_mode,
+      loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)),
+      mesh=mesh,
+      stop=stop,
+      warm_steps=warm_steps,
+      program_key=problem,
+    )
     after_at = programs.stored(
-        lambda tr, fr, m, cs: predict_many(cfg, tr, fr, *cs, pde=pde, mus=m), "predict_many", key)
+      lambda tr, fr, m, cs: predict_many(cfg, tr, fr, *cs, pde=pde, mus=m), "predict_many", key
+    )
     after_fn = lambda tr, fr, m: after_at(tr, fr, m, tuple(coords))
-  log(f"[many_query] {len(mus)} mu, " + (f"{steps} LM steps" if steps else "zero-shot only")
-      + f", {-(-len(mus) // size)} chunk(s) of {size}"
-      + (f" split over {mesh.size} devices" if mesh is not None and mesh.size > 1 else ""))
+  log(
+    f"[many_query] {len(mus)} mu, "
+    + (f"{steps} LM steps" if steps else "zero-shot only")
+    + f", {-(-len(mus) // size)} chunk(s) of {size}"
+    + (f" split over {mesh.size} devices" if mesh is not None and mesh.size > 1 else "")
+  )
 
   def scored(prefix, pred, true):
     e = problem_errors(pde, pred, true)
@@ -325,55 +416,102 @@ def study(solver, mus, *, steps: int = 100, rank_mode: str = "adaptive", seed: i
 
   warm = bool(steps and warm_steps)
   n_chunks = -(-len(mus) // size)
-  order = (np.argsort(np.arange(len(mus)) % n_chunks, kind="stable") if warm
-           else np.arange(len(mus)))
+  order = np.argsort(np.arange(len(mus)) % n_chunks, kind="stable") if warm else np.arange(len(mus))
   scale = np.asarray(cfg.mu_scale, np.float64)
   solved = None  # (mu (m, d), trainable, mask) of the mu solved so far (warm starts)
   rows = []
   for keep, part in chunked(mus[order], size, log):
     u_ref = [pde.reference(*coords_np, mu) for mu in part[:keep]]
     zero = np.asarray(zero_fn(solver.params, part))
-    new = [{"mu": [float(v) for v in mu], **scored("zero_shot", zero[i], u_ref[i])}
-           for i, mu in enumerate(part[:keep])]
+    new = [
+      {"mu": [float(v) for v in mu], **scored("zero_shot", zero[i], u_ref[i])}
+      for i, mu in enumerate(part[:keep])
+    ]
     if steps:
       start = None
       if solved is not None:
         dist = np.abs(part[:, None, :] / scale - solved[0][None, :, :] / scale).sum(-1)
         near = np.argmin(dist, axis=1)
-        start = (jax.tree.map(lambda a: a[near], solved[1]),
-                 jax.tree.map(lambda a: a[near], solved[2]))
+        start = (
+          jax.tree.map(lambda a: a[near], solved[1]),
+          jax.tree.map(lambda a: a[near], solved[2]),
+        )
       trainable, frozen, info = solve(part, start)
       if warm:
-        new_sol = (part[:keep], jax.tree.map(lambda a: a[:keep], trainable),
-                   jax.tree.map(lambda a: a[:keep], frozen["mask"]))
-        solved = new_sol if solved is None else tuple(
+        new_sol = (
+          part[:keep],
+          jax.tree.map(lambda a: a[:keep], trainable),
+          jax.tree.map(lambda a: a[:keep], frozen["mask"]),
+        )
+        solved = (
+          new_sol
+          if solved is None
+          else tuple(
             jax.tree.map(lambda a, b: np.concatenate([a, b]), old, cur)
-            for old, cur in zip(solved, new_sol))
+            for old, cur in zip(solved, new_sol)
+          )
+        )
       u = np.asarray(after_fn(trainable, frozen, part))
       counts = trainable_counts(trainable, frozen)
       for i, row in enumerate(new):
-        row.update({**scored("phase2", u[i], u_ref[i]),
-                    "ranks": [int(np.asarray(m[i]).sum()) for m in frozen["mask"]],
-                    "trainable_params": int(counts[i]), "steps": int(info["steps"][i]),
-                    "stopped": "converged" if info["converged"][i] else "steps"})
+        row.update(
+          {
+            **scored("phase2", u[i], u_ref[i]),
+            "ranks": [int(np.asarray(m[i]).sum()) for m in frozen["mask"]],
+            "trainable_params": int(counts[i]),
+            "steps": int(info["steps"][i]),
+            "stopped": "converged" if info["converged"][i] else "steps",
+          }
+        )
     rows.extend(new)
   rows = [rows[i] for i in np.argsort(order)]  # back in the order of ``mus``
   seconds = time.perf_counter() - t0
-  return {"seconds": seconds, "mu_per_second": len(mus) / seconds,
-          "peak_memory_mb": peak_memory_mb(), "phase2_steps": steps, "rank_mode": rank_mode,
-          "chunk": size, "devices": 1 if mesh is None else mesh.size, "n_f": data.n_f,
-          "stop": dataclasses.asdict(stop), "warm_steps": warm_steps if warm else 0, "mus": rows}
+  return {
+    "seconds": seconds,
+    "mu_per_second": len(mus) / seconds,
+    "peak_memory_mb": peak_memory_mb(),
+    "phase2_steps": steps,
+    "rank_mode": rank_mode,
+    "chunk": size,
+    "devices": 1 if mesh is None else mesh.size,
+    "n_f": data.n_f,
+    "stop": dataclasses.asdict(stop),
+    "warm_steps": warm_steps if warm else 0,
+    "mus": rows,
+  }
 
 
-def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", seed: int = 0,
-               chunk: int = DEFAULT_CHUNK, data=None, mesh=None, log=print,
-               stop: Stop = Stop(), warm_steps: int = 0) -> dict:
+def beta_study(
+  solver,
+  betas,
+  *,
+  steps: int = 100,
+  rank_mode: str = "adaptive",
+  seed: int = 0,
+  chunk: int = DEFAULT_CHUNK,
+  data=None,
+  mesh=None,
+  log=print,
+  stop: Stop = Stop(),
+  warm_steps: int = 0,
+) -> dict:
   """``study`` over beta (n,) with nu = rho = 0 (the convection models, paper Fig. 5), in the
   many_query.json layout of convection: the rows under "betas", each with its "beta"."""
   betas = np.asarray(betas, np.float64)
   mus = np.stack([betas, np.zeros_like(betas), np.zeros_like(betas)], 1)
-  out = study(solver, mus, steps=steps, rank_mode=rank_mode, seed=seed, chunk=chunk, data=data,
-              mesh=mesh, log=log, stop=stop, warm_steps=warm_steps)
+  out = study(
+    solver,
+    mus,
+    steps=steps,
+    rank_mode=rank_mode,
+    seed=seed,
+    chunk=chunk,
+    data=data,
+    mesh=mesh,
+    log=log,
+    stop=stop,
+    warm_steps=warm_steps,
+  )
   rows = out.pop("mus")
   out["betas"] = [{"beta": r.pop("mu")[0], **r} for r in rows]
   return out
@@ -382,6 +520,7 @@ def beta_study(solver, betas, *, steps: int = 100, rank_mode: str = "adaptive", 
 def peak_memory_mb() -> float:
   """Peak resident memory of this process so far (ru_maxrss), MiB."""
   import resource
+
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -1,4 +1,5 @@
 """A trained model as a callable, differentiable many-query solver: ``solver(x, t, mu) -> u``."""
+
 from __future__ import annotations
 
 from typing import Tuple
@@ -24,6 +25,7 @@ class Solver:
   >>> # solver = lrpinn_jax.load("runs/conv")
   >>> # u = solver(np.array([0.1, 0.2]), np.array([0.5, 0.5]), np.array([35.0, 0.0, 0.0]))
   """
+
   params: dict
   config: ModelConfig = flax.struct.field(pytree_node=False)
   meta: Tuple = flax.struct.field(pytree_node=False, default=())
@@ -45,12 +47,14 @@ class Solver:
     for several."""
     *coords, mu = coords_and_mu
     if len(coords) != self.config.n_in:
-      raise ValueError(f"this model takes {self.config.n_in} coordinate arrays and mu, got "
-                       f"{len(coords)} arrays")
+      raise ValueError(
+        f"this model takes {self.config.n_in} coordinate arrays and mu, got {len(coords)} arrays"
+      )
     coords = [jnp.asarray(c, real()) for c in coords]
     if any(c.shape != coords[0].shape for c in coords):
-      raise ValueError(f"the coordinate arrays must have one shape, got "
-                       f"{[c.shape for c in coords]}")
+      raise ValueError(
+        f"the coordinate arrays must have one shape, got {[c.shape for c in coords]}"
+      )
     return _evaluate(self, tuple(coords), jnp.asarray(mu, real()))
 
   def ranks(self, mu) -> Tuple[int, ...]:
@@ -70,6 +74,7 @@ def _evaluate(solver: Solver, coords: Tuple[jnp.ndarray, ...], mu: jnp.ndarray) 
   pde = None
   if solver.config.hard_ic:  # the initial condition comes from the model's problem (trace time)
     from lrpinn_jax.pdes.registry import pde_of
+
     pde = pde_of(solver)
   u = point_fn(solver.config, solver.params["net"], solver.s(mu), pde=pde, mu=mu)
   out = jax.vmap(u)(*(c.ravel() for c in coords))

@@ -16,6 +16,7 @@ coarse one), from at most ``QUANTILE_SAMPLES`` of them.
 Fidelity: zero-shot (hypernetwork only), or refined: each node gets ``refine_steps`` batched LM
 Phase-2 steps first (lrpinn_jax.query.many_query).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,6 +43,7 @@ class Dist:
   kind "uniform": params = ((lo, hi), ...) per free coordinate;
   kind "normal": params = ((mean, std), ...), samples clipped to ``clip`` ((lo, hi), ...).
   """
+
   kind: str
   params: Tuple[Tuple[float, float], ...]
   free: Tuple[int, ...]
@@ -60,6 +62,7 @@ class Dist:
     if self.kind == "uniform":
       return p[:, 0] + q * (p[:, 1] - p[:, 0])
     from scipy.stats import norm
+
     z = p[:, 0] + p[:, 1] * norm.ppf(np.clip(q, 1e-12, 1 - 1e-12))
     return self._clip(z)
 
@@ -90,6 +93,7 @@ class Dist:
       return self._clip(z), w / w.sum()
     if rule == "qmc":
       from scipy.stats import qmc
+
       q = qmc.Sobol(d, scramble=True, seed=seed).random(n)
     elif rule == "mc":
       q = np.random.default_rng([seed, 5]).uniform(size=(n, d))
@@ -102,8 +106,10 @@ def grid(pde, sizes: Sequence[int]) -> Tuple[np.ndarray, ...]:
   """One array per coordinate (sizes[i] values over its box): [lo, hi) for a coordinate with a
   Periodic condition (its hi is its lo), [lo, hi] for the others."""
   periodic = {c.coord for c in getattr(pde, "conditions", ()) if isinstance(c, Periodic)}
-  return tuple(np.linspace(lo, hi, n, endpoint=name not in periodic)
-               for name, (lo, hi), n in zip(pde.coord_names, pde.domain, sizes))
+  return tuple(
+    np.linspace(lo, hi, n, endpoint=name not in periodic)
+    for name, (lo, hi), n in zip(pde.coord_names, pde.domain, sizes)
+  )
 
 
 def grid_points(axes: Sequence[np.ndarray]) -> Tuple[Tuple[np.ndarray, ...], Tuple[int, ...]]:
@@ -113,9 +119,16 @@ def grid_points(axes: Sequence[np.ndarray]) -> Tuple[Tuple[np.ndarray, ...], Tup
   return tuple(m.ravel() for m in mesh[::-1]), mesh[0].shape
 
 
-def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 256,
-               quantiles: Sequence[float] = (0.05, 0.5, 0.95), seed: int = 0,
-               log=None) -> dict:
+def statistics(
+  field_fn,
+  mus: np.ndarray,
+  weights: np.ndarray,
+  *,
+  chunk: int = 256,
+  quantiles: Sequence[float] = (0.05, 0.5, 0.95),
+  seed: int = 0,
+  log=None,
+) -> dict:
   """Weighted mean, std and quantiles of field_fn(mu_chunk) (chunk, *shape) over mus (N, mu_dim).
 
   field_fn must take exactly ``chunk`` mu (the last chunk is padded with weight 0); with
@@ -123,13 +136,14 @@ def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 2
   {"mean", "std", "quantiles" (len(q), *shape), "stderr" (std / sqrt(N) for equal weights)}.
   """
   n = len(mus)
-  pick = np.sort(np.random.default_rng([seed, 9]).choice(n, min(n, QUANTILE_SAMPLES),
-                                                           replace=False))
+  pick = np.sort(
+    np.random.default_rng([seed, 9]).choice(n, min(n, QUANTILE_SAMPLES), replace=False)
+  )
   s1 = s2 = None
   kept, kept_w = [], []
   t0 = time.perf_counter()
   for k in range(0, n, chunk):
-    part, w = mus[k:k + chunk], weights[k:k + chunk]
+    part, w = mus[k : k + chunk], weights[k : k + chunk]
     pad = chunk - len(part)
     if pad:
       part = np.concatenate([part, np.repeat(part[-1:], pad, 0)])
@@ -143,19 +157,23 @@ def statistics(field_fn, mus: np.ndarray, weights: np.ndarray, *, chunk: int = 2
     kept.append(u[sel])
     kept_w.append(w[sel])
     done = min(k + chunk, n)
-    if log is not None and n > chunk and ((k // chunk) % max(1, n // chunk // 10) == 0
-                                          or done == n):
+    if (
+      log is not None and n > chunk and ((k // chunk) % max(1, n // chunk // 10) == 0 or done == n)
+    ):
       elapsed = time.perf_counter() - t0
-      log(f"[uq] {done}/{n} mu, elapsed {fmt_time(elapsed)}  "
-          f"ETA {fmt_time(elapsed / done * (n - done))}")
+      log(
+        f"[uq] {done}/{n} mu, elapsed {fmt_time(elapsed)}  "
+        f"ETA {fmt_time(elapsed / done * (n - done))}"
+      )
   mean = s1
-  std = np.sqrt(np.maximum(s2 - mean ** 2, 0.0))
+  std = np.sqrt(np.maximum(s2 - mean**2, 0.0))
   samples, w = np.concatenate(kept), np.concatenate(kept_w)
   order = np.argsort(samples, axis=0)
   ranked = np.take_along_axis(samples, order, 0)
   cw = np.cumsum(w[order], axis=0) / w.sum()
-  qs = np.stack([np.take_along_axis(ranked, np.argmax(cw >= q, axis=0)[None], 0)[0]
-                 for q in quantiles])
+  qs = np.stack(
+    [np.take_along_axis(ranked, np.argmax(cw >= q, axis=0)[None], 0)[0] for q in quantiles]
+  )
   return {"mean": mean, "std": std, "quantiles": qs, "stderr": std / np.sqrt(n)}
 
 
@@ -172,25 +190,39 @@ def _on_grid(u, n: int, shape) -> np.ndarray:
   return u.reshape((n,) + tuple(shape) + u.shape[2:])
 
 
-def refined_field(solver, pde, axes: Sequence[np.ndarray], steps: int, chunk: int,
-                  need_xx: bool = True, seed: int = 0):
+def refined_field(
+  solver,
+  pde,
+  axes: Sequence[np.ndarray],
+  steps: int,
+  chunk: int,
+  need_xx: bool = True,
+  seed: int = 0,
+):
   """mu chunk (chunk, mu_dim) -> u on the grid after ``steps`` batched LM Phase-2 steps per mu
   (training points of DataConfig() from ``seed``)."""
   from lrpinn_jax.fit.data import DataConfig, train_batch
   from lrpinn_jax.fit.phase1 import LossConfig
   from lrpinn_jax.query import many_query
+
   points, shape = grid_points(axes)
   pts = [jnp.asarray(a, real()) for a in points]
   cfg = solver.config
   solve = many_query.make_chunk_solver(
-      cfg, pde, solver.params, train_batch(pde, DataConfig(), seed), steps=steps, size=chunk,
-      loss_cfg=LossConfig(need_xx=need_xx))
-  predict = jax.jit(lambda tr, fr, m: many_query.predict_many(cfg, tr, fr, *pts, pde=pde,
-                                                               mus=m))
+    cfg,
+    pde,
+    solver.params,
+    train_batch(pde, DataConfig(), seed),
+    steps=steps,
+    size=chunk,
+    loss_cfg=LossConfig(need_xx=need_xx),
+  )
+  predict = jax.jit(lambda tr, fr, m: many_query.predict_many(cfg, tr, fr, *pts, pde=pde, mus=m))
 
   def field(mus):
     trainable, frozen, _ = solve(mus)
     return _on_grid(predict(trainable, frozen, mus), len(mus), shape)
+
   return field
 
 
@@ -201,22 +233,35 @@ def convection_uniform_exact(x: np.ndarray, t: np.ndarray, lo: float, hi: float)
   xx, tt = np.meshgrid(np.asarray(x, np.float64), np.asarray(t, np.float64))
   span = hi - lo
   with np.errstate(divide="ignore", invalid="ignore"):
-    es = np.where(tt > 0, (np.cos(xx - hi * tt) - np.cos(xx - lo * tt)) / (span * tt),
-                  np.sin(xx))
-    ec2 = np.where(tt > 0, (np.sin(2 * xx - 2 * lo * tt) - np.sin(2 * xx - 2 * hi * tt))
-                   / (2 * span * tt), np.cos(2 * xx))
+    es = np.where(tt > 0, (np.cos(xx - hi * tt) - np.cos(xx - lo * tt)) / (span * tt), np.sin(xx))
+    ec2 = np.where(
+      tt > 0,
+      (np.sin(2 * xx - 2 * lo * tt) - np.sin(2 * xx - 2 * hi * tt)) / (2 * span * tt),
+      np.cos(2 * xx),
+    )
   es2 = 0.5 - 0.5 * ec2
-  return 1.0 + es, np.sqrt(np.maximum(es2 - es ** 2, 0.0))
+  return 1.0 + es, np.sqrt(np.maximum(es2 - es**2, 0.0))
 
 
 def rel_l2(a, b) -> float:
   return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
-def run(solver, pde, dist: Optional[Dist], *, rule: str = "quadrature", n: int = 64,
-        sizes: Sequence[int] = (256, 101), refine_steps: int = 0, chunk: int = 0,
-        seed: int = 0, quantiles=(0.05, 0.5, 0.95), samples: Optional[np.ndarray] = None,
-        log=None) -> dict:
+def run(
+  solver,
+  pde,
+  dist: Optional[Dist],
+  *,
+  rule: str = "quadrature",
+  n: int = 64,
+  sizes: Sequence[int] = (256, 101),
+  refine_steps: int = 0,
+  chunk: int = 0,
+  seed: int = 0,
+  quantiles=(0.05, 0.5, 0.95),
+  samples: Optional[np.ndarray] = None,
+  log=None,
+) -> dict:
   """The whole computation: nodes or samples, fields chunk by chunk, statistics; "seconds".
   sizes: grid points per coordinate (``grid``); samples (N, mu_dim): given mu of equal weight
   instead of ``dist``. Returns {"axes" (one array per coordinate), "mean", "std", "quantiles",
@@ -234,8 +279,16 @@ def run(solver, pde, dist: Optional[Dist], *, rule: str = "quadrature", n: int =
   axes = grid(pde, sizes)
   chunk = chunk or (100 if refine_steps else 256)
   chunk = min(chunk, len(mus))
-  field = (refined_field(solver, pde, axes, refine_steps, chunk, pde.needs_uxx(mus), seed)
-           if refine_steps else zero_shot_field(solver, axes))
+  field = (
+    refined_field(solver, pde, axes, refine_steps, chunk, pde.needs_uxx(mus), seed)
+    if refine_steps
+    else zero_shot_field(solver, axes)
+  )
   stats = statistics(field, mus, w, chunk=chunk, quantiles=quantiles, seed=seed, log=log)
-  return {"axes": axes, **stats, "quantile_levels": np.asarray(quantiles), "n": len(mus),
-          "seconds": time.perf_counter() - t0}
+  return {
+    "axes": axes,
+    **stats,
+    "quantile_levels": np.asarray(quantiles),
+    "n": len(mus),
+    "seconds": time.perf_counter() - t0,
+  }
