@@ -139,9 +139,12 @@ def command_help(module) -> str:
   return "\n".join(lines)
 
 
+_COMMAND: list = []  # the module of the command run_main runs (for --help)
+
+
 def _parse_flags(argv):
   if any(a in ("--help", "-h", "--helpshort", "-?") for a in argv[1:]):
-    print(command_help(sys.modules["__main__"]))
+    print(command_help(_COMMAND[-1] if _COMMAND else sys.modules["__main__"]))
     sys.exit(0)
   try:
     return flags.FLAGS(argv)
@@ -172,6 +175,7 @@ def run_main(main: Callable, argv: Optional[List[str]] = None) -> None:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(getattr(e, "exit_code", 1))
 
+  _COMMAND.append(sys.modules[main.__module__])
   app.run(wrapped, argv=argv, flags_parser=_parse_flags)
 
 

@@ -15,8 +15,9 @@ import os
 import numpy as np
 from absl import flags
 
-from experiments import _cli
 from lrpinn_jax.fit.experiment import ExperimentConfig, mu_grid, run, write_json_atomic
+
+from . import _cli
 
 flags.DEFINE_integer("phase1_steps", 4000, "Phase-1 steps per row", lower_bound=1)
 flags.DEFINE_integer("phase2_steps", 200, "LM Phase-2 steps per target", lower_bound=0)

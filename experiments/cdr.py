@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 from absl import flags
 
-from experiments import _cli, _flags
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit import recipes
 from lrpinn_jax.fit.experiment import KINK_TOL, ExperimentConfig, mu_grid, run
 from lrpinn_jax.pdes import mu_sets
 from lrpinn_jax.pdes.registry import CDR_PRESETS, INIT_CONDS, make_pde
+
+from . import _cli, _flags
 
 flags.adopt_module_key_flags(_flags)
 __doc__ += "\n" + recipes.describe(*(f"cdr/{p}" for p in CDR_PRESETS), "cdr_family")

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from absl import flags
 
-from experiments import _cli
 from lrpinn_jax.baselines.compare import METHODS, CompareConfig, run
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import mu_grid
 from lrpinn_jax.pdes import mu_sets
 from lrpinn_jax.pdes.registry import CDR_PRESETS, INIT_CONDS
+
+from . import _cli
 
 flags.DEFINE_enum("pde", "convection", list(CDR_PRESETS), "member of the CDR family")
 flags.DEFINE_enum("init_cond", "sin_1", list(INIT_CONDS), "initial condition")

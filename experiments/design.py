@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 from absl import flags
 
-from experiments import _cli
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1, training_box
 from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.query import design, uq
+
+from . import _cli
 
 flags.DEFINE_string(
   "checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True

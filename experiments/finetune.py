@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from absl import flags
 
-from experiments import _cli
 from lrpinn_jax.fit import finetune
 from lrpinn_jax.fit.data import DataConfig
+
+from . import _cli
 
 flags.DEFINE_string(
   "checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 from absl import flags
 
-from experiments import _cli, _flags
 from lrpinn_jax.fit import recipes
 from lrpinn_jax.fit.experiment import ExperimentConfig, run
+
+from . import _cli, _flags
 
 flags.adopt_module_key_flags(_flags)
 __doc__ += "\n" + recipes.describe("helmholtz")

@@ -27,12 +27,13 @@ import os
 import numpy as np
 from absl import flags
 
-from experiments import _cli
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.finetune import load_phase1
 from lrpinn_jax.fit.train import HISTORY_FILE
 from lrpinn_jax.io import checkpoint
 from lrpinn_jax.pdes.registry import pde_of
+
+from . import _cli
 
 flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir, or an official .npz")
 flags.DEFINE_string("finetune", None, "finetune output folder (for Fig. 2)")

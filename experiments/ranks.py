@@ -23,7 +23,6 @@ import jax.numpy as jnp
 import numpy as np
 from absl import flags
 
-from experiments import _cli
 from lrpinn_jax.baselines import nets
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit import phase1
@@ -34,6 +33,8 @@ from lrpinn_jax.metrics import errors
 from lrpinn_jax.nn.model import hyper_s
 from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.precision import real
+
+from . import _cli
 
 flags.DEFINE_string("workdir", None, "Phase-1 experiment workdir", required=True)
 flags.DEFINE_string("beta_range", None, "beta range (default: the model's training range)")

@@ -15,11 +15,12 @@ from __future__ import annotations
 import numpy as np
 from absl import flags
 
-from experiments import _cli, _flags
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit import recipes
 from lrpinn_jax.fit.experiment import ExperimentConfig, run
 from lrpinn_jax.pdes.registry import CDR_PRESETS, make_pde
+
+from . import _cli, _flags
 
 flags.adopt_module_key_flags(_flags)
 __doc__ += "\n" + recipes.describe("generic")

@@ -24,12 +24,13 @@ import os
 import numpy as np
 from absl import flags
 
-from experiments import _cli
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1, training_box
 from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.query import many_query, uq
+
+from . import _cli
 
 flags.DEFINE_string(
   "checkpoint", None, "Phase-1 experiment workdir or official .npz", required=True

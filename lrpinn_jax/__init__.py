@@ -6,6 +6,8 @@ problems), ``nn`` (the networks), ``fit`` (losses, Phase 1, Phase 2, LM, loops, 
 compilation cache), ``baselines`` (the paper's comparisons). The names below are the stable API.
 """
 
+__version__ = "0.1.0"
+
 from lrpinn_jax import _moved
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.data import DataConfig
