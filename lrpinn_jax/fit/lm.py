@@ -316,8 +316,34 @@ def make_lm_step(
 ) -> Callable:
   """Returns the pure Phase-2 step(state, batch) -> (state, metrics); jit it once at the call site.
 
+  One Levenberg-Marquardt step on the trainable numbers theta (s, first and last layer) of the
+  residual vector r(theta) (every block scaled so that ||r||^2 is the Phase-2 loss):
+
+      (J^T J + lam D) delta = -J^T r,   J = dr/dtheta,   D = diag(J^T J),
+
+  accepted when the loss falls (Nielsen's rule adapts lam; module docstring).
   metrics: loss (at the accepted point after the step), accepted (bool), damping,
   grad_norm (||J^T r|| at the accepted point).
+
+  >>> import jax, numpy as np
+  >>> from lrpinn_jax import DataConfig, ModelConfig, init_params, make_pde
+  >>> from lrpinn_jax.fit import phase2
+  >>> from lrpinn_jax.fit.data import train_batch
+  >>> cfg, pde = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8), make_pde("convection")
+  >>> params, mu = init_params(cfg, jax.random.key(0)), np.array([30.0, 0, 0])
+  >>> trainable, frozen, ranks = phase2.split_params(cfg, params, mu)  # s, start, end | U, V, b
+  >>> points = train_batch(pde, DataConfig(n_f=64), 0)
+  >>> state = init_lm(pde, trainable, frozen, points, need_xx=False)
+  >>> batch = phase2.Phase2Batch(mu, points)
+  >>> step = jax.jit(make_lm_step(cfg, pde, LossConfig(need_xx=False)))
+  >>> losses = []
+  >>> for _ in range(8):
+  ...   state, metrics = step(state, batch)
+  ...   losses.append(float(metrics["loss"]))
+  >>> all(b <= a for a, b in zip(losses, losses[1:]))  # a rejected step keeps the point
+  True
+  >>> losses[-1] < 0.5 * losses[0]  # losses[0]: the first step evaluates the start
+  True
   """
   # Per-point gradients w.r.t. s through a merged W = V diag(s) U^T would materialise a d x d
   # outer product per point; the factored form gives d/ds = (V^T h) * (U^T delta) in O(r d).

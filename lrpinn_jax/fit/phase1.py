@@ -96,9 +96,29 @@ def map_mu(fn: Callable, mus: jnp.ndarray, points, width: int, unroll: bool = Tr
 def phase1_loss(
   params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig, batch: Phase1Batch, unroll: bool = True
 ) -> Tuple[jnp.ndarray, dict]:
-  """Mean over mu of (residual + initial + boundary MSE) plus the orthogonality penalty, each term
-  times its loss_cfg.weights entry (default 1; "s_l1", the sum of s(mu), default 0).
-  unroll: see ``map_mu``."""
+  """The Phase-1 loss of a batch of mu: (total, {term: value}).
+
+      L = mean_mu [ sum_b w_b mean_i r_b(z_i; mu)^2 ] + w_ortho sum_l (||U_l^T U_l - I||_F^2
+          + ||V_l^T V_l - I||_F^2) + w_s_l1 mean_mu sum_l sum_i s_l(mu)_i
+
+  over the blocks b of the problem (the PDE residual "f" at the collocation points and one block
+  per condition, e.g. "ic", "bc"), each r_b computed with s_l(mu) from the hypernetwork once per
+  mu. The weights w come from loss_cfg.weights (default 1; "s_l1", a pressure towards low ranks,
+  default 0). batch.mu_weights, when given, replaces the plain mean over mu by a weighted one.
+  unroll: see ``map_mu``.
+
+  >>> import jax, numpy as np
+  >>> from lrpinn_jax import DataConfig, ModelConfig, init_params, make_pde
+  >>> from lrpinn_jax.fit.data import train_batch
+  >>> cfg, pde = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8), make_pde("convection")
+  >>> batch = make_batch([[30.0, 0, 0], [40.0, 0, 0]], train_batch(pde, DataConfig(n_f=64), 0))
+  >>> total, terms = phase1_loss(init_params(cfg, jax.random.key(0)), cfg, pde,
+  ...                            LossConfig(need_xx=False), batch)
+  >>> sorted(terms)
+  ['bc', 'f', 'ic', 'loss', 'ortho', 's_l1']
+  >>> bool(np.isclose(total, terms["f"] + terms["ic"] + terms["bc"] + terms["ortho"], rtol=1e-6))
+  True
+  """
   train_cfg = dataclasses.replace(cfg, rank_tol=0.0)  # Phase 1 trains the untruncated s
 
   def per_mu(mu):

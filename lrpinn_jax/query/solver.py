@@ -21,9 +21,20 @@ class Solver:
   config: the architecture (static).
   meta: static extras, e.g. (("pde", "convection"), ("mu", (40.0, 0.0, 0.0))).
 
-  >>> import numpy as np
-  >>> # solver = lrpinn_jax.load("runs/conv")
-  >>> # u = solver(np.array([0.1, 0.2]), np.array([0.5, 0.5]), np.array([35.0, 0.0, 0.0]))
+  u(x, t; mu) = N(x, t; s(mu)) for a Phase-1 model: the hypernetwork gives s_l(mu), the
+  network with low-rank layers U_l diag(s_l) V_l^T evaluates u at every point (ModelConfig).
+
+  >>> import jax, numpy as np
+  >>> from lrpinn_jax.io import interop
+  >>> solver = interop.load_official(interop.official_path("phase1.npz"))  # or lrpinn_jax.load(dir)
+  >>> x, t = np.linspace(0, 2 * np.pi, 5), np.full(5, 0.5)
+  >>> solver(x, t, np.array([35.0, 0, 0])).shape
+  (5,)
+  >>> jax.vmap(lambda m: solver(x, t, m))(np.array([[30.0, 0, 0], [40.0, 0, 0]])).shape
+  (2, 5)
+  >>> du_dbeta = jax.grad(lambda b: solver(x, t, jax.numpy.stack([b, 0.0, 0.0])).mean())(35.0)
+  >>> solver.ranks(np.array([35.0, 0, 0]))  # nonzero entries of each s_l(mu): the official ranks
+  (29, 30, 34)
   """
 
   params: dict
