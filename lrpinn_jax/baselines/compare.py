@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -408,7 +408,10 @@ def run(cfg: CompareConfig, flag_values: Optional[dict] = None, log: Callable = 
     "reptile": lambda: _meta(ctx, "reptile", log),
     "hyper_lr": lambda: _hyper_lr(ctx, log),
   }
-  out = {"config": {**(flag_values or {}), **dataclasses.asdict(cfg)}, "methods": {}}
+  out: Dict[str, Any] = {
+    "config": {**(flag_values or {}), **dataclasses.asdict(cfg)},
+    "methods": {},
+  }
   t0 = time.perf_counter()
   for name in cfg.methods:
     log(f"[compare] {name} ({time.perf_counter() - t0:.0f} s elapsed)")

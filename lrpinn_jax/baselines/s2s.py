@@ -55,7 +55,8 @@ def train(
   per = max(steps // segments, 1)
   mu = jnp.asarray(mu, jnp.float32)
   params = net.init(jax.random.key(seed))
-  out, seconds, info = [], 0.0, {}
+  out: list = []
+  seconds, info = 0.0, {}
   ic = next(c.name for c in pde.conditions if isinstance(c, Initial))
   for k in range(segments):
     seg = _segment(pde, float(bounds[k]), float(bounds[k + 1]))

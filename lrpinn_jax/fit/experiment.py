@@ -8,7 +8,7 @@ import dataclasses
 import json
 import os
 import tempfile
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -440,7 +440,8 @@ def run(cfg: ExperimentConfig, flag_values: Optional[dict] = None, log: Callable
 
   coords = [jnp.asarray(a, real()) for a in test_targets.coords]
   zero = np.asarray(jax.jit(lambda p: predict(model_cfg, p, targets, *coords, pde=pde))(params))
-  results, table = [], []
+  results: List[Dict[str, Any]] = []
+  table: list = []
   for i, mu in enumerate(targets):
     s = hyper_s(model_cfg, params["hyper"], jnp.asarray(mu))
     zs = {**problem_errors(pde, zero[i], test_targets.u[i]), "ranks": list(ranks_of(s))}

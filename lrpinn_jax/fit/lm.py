@@ -34,7 +34,7 @@ starts with loss = inf).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -248,14 +248,18 @@ class Core(NamedTuple):
   r: jnp.ndarray  # (m,) residuals at theta
   jtj: jnp.ndarray  # (n, n)
   jtr: jnp.ndarray  # (n,)
-  jac: object  # (m, n) J at theta with geodesic acceleration; else None
+  jac: Any  # (m, n) J at theta with geodesic acceleration; else None
   damping: jnp.ndarray
   nu: jnp.ndarray
   loss: jnp.ndarray  # ||r||^2 at theta (inf before the first evaluation)
 
 
 def update(
-  core: Core, rj: Callable, lm_cfg: LMConfig = LMConfig(), project=None, r_only: Callable = None
+  core: Core,
+  rj: Callable,
+  lm_cfg: LMConfig = LMConfig(),
+  project=None,
+  r_only: Optional[Callable] = None,
 ):
   """One LM step on a least-squares problem theta (n,) -> r (m,): the one step every LM loop of
   the project takes (Phase 2, batched many-query, inverse). rj(theta) -> (r, J) evaluated once,
@@ -265,6 +269,8 @@ def update(
   v = propose(core.jtj, core.jtr, core.damping, lm_cfg)
   delta, too_curved = v, jnp.asarray(False)
   if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluation
+    if r_only is None:
+      raise ValueError("geodesic acceleration (lm_cfg.geodesic) needs r_only")
     r_h = r_only(core.theta + lm_cfg.geodesic_h * v)
     delta, too_curved = accelerate(
       core.r, core.jac @ v, r_h, lambda w: core.jac.T @ w, core.jtj, v, core.damping, lm_cfg
@@ -297,10 +303,12 @@ def minimize(rj: Callable, theta0, steps: int, project=None, lm_cfg: LMConfig = 
   lax.fori_loop after one evaluation at theta0; every candidate passed through ``project``.
   Returns (theta, ||r(theta)||^2). Pure: jit or vmap it at the call site."""
   r, jac = rj(theta0)
+  jtj, jtr = normal(r, jac)
   core = Core(
     theta0,
     r,
-    *normal(r, jac),
+    jtj,
+    jtr,
     jac if lm_cfg.geodesic else None,
     jnp.asarray(lm_cfg.init_damping, real()),
     jnp.asarray(2.0, real()),

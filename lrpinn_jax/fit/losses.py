@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import Any, Callable, Dict
 
 import jax
 import jax.numpy as jnp
@@ -77,7 +77,7 @@ def orthogonality(
   The unsquared norm gets a tiny floor inside the square root: its gradient is undefined at an
   exactly orthogonal basis.
   """
-  total = 0.0
+  total: Any = 0.0  # a scalar array after the first layer
   for l in range(n_lowrank):
     p = net_params[f"lowrank_{l}"]
     terms = []

@@ -4,6 +4,8 @@ once."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import jax
@@ -148,7 +150,7 @@ def phase1_loss(
     params["net"], cfg.n_lowrank, loss_cfg.ortho_form, loss_cfg.ortho_w_u, loss_cfg.ortho_w_v
   )
   weight = {**OFF_BY_DEFAULT, **dict(loss_cfg.weights)}
-  total = sum(weight.get(k, 1.0) * v for k, v in terms.items())
+  total = functools.reduce(operator.add, [weight.get(k, 1.0) * v for k, v in terms.items()])
   return total, {"loss": total, **terms}
 
 

@@ -94,7 +94,7 @@ def put(x, sharding: NamedSharding) -> jax.Array:
   if jax.process_count() == 1:
     return jax.device_put(x, sharding)
   index = sharding.addressable_devices_indices_map(x.shape).values()
-  rows = [i[0] for i in index] if x.ndim else []
+  rows = [i[0] for i in index if i is not None] if x.ndim else []
   lo = min((r.start or 0) for r in rows) if rows else 0
   hi = max((x.shape[0] if r.stop is None else r.stop) for r in rows) if rows else None
   local = x[lo:hi] if x.ndim else x

@@ -26,7 +26,7 @@ from lrpinn_jax.precision import real
 
 
 class SoapState(NamedTuple):
-  count: jnp.ndarray  # int32 scalar: steps taken
+  count: jnp.ndarray  # type: ignore[assignment]  # int32 scalar: steps taken (optax's name)
   mu: Any  # first moments, parameters' shapes
   nu: Any  # second moments (rotated basis for matrices), parameters' shapes
   kron: Any  # per matrix leaf (L, R, Q_L, Q_R); per other leaf ()

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -298,7 +298,7 @@ def fit_phase2(
   rank_mode: str = "adaptive",
   optimizer: str = "adam",
   loss_cfg: phase1.LossConfig = phase1.LossConfig(),
-  max_seconds: float = None,
+  max_seconds: Optional[float] = None,
   tol: float = 0.0,
   eval_every: int = 0,
   test=None,
@@ -323,6 +323,8 @@ def fit_phase2(
   mu = jnp.asarray(mu, real())
   batch = phase2.Phase2Batch(mu, jax.tree.map(jnp.asarray, points))
   t0 = time.perf_counter()
+  state: Any
+  step_fn: Callable
   if optimizer == "adam":
     opt = optax.adam(lr)
     state = phase2.init_phase2(cfg, params, mu, opt, rank_mode)

@@ -108,8 +108,8 @@ def _load_or_export(folder: str, stem: str, fn: Callable, tree, leaves):
     os.makedirs(folder, exist_ok=True)
     for ext, data in ((".tree", pickle.dumps(trees[0])), (".bin", exp.serialize())):
       tmp = f"{path}{ext}.{os.getpid()}.tmp"
-      with open(tmp, "wb") as f:
-        f.write(data)
+      with open(tmp, "wb") as out:
+        out.write(data)
       os.replace(tmp, path + ext)  # atomic; the .bin last, as a reader looks for it first
   except (OSError, ImportError, pickle.PicklingError):
     pass  # a read-only cache, or no flatbuffers: the program is used, not kept

@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import json
 import warnings
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, cast
 
 import flax.linen as nn
 import jax
@@ -146,8 +146,8 @@ def _n_mu(self) -> int:
   return self.mu_dim
 
 
-ModelConfig.__init__ = functools.wraps(_dataclass_init)(_init)
-ModelConfig.n_mu = property(_n_mu)
+setattr(ModelConfig, "__init__", functools.wraps(_dataclass_init)(_init))
+setattr(ModelConfig, "n_mu", property(_n_mu))
 
 
 class LRPINN(nn.Module):
@@ -209,7 +209,7 @@ class HyperNetwork(nn.Module):
     e = mu
     for i in range(self.depth):
       e = jnp.tanh(nn.Dense(self.width, name=f"meta_{i}")(e))
-    init = {}
+    init: Dict[str, Any] = {}
     if self.s_init:
       init = {
         "kernel_init": nn.initializers.zeros_init(),
@@ -251,7 +251,7 @@ def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.
   """The diagonals s_l(mu) for ONE mu (mu_dim,): a tuple of L arrays (rank,). Compiled once per
   configuration (an eager call is one dispatch; inside a trace it is inlined)."""
   mu_n = (mu - jnp.asarray(cfg.mu_shift, mu.dtype)) / jnp.asarray(cfg.mu_scale, mu.dtype)
-  s = hyper_module(cfg).apply({"params": hyper_params}, mu_n)
+  s = cast(Tuple[jnp.ndarray, ...], hyper_module(cfg).apply({"params": hyper_params}, mu_n))
   return tuple(truncate_s(v, cfg.rank_tol) for v in s) if cfg.rank_tol else s
 
 

@@ -15,7 +15,7 @@ on each face (a coordinate with a Periodic condition leaves out its hi end, whic
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +43,7 @@ class Condition:
 
   fields: Names = ()
   name: str = ""
-  points = None  # optional placement: "grid" or fn(n, rng) -> (n, d) (module docstring)
+  points: Any = None  # optional placement: "grid" or fn(n, rng) -> (n, d) (module docstring)
 
   def sample(self, problem, n: int, rng: np.random.Generator) -> np.ndarray:
     """Points (n, d) of the condition."""
@@ -117,7 +117,7 @@ class Initial(Condition):
   """fields(z, t = t_lo) = value(z, mu) on the problem's initial face (it needs a time)."""
 
   fields: Names = ()
-  value: Callable = None
+  value: Optional[Callable] = None
   name: str = "ic"
   points: Optional[Union[str, Callable]] = None
 
@@ -141,7 +141,7 @@ class Dirichlet(Condition):
   them, or () for every face of every coordinate but time."""
 
   fields: Names = ()
-  value: Callable = None
+  value: Optional[Callable] = None
   on: Names = ()
   name: str = "bc"
   points: Optional[Union[str, Callable]] = None
@@ -159,7 +159,7 @@ class Neumann(Condition):
   The points carry their outward direction, so one block serves every face."""
 
   fields: Names = ()
-  value: Callable = None
+  value: Optional[Callable] = None
   on: Names = ()
   name: str = "bc_n"
 
@@ -224,8 +224,8 @@ class Data(Condition):
   fields; the same for every mu."""
 
   fields: Names = ()
-  points: np.ndarray = None
-  values: np.ndarray = None
+  points: Any = None  # (n, d) array-like
+  values: Any = None  # (n,) or (n, k) array-like
   name: str = "data"
 
   def sample(self, problem, n, rng):
@@ -249,7 +249,7 @@ class Mean(Condition):
 
   fields: Names = ()
   over: Names = ()
-  value: Callable = None  # None: 0
+  value: Optional[Callable] = None  # None: 0
   n: int = 8
   name: str = "mean"
   points: Optional[Union[str, Callable]] = None

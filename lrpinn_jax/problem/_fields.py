@@ -8,7 +8,9 @@ however often the residual asks for it.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Mapping, Sequence, Tuple
+import functools
+import operator
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +42,7 @@ class Fields:
   ):
     self._net, self._z = net, z
     self._coords, self._fields, self._spatial = tuple(coords), tuple(fields), tuple(spatial)
-    self._memo: Dict[Tuple, jnp.ndarray] = {}
+    self._memo: Dict[Any, jnp.ndarray] = {}  # "value", ("d", coord), ("d2", c1, c2)
 
   def _field(self, name: str) -> int:
     try:
@@ -86,7 +88,7 @@ class Fields:
       self._memo.setdefault("value", value)
     return self._memo[key][self._field(field)]
 
-  def d2(self, field: str, coord: str, coord2: str = None) -> jnp.ndarray:
+  def d2(self, field: str, coord: str, coord2: Optional[str] = None) -> jnp.ndarray:
     """d^2 field / d coord d coord2 (coord2 defaults to coord): a nested jvp."""
     coord2 = coord2 or coord
     key = ("d2",) + tuple(sorted((coord, coord2)))
@@ -96,6 +98,9 @@ class Fields:
       self._memo[key] = jax.jvp(first, (self._z,), (t2,))[1]
     return self._memo[key][self._field(field)]
 
-  def laplacian(self, field: str, coords: Sequence[str] = None) -> jnp.ndarray:
+  def laplacian(self, field: str, coords: Optional[Sequence[str]] = None) -> jnp.ndarray:
     """sum of d2(field, c) over ``coords`` (default: every coordinate but time)."""
-    return sum(self.d2(field, c) for c in (coords or self._spatial))
+    terms = [self.d2(field, c) for c in (coords or self._spatial)]
+    if not terms:
+      raise UserError("laplacian: the problem has no coordinate besides time")
+    return functools.reduce(operator.add, terms)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Optional, Tuple, Union, cast
 
 import jax
 import jax.numpy as jnp
@@ -39,7 +39,8 @@ from lrpinn_jax.problem._conditions import Condition, Initial, _as_vector, _name
 from lrpinn_jax.problem._conditions import Data as _Data
 from lrpinn_jax.problem._fields import Fields
 
-Box = Tuple[Tuple[str, float, float], ...]
+Box = Tuple[Tuple[str, float, float], ...]  # the stored form: ((name, lo, hi), ...)
+BoxSpec = Union[Mapping[str, Tuple[float, float]], Box]  # as given: {name: (lo, hi)}
 
 ABSENT = 0.0  # a drop_zero parameter in a program where it is 0 for every mu (a Python float)
 
@@ -116,9 +117,9 @@ class Problem:
       ("u", "v")), beside each field's own and all fields'.
   """
 
-  coords: Box
+  coords: BoxSpec
   fields: Tuple[str, ...]
-  params: Box
+  params: BoxSpec
   residual: Callable
   conditions: Tuple[Condition, ...] = ()
   time: Optional[str] = None
@@ -202,8 +203,16 @@ class Problem:
 
   # --- what a problem is ---------------------------------------------------------------------
   @property
+  def _coords_box(self) -> Box:  # coords after __post_init__
+    return cast(Box, self.coords)
+
+  @property
+  def _params_box(self) -> Box:  # params after __post_init__
+    return cast(Box, self.params)
+
+  @property
   def coord_names(self) -> Tuple[str, ...]:
-    return tuple(c[0] for c in self.coords)
+    return tuple(c[0] for c in self._coords_box)
 
   @property
   def field_names(self) -> Tuple[str, ...]:
@@ -211,7 +220,7 @@ class Problem:
 
   @property
   def d(self) -> int:
-    return len(self.coords)
+    return len(self._coords_box)
 
   @property
   def n_fields(self) -> int:
@@ -220,7 +229,7 @@ class Problem:
   @property
   def mu_dim(self) -> int:
     """The length of one mu (the number of parameters)."""
-    return len(self.params)
+    return len(self._params_box)
 
   @property
   def n_mu(self) -> int:
@@ -229,21 +238,21 @@ class Problem:
 
   @property
   def mu_names(self) -> Tuple[str, ...]:
-    return tuple(p[0] for p in self.params)
+    return tuple(p[0] for p in self._params_box)
 
   @property
   def mu_box(self) -> np.ndarray:
     """(mu_dim, 2): lo, hi of each parameter."""
-    return np.array([p[1:] for p in self.params], np.float64)
+    return np.array([p[1:] for p in self._params_box], np.float64)
 
   @property
   def domain(self) -> Tuple[Tuple[float, float], ...]:
-    return tuple(c[1:] for c in self.coords)
+    return tuple(c[1:] for c in self._coords_box)
 
   init_cond = "none"  # the built-in CDR's initial-condition switch; a Problem has its own
 
   def box(self, coord: str) -> Tuple[float, float]:
-    return self.coords[self.coord_index(coord)][1:]
+    return self._coords_box[self.coord_index(coord)][1:]
 
   def coord_index(self, coord: str) -> int:
     return self.coord_names.index(coord)
@@ -272,6 +281,8 @@ class Problem:
       raise UserError(
         f"{self.name}: an exact initial condition needs exactly one Initial condition"
       )
+    if self.time is None:
+      raise UserError(f"{self.name}: an exact initial condition needs a time coordinate")
     idx = self.field_indices(ic.fields)
     k = self.coord_index(self.time)
     t0 = self.box(self.time)[0]
@@ -311,7 +322,7 @@ class Problem:
 
   def with_box(self, **boxes) -> "Problem":
     """The same problem on a smaller or larger box, e.g. ``with_box(t=(0.0, 0.5))``."""
-    coords = tuple((c, *boxes.get(c, (lo, hi))) for c, lo, hi in self.coords)
+    coords = tuple((c, *boxes.get(c, (lo, hi))) for c, lo, hi in self._coords_box)
     unknown = set(boxes) - set(self.coord_names)
     if unknown:
       raise UserError(f"with_box: unknown coordinate(s) {sorted(unknown)}")

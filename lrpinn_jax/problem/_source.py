@@ -28,6 +28,8 @@ def load_problem(spec: str):
       raise UserError(f"problem file not found: {path}")
     name = "lrpinn_jax_problem_" + os.path.splitext(os.path.basename(path))[0]
     mod_spec = importlib.util.spec_from_file_location(name, path)
+    if mod_spec is None or mod_spec.loader is None:
+      raise UserError(f"{path} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(mod_spec)
     try:
       mod_spec.loader.exec_module(module)

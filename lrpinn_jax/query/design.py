@@ -73,7 +73,7 @@ def fit_target(
   z, loss = jax.jit(jax.vmap(one))(starts)
   z, loss = np.asarray(z, np.float64), np.asarray(loss, np.float64)
   best = int(np.argmin(loss))
-  others = []
+  others: list = []
   for i in np.argsort(loss):
     near = [np.max(np.abs(z[i] - z[j])) < 0.01 for j in [best] + others]
     if loss[i] <= 2 * loss[best] and not any(near):

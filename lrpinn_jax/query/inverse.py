@@ -229,7 +229,7 @@ def _laplace(mu, free, unit_cov, resid, u, sigma):
   cov = s**2 * unit_cov
   std = np.sqrt(np.maximum(np.diag(cov), 0.0))
   ci = np.stack([mu[list(free)] - Z95 * std, mu[list(free)] + Z95 * std], 1)
-  rel = float(np.linalg.norm(resid) / max(np.linalg.norm(u), 1e-30))
+  rel = float(np.linalg.norm(resid)) / max(float(np.linalg.norm(u)), 1e-30)
   return cov, std, ci, s, rel
 
 
@@ -331,7 +331,7 @@ def refine(
   std = np.sqrt(np.maximum(np.diag(cov), 0.0))
   ci = np.stack([mu[list(free)] - Z95 * std, mu[list(free)] + Z95 * std], 1)
   u = np.asarray(obs.u, np.float64).reshape(-1)
-  rel = float(np.linalg.norm(resid) / max(np.linalg.norm(u), 1e-30))
+  rel = float(np.linalg.norm(resid)) / max(float(np.linalg.norm(u)), 1e-30)
   f_rms = float(np.linalg.norm(blocks[0]))  # block rows are scaled to mean squares
   return Estimate(mu, free, cov, std, ci, s, rel, time.perf_counter() - t0, f_rms)
 

@@ -35,8 +35,10 @@ class ManyQueryResult(NamedTuple):
   frozen: dict  # shared bases + per-mu "mask" (leading mu axis)
   loss: np.ndarray  # (n_mu,) final Phase-2 loss
   seconds: float  # wall time of the batched Phase 2, compilation included
-  steps: np.ndarray = None  # (n_mu,) LM steps each mu took
-  converged: np.ndarray = None  # (n_mu,) stopped by the Stop rule rather than the step budget
+  steps: Optional[np.ndarray] = None  # (n_mu,) LM steps each mu took
+  converged: Optional[np.ndarray] = (
+    None  # (n_mu,) stopped by the Stop rule rather than the step budget
+  )
 
 
 def init_many(cfg: ModelConfig, params: dict, mus, rank_mode: str = "adaptive"):

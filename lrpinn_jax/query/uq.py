@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -139,7 +139,8 @@ def statistics(
   pick = np.sort(
     np.random.default_rng([seed, 9]).choice(n, min(n, QUANTILE_SAMPLES), replace=False)
   )
-  s1 = s2 = None
+  s1: Any = None
+  s2: Any = None
   kept, kept_w = [], []
   t0 = time.perf_counter()
   for k in range(0, n, chunk):
@@ -244,7 +245,7 @@ def convection_uniform_exact(x: np.ndarray, t: np.ndarray, lo: float, hi: float)
 
 
 def rel_l2(a, b) -> float:
-  return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+  return float(np.linalg.norm(a - b)) / max(float(np.linalg.norm(b)), 1e-30)
 
 
 def run(
@@ -274,6 +275,8 @@ def run(
   else:
     if rule not in RULES:
       raise UserError(f"--method must be one of {RULES}, got {rule!r}")
+    if dist is None:
+      raise UserError("uq.run needs a distribution of mu (dist) or given samples")
     z, w = dist.nodes(rule, n, seed)
     mus = dist.full(z)
   axes = grid(pde, sizes)
