@@ -53,6 +53,10 @@ def test_fit_reports_steps_to_target():
   assert info["curve"][0] == (0, 1.0)
   first = next(s for s, e in info["curve"] if e <= 0.05)
   assert info["steps_to_target"] == first and 0 < first <= 400
+  # training seconds up to that check: some (at least one compiled chunk), not more than all
+  assert 0 < info["seconds_to_target"] <= info["seconds"]
+  _, never = fit(loss, jnp.zeros(2), jnp.ones(2), steps=2, lr=0.05, eval_fn=ev, eval_every=1)
+  assert never["steps_to_target"] is None and never["seconds_to_target"] is None
 
 
 def test_maml_inner_update_is_one_hand_computed_sgd_step():

@@ -60,21 +60,23 @@ def fit(
   """Minimise loss(params, mu) over params with Adam (fresh state) for ``steps`` steps.
 
   eval_fn(params) -> abs error: evaluated every ``eval_every`` steps (and at step 0); the first
-  step count (plus ``step_offset``) where it is <= ``target`` is returned as steps_to_target.
-  Returns (params, info) with info = {"loss", "seconds", "steps_to_target", "curve"}; seconds
-  count training (compilation included), not the evaluations.
+  step count (plus ``step_offset``) where it is <= ``target`` is returned as steps_to_target,
+  and the training seconds up to it as seconds_to_target.
+  Returns (params, info) with info = {"loss", "seconds", "steps_to_target", "seconds_to_target",
+  "curve"}; seconds count training (compilation included), not the evaluations.
   """
   mu = jnp.asarray(mu, jnp.float32)
   carry = (params, optax.adam(lr).init(params))
-  done, seconds, reached, curve, last = 0, 0.0, None, [], float("nan")
+  done, seconds, reached, reached_s, curve = 0, 0.0, None, None, []
+  last = float("nan")
   every = eval_every if eval_fn is not None else max(steps, 1)
 
   def check():
-    nonlocal reached
+    nonlocal reached, reached_s
     err = float(eval_fn(carry[0]))
     curve.append((step_offset + done, err))
     if reached is None and err <= target:
-      reached = step_offset + done
+      reached, reached_s = step_offset + done, seconds
 
   if eval_fn is not None:
     check()
@@ -88,7 +90,8 @@ def fit(
     last = float(values[-1])
     if eval_fn is not None:
       check()
-  return carry[0], {"loss": last, "seconds": seconds, "steps_to_target": reached, "curve": curve}
+  info = {"loss": last, "seconds": seconds, "steps_to_target": reached, "curve": curve}
+  return carry[0], {**info, "seconds_to_target": reached_s}
 
 
 def abs_error_fn(net, mu, x, t, u_true) -> Callable:
