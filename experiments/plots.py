@@ -14,6 +14,9 @@ fig5_many_query.png        zero-shot and Phase-2 errors and trainable parameters
 fig_calibration.png        nominal against observed coverage of the inverse problem's intervals
                            (--calibration=<trials.json>,<trials.json>,...: experiments.inverse
                            --trials runs; one line per run and estimated coordinate)
+fig6_steps_to_target.png   steps and seconds each beta needs to reach mean |error| 0.05, one line
+                           per method (--steps_to=<compare.json>,...: experiments.compare runs;
+                           a method that never reached it is drawn at the top, hollow)
 fig_families.png           mean and worst error per CDR sub-family, zero-shot and after Phase 2
                            (--families=<results.json> with "summary_by_family", e.g. of
                            experiments.cdr --mu_set=cdr_family_1_5)
@@ -42,6 +45,9 @@ flags.DEFINE_string(
   "calibration",
   None,
   "comma-separated trials.json of experiments.inverse --trials runs (the calibration figure)",
+)
+flags.DEFINE_string(
+  "steps_to", None, "comma-separated compare.json of experiments.compare runs (Fig. 6)"
 )
 flags.DEFINE_string("families", None, "results.json with a summary per CDR sub-family")
 flags.DEFINE_string(
@@ -268,6 +274,43 @@ def fig_families(plt, results_path, path):
   plt.close(fig)
 
 
+def fig_steps_to(plt, paths, path):
+  """Steps and seconds to mean |u - u_exact| <= 0.05 against beta, one line per method of each
+  compare.json (hyper_lr labelled with its Phase-2 optimizer); not reached: hollow at the top."""
+  lines = []
+  for p in paths:
+    try:
+      with open(p) as f:
+        methods = json.load(f)["methods"]
+    except (OSError, ValueError, KeyError) as e:
+      raise UserError(f"--steps_to: {p} is not a compare.json ({e})") from None
+    for name, m in methods.items():
+      rows = m["targets"]
+      opt = {"lm": "LM", "adam": "Adam"}.get(rows[0].get("optimizer"), "")
+      label = {"hyper_lr": f"Hyper-LR-PINN, {opt} Phase 2", "pinn": "PINN from scratch"}
+      label = label.get(name, name)
+      lines.append((label, rows))
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+  for ax, key, unit in zip(axes, ("steps_to_0.05", "seconds_to_0.05"), ("steps", "seconds")):
+    top = max([r.get(key) or 0 for _, rows in lines for r in rows] + [1]) * 2
+    for label, rows in lines:
+      beta = np.array([r["mu"][0] for r in rows])
+      val = np.array([np.nan if r.get(key) is None else r[key] for r in rows], float)
+      (h,) = ax.plot(beta, val, "o-", ms=4, label=label)
+      miss = np.isnan(val)
+      if miss.any():
+        ax.plot(beta[miss], np.full(miss.sum(), top), "o", mfc="none", color=h.get_color())
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set(
+      xlabel="beta",
+      ylabel=f"{unit} to mean |error| <= 0.05",
+      title=f"{unit} to mean |u - u_exact| <= 0.05 (hollow: not reached)",
+    )
+    ax.legend(fontsize=8)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
 def fig_calibration(plt, paths, path):
   """Observed against nominal coverage of the answer's intervals, one line per trials.json and
   estimated coordinate, labelled by the run's folder, noise and coordinate."""
@@ -313,7 +356,9 @@ def main(argv):
     FLAGS.workdir
     if FLAGS.workdir and not FLAGS.workdir.endswith(".npz")
     else os.path.dirname(
-      FLAGS.many_query or FLAGS.families or (FLAGS.calibration or "").split(",")[0]
+      FLAGS.many_query
+      or FLAGS.families
+      or (FLAGS.calibration or FLAGS.steps_to or "").split(",")[0]
     )
     or "."
   )
@@ -350,6 +395,9 @@ def main(argv):
   if FLAGS.calibration:
     fig_calibration(plt, FLAGS.calibration.split(","), os.path.join(out, "fig_calibration.png"))
     made.append("fig_calibration.png")
+  if FLAGS.steps_to:
+    fig_steps_to(plt, FLAGS.steps_to.split(","), os.path.join(out, "fig6_steps_to_target.png"))
+    made.append("fig6_steps_to_target.png")
   if FLAGS.many_query:
     if not os.path.exists(FLAGS.many_query):
       raise UserError(f"--many_query: {FLAGS.many_query} not found")

@@ -216,6 +216,18 @@ def test_compare_command_end_to_end(tmp_path):
   assert out["methods"]["naive_lr_r10"]["targets"][0]["trainable_params"] == 381
   assert out["methods"]["pinn"]["targets"][0]["trainable_params"] == 10401
   assert (wd / "compare.md").read_text().count("\n") == 2 + 8
+  for name in ("pinn", "hyper_lr"):  # both counts of paper Fig. 6, null when never reached
+    (row,) = out["methods"][name]["targets"]
+    assert (row["steps_to_0.05"] is None) == (row["seconds_to_0.05"] is None)
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  from experiments import plots
+
+  plots.fig_steps_to(plt, [str(wd / "compare.json")], str(tmp_path / "fig6.png"))
+  assert (tmp_path / "fig6.png").stat().st_size > 10_000
   bad = subprocess.run(
     [
       sys.executable,
