@@ -125,8 +125,9 @@ def figure(betas, ranks, tol, s_sq, path):
     a.set(
       xlabel="index (sorted)",
       ylabel="s^2",
-      title=f"layer {l + 1}: sorted s^2, beta {betas[0]:g} dark to {betas[-1]:g} light",
+      title=f"layer {l + 1}: sorted s_{l + 1}^2",
     )
+  fig.suptitle(f"sorted s^2 per beta (as trained): beta {betas[0]:g} dark to {betas[-1]:g} light")
   fig.savefig(path, dpi=110)
 
 
