@@ -70,6 +70,20 @@ class Phase1Batch(NamedTuple):
 def init_phase1(
   cfg: ModelConfig, optimizer: optax.GradientTransformation, key: jax.Array
 ) -> Phase1State:
+  """Phase1State(params {"net", "hyper"}, the optimizer's state, step 0).
+
+  >>> import jax, optax
+  >>> from lrpinn_jax import ModelConfig, make_pde
+  >>> from lrpinn_jax.fit.data import DataConfig, train_batch
+  >>> cfg = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8)
+  >>> pde, opt = make_pde("convection"), optax.adam(1e-2)
+  >>> state = init_phase1(cfg, opt, jax.random.key(0))
+  >>> batch = make_batch([[1.0, 0, 0], [2.0, 0, 0]], train_batch(pde, DataConfig(n_f=64), 0))
+  >>> step = jax.jit(make_phase1_step(cfg, pde, opt, LossConfig(need_xx=False)))
+  >>> state, metrics = step(state, batch)  # one step over both mu at once
+  >>> int(state.step), sorted(metrics)[:3]
+  (1, ['bc', 'f', 'ic'])
+  """
   params = init_params(cfg, key)
   return Phase1State(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 

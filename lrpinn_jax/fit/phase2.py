@@ -82,6 +82,17 @@ def init_phase2(
   optimizer: optax.GradientTransformation,
   rank_mode: str = "adaptive",
 ) -> Phase2State:
+  """Phase2State for one mu: the trainable part (s, first and last layer; ``split_params``), the
+  frozen bases, the optimizer's state on the trainable part only, step 0.
+
+  >>> import jax, numpy as np, optax
+  >>> from lrpinn_jax import ModelConfig, init_params
+  >>> cfg = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8)
+  >>> state = init_phase2(cfg, init_params(cfg, jax.random.key(0)), np.array([30.0, 0, 0]),
+  ...                     optax.adam(1e-3))
+  >>> sorted(state.trainable), sorted(state.frozen)
+  (['end', 's', 'start'], ['lowrank_0', 'lowrank_1'])
+  """
   trainable, frozen, _ = split_params(cfg, params, mu, rank_mode)
   return Phase2State(trainable, frozen, optimizer.init(trainable), jnp.zeros((), jnp.int32))
 

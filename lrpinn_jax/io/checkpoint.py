@@ -132,7 +132,15 @@ def _abstract_params(cfg: ModelConfig, info: dict):
 def load(workdir: str, step: Optional[int] = None, dtype=None) -> Solver:
   """The model in a workdir (latest checkpoint by default) as a Solver: the Phase-1 model of an
   experiment, or a Phase-2 model saved by ``experiments.finetune``. Parameters as ``dtype``
-  (default precision.real(); float64 needs x64 on, e.g. ``load(w, dtype=jnp.float64)``)."""
+  (default precision.real(); float64 needs x64 on, e.g. ``load(w, dtype=jnp.float64)``).
+
+  >>> import numpy as np
+  >>> solver = load("results/convection_30_40")  # the main command's model, in a clone
+  >>> solver.config.rank, solver.info["pde"]
+  (50, 'convection')
+  >>> solver(np.array([1.0]), np.array([0.5]), np.array([35.0, 0, 0])).shape
+  (1,)
+  """
   cfg, info = read_model_info(workdir)
   abstract = _abstract_params(cfg, info)
   with manager(workdir) as mngr:

@@ -249,7 +249,18 @@ def init_params(cfg: ModelConfig, key: jax.Array) -> dict:
 @functools.partial(jax.jit, static_argnums=0)
 def hyper_s(cfg: ModelConfig, hyper_params: dict, mu: jnp.ndarray) -> Tuple[jnp.ndarray, ...]:
   """The diagonals s_l(mu) for ONE mu (mu_dim,): a tuple of L arrays (rank,). Compiled once per
-  configuration (an eager call is one dispatch; inside a trace it is inlined)."""
+  configuration (an eager call is one dispatch; inside a trace it is inlined).
+
+      s_l(mu) = ReLU(W_l e(mu) + c_l),  e(mu) = tanh-MLP((mu - mu_shift) / mu_scale)
+
+  then ``truncate_s`` when ``cfg.rank_tol`` > 0.
+
+  >>> import jax, jax.numpy as jnp
+  >>> cfg = ModelConfig(rank=20, s_init=1.0)
+  >>> s = hyper_s(cfg, init_params(cfg, jax.random.key(0))["hyper"], jnp.array([35.0, 0, 0]))
+  >>> [v.shape for v in s], float(s[0][0])  # s_init = 1: s = 1 for every mu at initialisation
+  ([(20,), (20,), (20,)], 1.0)
+  """
   mu_n = (mu - jnp.asarray(cfg.mu_shift, mu.dtype)) / jnp.asarray(cfg.mu_scale, mu.dtype)
   s = cast(Tuple[jnp.ndarray, ...], hyper_module(cfg).apply({"params": hyper_params}, mu_n))
   return tuple(truncate_s(v, cfg.rank_tol) for v in s) if cfg.rank_tol else s
@@ -280,6 +291,17 @@ def point_fn(
 ) -> Callable[..., jnp.ndarray]:
   """u(*z) for one point, z the n_in coordinates as scalars (e.g. u(x, t)), with s fixed: the
   function PDE losses differentiate. Returns a scalar (n_out = 1) or the fields (n_out,).
+
+      u(z) = W_out h_L + b_out,  h_l = tanh(U_l diag(s_l) V_l^T h_{l-1} + b_l),
+      h_0 = tanh(W_0 z + b_0)
+
+  >>> import jax, jax.numpy as jnp
+  >>> cfg = ModelConfig(width=8, n_lowrank=2, rank=8, hyper_width=8)
+  >>> params = init_params(cfg, jax.random.key(0))
+  >>> u = point_fn(cfg, params["net"], hyper_s(cfg, params["hyper"], jnp.array([30.0, 0, 0])))
+  >>> u_t = jax.jvp(lambda t: u(1.0, t), (0.5,), (1.0,))[1]  # derivatives by jvp, per point
+  >>> u(1.0, 0.5).shape, u_t.shape
+  ((), ())
 
   A model with ``cfg.hard_ic`` holds its problem's initial condition exactly, which may depend
   on mu: pass the problem ``pde`` and the one ``mu`` (mu_dim,) that s belongs to."""

@@ -34,7 +34,13 @@ PRESETS = tuple(CDR_PRESETS) + ("helmholtz",) + tuple(PROBLEMS)
 
 def make_pde(name: str = "convection", init_cond: str = "sin_1"):
   """The Problem for a built-in name (a CDR preset with its initial condition, "helmholtz",
-  "burgers"), or from a file or module ("path/file.py[:NAME]", "module:NAME")."""
+  "burgers"), or from a file or module ("path/file.py[:NAME]", "module:NAME").
+
+  >>> make_pde("convection").mu_names, make_pde("helmholtz").coord_names
+  (('beta', 'nu', 'rho'), ('x', 'y'))
+  >>> make_pde("kovasznay").fields
+  ('u', 'v', 'p')
+  """
   from lrpinn_jax.problem import _source
 
   if name in PROBLEMS or _source.is_source(name):

@@ -193,7 +193,15 @@ def fit_mu(
   ``n_starts`` starts over ``box`` ((mu_dim, 2) lo, hi per coordinate; coordinates with lo == hi
   are held fixed), Laplace covariance at the best. sigma: the noise standard deviation (None:
   obs.sigma; None or 0: estimated from the fit; a given sigma below the fit's residual level is
-  raised to it). fitter: a ``make_fitter`` result to reuse (one compilation for many solves)."""
+  raised to it). fitter: a ``make_fitter`` result to reuse (one compilation for many solves).
+
+  The estimate minimises ||u(x_i; mu) - u_i||^2 over the free coordinates of mu (LM through the
+  Solver); its covariance is the Laplace approximation at the minimum,
+
+      cov = sigma^2 (J^T J)^{-1},  J_ij = d u(x_i; mu) / d mu_j,
+
+  and ci95 = mu_hat -/+ 1.96 sqrt(diag cov). It ignores the surrogate's own error; ``refine``
+  accounts for it (``sandwich``)."""
   t0 = time.perf_counter()
   sigma = obs.sigma if sigma is None else sigma
   box = np.asarray(box, np.float64)
