@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.docs  # run by .ci/run after the suite: python -m pytest -m docs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TUTORIALS = os.path.join(ROOT, "docs", "tutorials")
 PAGES = sorted(p for p in os.listdir(TUTORIALS) if p.endswith(".md"))

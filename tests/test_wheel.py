@@ -12,6 +12,10 @@ import sys
 import sysconfig
 import zipfile
 
+import pytest
+
+pytestmark = pytest.mark.docs  # run by .ci/run after the suite: python -m pytest -m docs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHECK = r"""
