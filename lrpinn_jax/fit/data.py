@@ -15,7 +15,11 @@ from lrpinn_jax.errors import UserError
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-  """Point counts (official defaults)."""
+  """Point counts (official defaults).
+
+  >>> DataConfig(n_f=500)
+  DataConfig(n_f=500, n_0=256, n_b=100, n_test=1000)
+  """
 
   n_f: int = 1000  # interior collocation points
   n_0: int = 256  # initial-condition points (t = t_min); unused by boundary-value PDEs

@@ -21,7 +21,11 @@ from lrpinn_jax.precision import real
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
-  """Static loss settings shared by Phase 1 and Phase 2."""
+  """Static loss settings shared by Phase 1 and Phase 2.
+
+  >>> LossConfig(weights=(("bc", 10.0), ("s_l1", 3e-5))).weights  # Phase-1 weights by term
+  (('bc', 10.0), ('s_l1', 3e-05))
+  """
 
   deriv_mode: str = DEFAULT_MODE
   need_xx: bool = True

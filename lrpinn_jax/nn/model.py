@@ -74,6 +74,10 @@ class ModelConfig:
       orthogonality penalty trains, tau is the relative Frobenius norm of the dropped part of
       U_l diag(s) V_l^T. Phase 1 trains the untruncated s; every use of the model (zero-shot,
       the Phase-2 adaptive rank, Solver) sees the truncated one.
+
+  >>> cfg = ModelConfig(rank=20)  # the official architecture but rank 20
+  >>> cfg.full_ranks, ModelConfig.from_dict(json.loads(cfg.to_json())) == cfg
+  ((20, 20, 20), True)
   """
 
   width: int = 50

@@ -156,7 +156,11 @@ class Dirichlet(Condition):
 @dataclasses.dataclass(frozen=True)
 class Neumann(Condition):
   """Outward normal derivative of the fields = value(z, mu) on the faces ``on`` (as Dirichlet).
-  The points carry their outward direction, so one block serves every face."""
+  The points carry their outward direction, so one block serves every face.
+
+  >>> Neumann("u", lambda z, mu: 0.0, on="x=hi").name  # an insulated right end
+  'bc_n'
+  """
 
   fields: Names = ()
   value: Optional[Callable] = None
@@ -189,6 +193,21 @@ class Periodic(Condition):
   when: optional switch per mu: a parameter name (the condition applies where that parameter is
   not 0, and is dropped from a run where it is 0 for every mu, see Problem.drop_zero), or a
   function mu -> 0/1.
+
+  The CDR family's boundary: u and, where the diffusion nu is not 0, u_x periodic in x:
+
+  >>> import math
+  >>> from lrpinn_jax import DataConfig
+  >>> from lrpinn_jax.problem import Problem
+  >>> cdr = Problem(
+  ...   name="cd", coords={"x": (0.0, 2 * math.pi), "t": (0.0, 1.0)}, time="t", fields=("u",),
+  ...   params={"beta": (1.0, 5.0), "nu": (0.0, 1.0)},
+  ...   residual=lambda u, z, mu: u.directional("u", {"t": 1.0, "x": mu["beta"]})
+  ...   - mu["nu"] * u.d2("u", "x"),
+  ...   conditions=(Periodic("u", "x"), Periodic("u", "x", derivative_order=1, when="nu",
+  ...                                               name="bc_x")))
+  >>> {k: v.shape for k, v in cdr.sample_points(DataConfig(n_f=8, n_b=4), 0).items()}
+  {'f': (8, 2), 'bc': (4, 2), 'bc_x': (4, 2)}
   """
 
   fields: Names = ()
@@ -221,7 +240,13 @@ class Periodic(Condition):
 class Data(Condition):
   """fields(z_i) = values_i at given points (DeepXDE's PointSetBC): observations, or initial
   data that is known only at points. points (n, d); values (n,) for one field or (n, k) for k
-  fields; the same for every mu."""
+  fields; the same for every mu.
+
+  >>> import numpy as np
+  >>> z = np.array([[0.5, 0.1], [1.0, 0.2]])  # (x, t) of two measurements
+  >>> Data("u", z, np.array([1.2, 0.9])).sample(None, 0, None).tolist()  # points beside values
+  [[0.5, 0.1, 1.2], [1.0, 0.2, 0.9]]
+  """
 
   fields: Names = ()
   points: Any = None  # (n, d) array-like
@@ -245,7 +270,11 @@ class Mean(Condition):
   those others (a pressure of a periodic or enclosed flow, up to c(t)). The mean is the midpoint
   rule on ``n`` points per coordinate of ``over`` (exact for periodic trigonometric fields of
   degree < n). Points: uniform in the box (their ``over`` coordinates are not used), or
-  ``points=fn``."""
+  ``points=fn``.
+
+  >>> Mean("p", over=("x", "y")).name  # Taylor-Green's pressure: mean 0 over x, y at every t
+  'mean'
+  """
 
   fields: Names = ()
   over: Names = ()
