@@ -143,33 +143,38 @@ class _Ctx:
     return jax.vmap(net.apply(params, jnp.asarray(self.targets[i])))(x, t)
 
 
+def _fit_row(ctx: _Ctx, net, loss, params0, i: int, steps: int, **extra) -> dict:
+  """Adam from ``params0`` at target i for ``steps`` steps (``fit``), and the target's row."""
+  params, info = fit(
+    loss,
+    params0,
+    ctx.targets[i],
+    steps=steps,
+    lr=ctx.cfg.lr,
+    eval_fn=ctx.eval_fn(net, i),
+    eval_every=ctx.cfg.eval_every,
+  )
+  return ctx.row(
+    i,
+    ctx.predict(net, params, i),
+    net.paper_count(params),
+    info["seconds"],
+    info["steps_to_target"],
+    total_params=nets.count(params),
+    **extra,
+    **{"seconds_to_0.05": info["seconds_to_target"]},
+  )
+
+
 def _per_target(ctx: _Ctx, net, log) -> dict:
   """A network trained from scratch at each target (pinn, naive_lr)."""
   cfg, rows = ctx.cfg, []
   loss = pinn_loss(net, ctx.pde, ctx.points, ctx.need_xx)
   for i, mu in enumerate(ctx.targets):
-    params, info = fit(
-      loss,
-      net.init(jax.random.key(cfg.seed)),
-      mu,
-      steps=cfg.steps,
-      lr=cfg.lr,
-      eval_fn=ctx.eval_fn(net, i),
-      eval_every=cfg.eval_every,
-    )
-    rows.append(
-      ctx.row(
-        i,
-        ctx.predict(net, params, i),
-        net.paper_count(params),
-        info["seconds"],
-        info["steps_to_target"],
-        total_params=nets.count(params),
-        **{"seconds_to_0.05": info["seconds_to_target"]},
-      )
-    )
+    rows.append(_fit_row(ctx, net, loss, net.init(jax.random.key(cfg.seed)), i, cfg.steps))
     log(
-      f"[{net.name}] mu={mu.tolist()} rel_err {rows[-1]['rel_err']:.4f} ({info['seconds']:.1f} s)"
+      f"[{net.name}] mu={mu.tolist()} rel_err {rows[-1]['rel_err']:.4f} "
+      f"({rows[-1]['seconds']:.1f} s)"
     )
   return {"targets": rows}
 
@@ -180,26 +185,8 @@ def _finetune_rows(ctx: _Ctx, net, params0, name, log, pretrain_seconds) -> dict
   loss = pinn_loss(net, ctx.pde, ctx.points, ctx.need_xx)
   for i, mu in enumerate(ctx.targets):
     zero = errors(np.asarray(ctx.predict(net, params0, i)), ctx.test.u[i])
-    params, info = fit(
-      loss,
-      params0,
-      mu,
-      steps=cfg.finetune_steps,
-      lr=cfg.lr,
-      eval_fn=ctx.eval_fn(net, i),
-      eval_every=cfg.eval_every,
-    )
     rows.append(
-      ctx.row(
-        i,
-        ctx.predict(net, params, i),
-        net.paper_count(params),
-        info["seconds"],
-        info["steps_to_target"],
-        zero_shot_rel_err=zero["rel_err"],
-        total_params=nets.count(params),
-        **{"seconds_to_0.05": info["seconds_to_target"]},
-      )
+      _fit_row(ctx, net, loss, params0, i, cfg.finetune_steps, zero_shot_rel_err=zero["rel_err"])
     )
     log(
       f"[{name}] mu={mu.tolist()} zero-shot {zero['rel_err']:.4f} -> fine-tuned "
