@@ -162,6 +162,7 @@ BAD_INPUTS = [
   ),
   ("helmholtz", ["--sine_start=-1"], "--sine_start must be a finite number >= 0"),
   ("helmholtz", ["--loss_weights=ic=2"], "--loss_weights: expected name=weight pairs"),
+  ("helmholtz", ["--rank_tol=1"], "--rank_tol must be below 1"),
 ]
 
 
