@@ -60,14 +60,18 @@ def family_probs(mus: jnp.ndarray) -> jnp.ndarray:
 
 
 class Phase1State(NamedTuple):
+  """The Phase-1 training state (a pytree): parameters, optimizer state, step count."""
+
   params: dict  # {"net", "hyper"}
   opt_state: Any
   step: jnp.ndarray  # int32 scalar
 
 
 class Phase1Batch(NamedTuple):
+  """One Phase-1 step's input: the training mu and the problem's points (``make_batch``)."""
+
   mus: jnp.ndarray  # (n_mu, pde.mu_dim)
-  points: Any  # the PDE's training points, e.g. pde.TrainBatch
+  points: Any  # the problem's training points {block: (n, d)} (Problem.sample_points)
   mu_weights: Any = None  # optional (n_mu,) weights of the mu in the mean (None: equal)
 
 

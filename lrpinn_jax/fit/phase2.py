@@ -29,6 +29,8 @@ RANK_MODES = ("adaptive", "full")
 
 
 class Phase2State(NamedTuple):
+  """The Phase-2 state for one mu (a pytree): trainable and frozen parts, optimizer state, step."""
+
   trainable: dict  # {"s": tuple of (r_l,), "start", "end"}
   frozen: dict  # {"lowrank_l": {"U", "V", "b"}}
   opt_state: Any
@@ -36,8 +38,10 @@ class Phase2State(NamedTuple):
 
 
 class Phase2Batch(NamedTuple):
+  """One Phase-2 step's input: the target mu and the problem's points."""
+
   mu: jnp.ndarray  # (pde.mu_dim,)
-  points: Any  # the PDE's training points
+  points: Any  # the problem's training points {block: (n, d)}
 
 
 def split_params(
