@@ -1,15 +1,16 @@
 """Where a one-query command's wall time goes, cold and warm.
 
-  python -m benchmarks.startup [--out=FILE]
+  python -m benchmarks.startup [--repeats=3] [--out=FILE]
 
 Runs experiments.inverse (one synthetic observation set, mu only + refinement),
 experiments.finetune (100 LM steps) and a 10-mu experiments.many_query (100 LM steps each) on the
-official checkpoint, each twice in a fresh compilation-cache folder: "cold" (empty cache) and
-"warm" (the cache and stored programs the first run left). Per run: the wall time seen from here,
-"start_to_main" (the interpreter and imports), the command's own parts ("restore": the
-checkpoint; "solve": the solve with its programs' tracing, loading or compilation; "write": JSON,
-checkpoint, figure) and "exit" (the rest: interpreter shutdown). Prints one JSON object;
-benchmarks.speed --all includes it.
+official checkpoint in a fresh compilation-cache folder: once "cold" (empty cache), then
+--repeats times "warm" (the cache and stored programs the first run left; the run of median wall
+time is reported, as start-up times on a shared machine vary by a second). Per run: the wall
+time seen from here, "start_to_main" (the interpreter and imports), the command's own parts
+("restore": the checkpoint; "solve": the solve with its programs' tracing, loading or
+compilation; "write": JSON, checkpoint, figure) and "exit" (the rest: interpreter shutdown).
+Prints one JSON object; benchmarks.speed --all includes it.
 """
 
 from __future__ import annotations
@@ -76,15 +77,22 @@ def run_once(args, cache: str, folder: str) -> dict:
   return {k: round(v, 2) for k, v in out.items()}
 
 
-def breakdown() -> dict:
-  """{command: {"cold": parts, "warm": parts}} (module docstring)."""
+def breakdown(repeats: int = 1) -> dict:
+  """{command: {"cold": parts, "warm": parts}} (module docstring); with repeats > 1 the warm
+  run is repeated and "warm" is the run of median wall time ("warm_walls": every wall time)."""
   out = {}
   for name in commands(""):
     with tempfile.TemporaryDirectory() as tmp:
       args, cache = commands(tmp)[name], os.path.join(tmp, "cache")
       cold = run_once(args, cache, tmp)
-      shutil.rmtree(os.path.join(tmp, "finetune"), ignore_errors=True)  # a new --workdir
-      out[name] = {"cold": cold, "warm": run_once(args, cache, tmp)}
+      warm = []
+      for _ in range(repeats):
+        shutil.rmtree(os.path.join(tmp, "finetune"), ignore_errors=True)  # a new --workdir
+        warm.append(run_once(args, cache, tmp))
+      warm.sort(key=lambda r: r["wall"])
+      out[name] = {"cold": cold, "warm": warm[len(warm) // 2]}
+      if repeats > 1:
+        out[name]["warm_walls"] = [r["wall"] for r in warm]
   return out
 
 
@@ -98,10 +106,13 @@ def report(out: dict, path=None) -> None:
 
 def main(argv):
   del argv
-  report(breakdown(), flags.FLAGS.out)
+  report(breakdown(flags.FLAGS.repeats), flags.FLAGS.out)
 
 
 if __name__ == "__main__":
   # defined here, not on import: benchmarks.speed imports this module and has its own --out
   flags.DEFINE_string("out", None, "also write the JSON object to this file")
+  flags.DEFINE_integer(
+    "repeats", 3, "warm runs per command (the median is reported)", lower_bound=1
+  )
   app.run(main)

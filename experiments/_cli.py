@@ -153,9 +153,40 @@ def _parse_flags(argv):
     sys.exit(2)
 
 
-def run_main(main: Callable, argv: Optional[List[str]] = None) -> None:
+def _may_exit_now() -> bool:
+  """No profiler or tracer that writes at exit, and no jax.distributed run (whose atexit shutdown
+  the other processes wait for)."""
+  distributed = getattr(flags.FLAGS, "coordinator", None) or getattr(flags.FLAGS, "distributed", 0)
+  return sys.getprofile() is None and sys.gettrace() is None and not distributed
+
+
+def _exit_now() -> None:
+  """What the atexit handlers of a finished single-process command do that matters (JAX's: wait
+  for effects such as io_callback; logging's: flush), then os._exit(0) without the rest
+  (clearing JAX's backends and caches, XLA's garbage collection, the modules' teardown)."""
+  import logging as std_logging
+
+  import jax
+
+  jax.effects_barrier()
+  std_logging.shutdown()
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(0)
+
+
+def run_main(
+  main: Callable, argv: Optional[List[str]] = None, exit_now: Optional[bool] = None
+) -> None:
   """app.run with flag errors and UserError reported as one line on stderr, exit code 2 / 1.
-  argv: the command line (default sys.argv)."""
+  argv: the command line (default sys.argv). exit_now (default: argv is None, i.e. this process
+  is the command): after a command that finished, flush and end the process with os._exit(0),
+  skipping the interpreter's teardown of JAX and every module, 0.4-0.6 s of a one-query command
+  (results/startup); every file is written and closed by then (checkpoint managers are closed
+  by their ``with``). Callers that go on after the command (tests), profilers, coverage and
+  multi-process runs keep the normal return."""
+  if exit_now is None:
+    exit_now = argv is None
 
   def wrapped(argv):
     # Our progress and errors are printed; absl logs from JAX (backend probing) and orbax (its own
@@ -171,6 +202,8 @@ def run_main(main: Callable, argv: Optional[List[str]] = None) -> None:
       start, t0 = time.time(), time.perf_counter()
       main(argv)
       _write_timing(start, time.perf_counter() - t0)
+      if exit_now and _may_exit_now():
+        _exit_now()
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(getattr(e, "exit_code", 1))

@@ -141,6 +141,13 @@ flags.DEFINE_string(
   "Phase-1 weights of loss terms, e.g. 'bc=10' (terms: "
   "f, ic, bc, ortho, bc_x with diffusion; unnamed ones weigh 1)",
 )
+flags.DEFINE_integer(
+  "s_l1_steps",
+  0,
+  "with --loss_weights=s_l1=W: the rank pressure acts on Phase-1 steps below this "
+  "only, the rest train for accuracy alone (0: every step)",
+  lower_bound=0,
+)
 flags.DEFINE_float(
   "rank_tol",
   0.0,
@@ -182,6 +189,7 @@ _OTHER = (
   "ortho",
   "deriv_mode",
   "loss_weights",
+  "s_l1_steps",
   "rank_tol",
   "devices",
 )

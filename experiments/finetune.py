@@ -3,8 +3,8 @@
   python -m experiments.finetune --checkpoint=<workdir or .npz> --mu=40,0,0 --optimizer=lm \
       --max_seconds=60 --workdir=DIR
 
-Writes DIR/finetune.json (trajectory and final errors) and the fine-tuned model, which
-`lrpinn_jax.load(DIR)` returns as a Solver.
+Writes DIR/finetune.json (trajectory and final errors) and the fine-tuned model (DIR/model.json
+and DIR/phase2.npz), which `lrpinn_jax.load(DIR)` returns as a Solver.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ def commands() -> List[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
+  whole_process = argv is None  # the console script: end the process when the command is done
   argv = list(sys.argv if argv is None else argv)
   try:
     names = commands()
@@ -43,7 +44,7 @@ def main(argv: Optional[List[str]] = None) -> None:
   module = importlib.import_module(f"lrpinn_jax.commands.{name}")
   from lrpinn_jax.commands import _cli
 
-  _cli.run_main(module.main, [f"lrpinn-jax {name}"] + argv[2:])
+  _cli.run_main(module.main, [f"lrpinn-jax {name}"] + argv[2:], exit_now=whole_process)
 
 
 if __name__ == "__main__":

@@ -176,3 +176,39 @@ def test_model_json_of_earlier_formats_and_the_former_names():
     assert cfg.n_mu == 3
   with pytest.warns(DeprecationWarning, match="Problem.mu_dim"):
     assert make_pde("burgers").n_mu == 2
+
+
+def test_phase2_model_round_trip_npz_and_the_former_orbax_layout(tmp_path):
+  """save_phase2 writes phase2.npz (no orbax checkpoint); load gives back every parameter bit for
+  bit and the same u. A Phase-2 workdir in the former layout (orbax checkpoints/<step>) loads to
+  the same model."""
+  import optax
+
+  from lrpinn_jax.fit.phase2 import init_phase2, merge_net
+  from lrpinn_jax.io import checkpoint
+
+  pde, mu = make_pde("convection"), np.array([1.5, 0.0, 0.0], np.float32)
+  params = lrpinn_jax.init_params(TINY_MODEL, jax.random.key(3))
+  state = init_phase2(TINY_MODEL, params, mu, optax.adam(1e-3))
+  net, s = merge_net(state.trainable, state.frozen)
+  checkpoint.save_phase2(
+    str(tmp_path / "new"), TINY_MODEL, pde, mu, state.trainable, state.frozen, 7
+  )
+  assert sorted(os.listdir(tmp_path / "new")) == ["model.json", "phase2.npz"]
+  new = lrpinn_jax.load(str(tmp_path / "new"))
+  assert new.info["step"] == 7 and new.info["kind"] == "phase2"
+  for a, b in zip(
+    jax.tree.leaves((net, list(s))), jax.tree.leaves((new.params["net"], list(new.params["s"])))
+  ):
+    np.testing.assert_array_equal(a, b)
+  old_wd = str(tmp_path / "old")  # what save_phase2 wrote before phase2.npz
+  checkpoint.write_model_info(
+    old_wd, TINY_MODEL, pde, "phase2", mu=mu.tolist(), ranks=[int(v.shape[0]) for v in s]
+  )
+  ocp = checkpoint._ocp()
+  with checkpoint.manager(old_wd) as mngr:
+    mngr.save(7, args=ocp.args.Composite(params=ocp.args.StandardSave({"net": net, "s": list(s)})))
+    mngr.wait_until_finished()
+  old = lrpinn_jax.load(old_wd)
+  x, t = np.linspace(0, 6, 5), np.linspace(0, 1, 5)
+  np.testing.assert_array_equal(old(x, t, mu), new(x, t, mu))  # the same parameters, one program

@@ -119,6 +119,19 @@ def test_s_l1_is_the_mean_sum_of_s_and_weighs_zero_unless_named():
   np.testing.assert_allclose(weighted, total + 0.5 * m["s_l1"], rtol=1e-5)
 
 
+def test_s_l1_steps_switches_the_pressure_off_after_that_step():
+  """With s_l1_steps = 1 the step's total carries 0.5 s_l1 at step 0 and not at step 1; the
+  other terms keep their weight 1 (the reported terms are unweighted)."""
+  state, batch, _ = _setup()
+  cfg = LossConfig(need_xx=False, weights=(("s_l1", 0.5),), s_l1_steps=1)
+  step = jax.jit(make_phase1_step(TINY_MODEL, make_pde(), optax.adam(1e-2), cfg))
+  for k, w in ((0, 0.5), (1, 0.0)):
+    assert int(state.step) == k
+    state, m = step(state, batch)
+    plain = m["f"] + m["ic"] + m["bc"] + m["ortho"]
+    np.testing.assert_allclose(m["loss"], plain + w * m["s_l1"], rtol=1e-5)
+
+
 def test_mu_weights_average_only_included_mu():
   from lrpinn_jax.fit.phase1 import phase1_loss
 

@@ -77,6 +77,7 @@ class ExperimentConfig:
   s_init: float = 0.0  # > 0: s(mu) = s_init for every mu at initialisation (ModelConfig.s_init)
   t_scale: float = 1.0  # the network sees t_scale * t (ModelConfig.t_scale)
   loss_weights: str = ""  # Phase-1 loss-term weights "bc=10,ic=1" (LossConfig.weights)
+  s_l1_steps: int = 0  # > 0: the s_l1 pressure on Phase-1 steps below it only (LossConfig)
   rank_tol: float = 0.0  # > 0: s(mu) truncated to the rank it needs (ModelConfig.rank_tol)
   devices: int = 0  # Phase 1 split over mu across this many devices (0: all JAX sees)
 
@@ -129,7 +130,8 @@ class ExperimentConfig:
       raise UserError(f"--rank_tol must be below 1 (1 drops every rank), got {self.rank_tol}")
     if not (np.isfinite(self.t_scale) and self.t_scale > 0):
       raise UserError(f"--t_scale must be a positive finite number, got {self.t_scale}")
-    self.loss_config()  # parses --loss_weights against the loss terms this run has
+    if self.s_l1_steps and not dict(self.loss_config().weights).get("s_l1"):
+      raise UserError("--s_l1_steps schedules the rank pressure: give it --loss_weights=s_l1=W")
     if not 0 <= self.mu_batch <= len(self.train_mu):
       raise UserError(
         f"--mu_batch must be between 0 (all) and the number of training mu "
@@ -211,6 +213,7 @@ class ExperimentConfig:
       mu_batch=self.mu_batch,
       mu_sampling=self.mu_sampling,
       weights=parse_weights(self.loss_weights, pde, need_xx),
+      s_l1_steps=self.s_l1_steps,
     )
 
 

@@ -108,7 +108,9 @@ def run(
       f"--deriv_mode={deriv_mode} was removed: derivatives are forward mode (jvp), "
       f"which measured faster"
     )
-  if os.path.exists(os.path.join(workdir, checkpoint.CKPT_DIR)):
+  if any(
+    os.path.exists(os.path.join(workdir, n)) for n in (checkpoint.CKPT_DIR, checkpoint.PHASE2_FILE)
+  ):
     raise UserError(f"{workdir} already holds a model; choose another --workdir")
   with timed("restore"):
     solver = load_phase1(source)

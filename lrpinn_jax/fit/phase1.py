@@ -40,6 +40,9 @@ class LossConfig:
   # Phase-1 weights of the loss terms, e.g. (("bc", 10.0),); unnamed terms weigh 1 (paper).
   # Phase 2 keeps the unweighted loss. Metrics report the unweighted terms.
   weights: Tuple[Tuple[str, float], ...] = ()
+  # > 0: the "s_l1" pressure acts on Phase-1 steps < s_l1_steps only and the rest of the run
+  # trains for accuracy alone with the ranks it reached (0: every step)
+  s_l1_steps: int = 0
 
 
 MU_SAMPLINGS = ("uniform", "family")
@@ -118,7 +121,13 @@ def map_mu(fn: Callable, mus: jnp.ndarray, points, width: int, unroll: bool = Tr
 
 
 def phase1_loss(
-  params: dict, cfg: ModelConfig, pde, loss_cfg: LossConfig, batch: Phase1Batch, unroll: bool = True
+  params: dict,
+  cfg: ModelConfig,
+  pde,
+  loss_cfg: LossConfig,
+  batch: Phase1Batch,
+  unroll: bool = True,
+  pressure=1.0,
 ) -> Tuple[jnp.ndarray, dict]:
   """The Phase-1 loss of a batch of mu: (total, {term: value}).
 
@@ -129,7 +138,8 @@ def phase1_loss(
   per condition, e.g. "ic", "bc"), each r_b computed with s_l(mu) from the hypernetwork once per
   mu. The weights w come from loss_cfg.weights (default 1; "s_l1", a pressure towards low ranks,
   default 0). batch.mu_weights, when given, replaces the plain mean over mu by a weighted one.
-  unroll: see ``map_mu``.
+  unroll: see ``map_mu``. pressure: a factor (traced scalar) on w_s_l1, the step's schedule of
+  the rank pressure (LossConfig.s_l1_steps).
 
   >>> import jax, numpy as np
   >>> from lrpinn_jax import DataConfig, ModelConfig, init_params, make_pde
@@ -172,6 +182,7 @@ def phase1_loss(
     params["net"], cfg.n_lowrank, loss_cfg.ortho_form, loss_cfg.ortho_w_u, loss_cfg.ortho_w_v
   )
   weight = {**OFF_BY_DEFAULT, **dict(loss_cfg.weights)}
+  weight["s_l1"] = weight["s_l1"] * pressure
   total = functools.reduce(operator.add, [weight.get(k, 1.0) * v for k, v in terms.items()])
   return total, {"loss": total, **terms}
 
@@ -222,8 +233,11 @@ def make_phase1_step(
         mu_weights=jax.lax.with_sharding_constraint(weights, sharding.split(mesh)),
         points=jax.lax.with_sharding_constraint(batch.points, sharding.replicated(mesh)),
       )
+    pressure = (
+      1.0 if loss_cfg.s_l1_steps <= 0 else jnp.where(state.step < loss_cfg.s_l1_steps, 1.0, 0.0)
+    )
     grads, metrics = jax.grad(phase1_loss, has_aux=True)(
-      state.params, cfg, pde, loss_cfg, batch, mesh is None
+      state.params, cfg, pde, loss_cfg, batch, mesh is None, pressure
     )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
