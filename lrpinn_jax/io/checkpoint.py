@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 import jax
 import jax.numpy as jnp
@@ -131,7 +131,7 @@ def save_phase2(
     workdir, cfg, pde, "phase2", mu=[float(v) for v in mu], ranks=[int(v.shape[0]) for v in s]
   )
   leaves = jax.tree_util.tree_flatten_with_path({"net": net, "s": list(s)})[0]
-  arrays = {jax.tree_util.keystr(k): np.asarray(v) for k, v in leaves}
+  arrays: Dict[str, Any] = {jax.tree_util.keystr(k): np.asarray(v) for k, v in leaves}
   tmp = os.path.join(workdir, f".{PHASE2_FILE}.{os.getpid()}.tmp")
   with open(tmp, "wb") as f:
     np.savez(f, step=np.int64(step), **arrays)
