@@ -153,7 +153,7 @@ flags.DEFINE_float(
   0.0,
   "drop the smallest entries of each s_l(mu) while their "
   "share of ||s_l||^2 stays <= rank_tol^2 (0: keep every nonzero entry); e.g. "
-  "1e-2 with --loss_weights=s_l1=3e-5 (results/rank_pressure)",
+  "3e-3 with --loss_weights=s_l1=5e-5 --s_l1_steps=12000 (results/rank_pressure)",
   lower_bound=0.0,
 )
 
