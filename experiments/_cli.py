@@ -181,7 +181,7 @@ def run_main(
   """app.run with flag errors and UserError reported as one line on stderr, exit code 2 / 1.
   argv: the command line (default sys.argv). exit_now (default: argv is None, i.e. this process
   is the command): after a command that finished, flush and end the process with os._exit(0),
-  skipping the interpreter's teardown of JAX and every module, 0.4-0.6 s of a one-query command
+  skipping the interpreter's teardown of JAX and every module, 0.7-1.1 s of a one-query command
   (results/startup); every file is written and closed by then (checkpoint managers are closed
   by their ``with``). Callers that go on after the command (tests), profilers, coverage and
   multi-process runs keep the normal return."""

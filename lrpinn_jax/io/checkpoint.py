@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 def _ocp():
   """orbax.checkpoint, imported on first use: a command that reads only npz models (the official
-  checkpoints) or writes none starts 0.3 s sooner without it (results/startup)."""
+  checkpoints) or writes none starts 0.3-0.6 s sooner without it (results/startup)."""
   import orbax.checkpoint
 
   return orbax.checkpoint
