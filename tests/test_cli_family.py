@@ -163,6 +163,7 @@ BAD_INPUTS = [
   ("helmholtz", ["--sine_start=-1"], "--sine_start must be a finite number >= 0"),
   ("helmholtz", ["--loss_weights=ic=2"], "--loss_weights: expected name=weight pairs"),
   ("helmholtz", ["--rank_tol=1"], "--rank_tol must be below 1"),
+  ("helmholtz", ["--s_l1_steps=100"], "--s_l1_steps schedules the rank pressure"),
 ]
 
 
