@@ -162,6 +162,7 @@ def test_curriculum_stages_and_training():
   assert float(loss(p, jnp.asarray(MU))) < float(loss(net.init(jax.random.key(0)), jnp.asarray(MU)))
 
 
+@pytest.mark.commands
 def test_compare_command_end_to_end(tmp_path):
   import json
   import os

@@ -50,7 +50,8 @@ def tiny_run(tmp_path_factory):
   return wd, r
 
 
-def test_end_to_end_then_resume(tiny_run, tmp_path):
+@pytest.mark.commands
+def test_end_to_end(tiny_run):
   wd, r = tiny_run
   assert "ETA" in r.stdout and "zero-shot" in r.stdout
   res = json.load(open(os.path.join(wd, "results.json")))
@@ -80,8 +81,12 @@ def test_end_to_end_then_resume(tiny_run, tmp_path):
     assert h["test_rel_err_max"] == max(h["test_rel_err_per_mu"])
   solver = lrpinn_jax.load(str(wd))
   assert solver([0.5], [0.5], [2.0, 0.0, 0.0]).shape == (1,)
-  # resume to a longer budget continues from step 4
-  wd = str(shutil.copytree(wd, tmp_path / "run"))
+
+
+@pytest.mark.commands
+def test_resume_to_a_longer_budget_continues(tiny_run, tmp_path):
+  """The command resumed with a larger --phase1_steps continues from the tiny run's step 4."""
+  wd = str(shutil.copytree(tiny_run[0], tmp_path / "run"))
   r = _run(f"--workdir={wd}", *TINY[1:], "--phase1_steps=6", "--resume", "--rank_mode=full")
   assert r.returncode == 0, r.stderr
   assert "resumed from step 4" in r.stdout
@@ -100,17 +105,10 @@ BAD_INPUTS = [
 
 
 @pytest.fixture(scope="module")
-def bad_input_runs(tmp_path_factory, tiny_run):
-  """Every BAD_INPUTS line through the command's entry point, in one subprocess, and last a
-  resume from a copy of the tiny run whose results.json is gone and checkpoint files are junk."""
+def bad_input_runs(tmp_path_factory):
+  """Every BAD_INPUTS line through the command's entry point, in one subprocess."""
   root = tmp_path_factory.mktemp("bad_input")
   cases = [[f"--workdir={root / str(i)}", *TINY, *args] for i, (args, _) in enumerate(BAD_INPUTS)]
-  corrupt = shutil.copytree(tiny_run[0], root / "corrupt")
-  os.remove(corrupt / "results.json")
-  for folder, _, files in os.walk(corrupt / "checkpoints"):
-    for f in files:
-      open(os.path.join(folder, f), "wb").write(b"junk")
-  cases.append([f"--workdir={corrupt}", *TINY, "--phase1_steps=8", "--resume"])
   return root, cli_cases("experiments.convection", cases, root)
 
 
@@ -154,36 +152,27 @@ def test_bad_values_rejected_in_process(call, message):
     call()
 
 
-def test_corrupted_checkpoint_on_resume(bad_input_runs):
-  root, runs = bad_input_runs
-  assert_one_line_error(runs[-1], "cannot restore checkpoint")
-  assert not (root / "corrupt" / "results.json").exists()
+@pytest.mark.commands
+def test_corrupted_checkpoint_on_resume(tiny_run, tmp_path):
+  """A resume from a copy of the tiny run whose results.json is gone and checkpoint files are
+  junk: a one-line error, nothing written."""
+  corrupt = shutil.copytree(tiny_run[0], tmp_path / "corrupt")
+  os.remove(corrupt / "results.json")
+  for folder, _, files in os.walk(corrupt / "checkpoints"):
+    for f in files:
+      open(os.path.join(folder, f), "wb").write(b"junk")
+  (run,) = cli_cases(
+    "experiments.convection", [[f"--workdir={corrupt}", *TINY, "--phase1_steps=8", "--resume"]],
+    tmp_path,
+  )  # fmt: skip
+  assert_one_line_error(run, "cannot restore checkpoint")
+  assert not (corrupt / "results.json").exists()
 
 
-def _finetune(*args):
-  return subprocess.run(
-    [sys.executable, "-m", "experiments.finetune", *args],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=300,
-  )
-
-
-def test_finetune_official_npz_and_load(tmp_path):
-  from tests.conftest import ref_path
-
-  wd = tmp_path / "ft"
-  r = _finetune(
-    f"--checkpoint={ref_path('phase1.npz')}",
-    "--mu=40,0,0",
-    "--optimizer=lm",
-    "--steps=5",
-    f"--workdir={wd}",
-    "--n_f=200",
-    "--n_test=200",
-  )
-  assert r.returncode == 0, r.stderr
+def test_finetune_official_npz_and_load(finetune_runs):
+  root, runs = finetune_runs
+  assert runs[0]["code"] == 0, runs[0]["stderr"]
+  wd = root / "ft"
   out = json.load(open(wd / "finetune.json"))
   assert out["mu"] == [40.0, 0.0, 0.0] and out["optimizer"] == "lm"
   assert [p["step"] for p in out["trajectory"]] == [0, 1, 2, 3, 4, 5]
@@ -205,26 +194,31 @@ FINETUNE_BAD_INPUTS = [
 
 
 @pytest.fixture(scope="module")
-def finetune_bad_input_runs(tmp_path_factory):
+def finetune_runs(tmp_path_factory):
+  """In one subprocess: 5 LM steps from the official checkpoint at beta = 40 into <root>/ft,
+  then every FINETUNE_BAD_INPUTS line (runs[1 + i])."""
   from tests.conftest import ref_path
 
-  root = tmp_path_factory.mktemp("finetune_bad_input")
+  root = tmp_path_factory.mktemp("finetune")
+  ok = [f"--checkpoint={ref_path('phase1.npz')}", "--mu=40,0,0", "--optimizer=lm", "--steps=5",
+        f"--workdir={root / 'ft'}", "--n_f=200", "--n_test=200"]  # fmt: skip
   cases = [
     [f"--checkpoint={ref_path('phase1.npz')}", f"--workdir={root / str(i)}", *args]
     for i, (args, _) in enumerate(FINETUNE_BAD_INPUTS)
   ]
-  return root, cli_cases("experiments.finetune", cases, root)
+  return root, cli_cases("experiments.finetune", [ok, *cases], root)
 
 
 @pytest.mark.parametrize(
   "i", range(len(FINETUNE_BAD_INPUTS)), ids=[m for _, m in FINETUNE_BAD_INPUTS]
 )
-def test_finetune_bad_input(finetune_bad_input_runs, i):
-  root, runs = finetune_bad_input_runs
-  assert_one_line_error(runs[i], FINETUNE_BAD_INPUTS[i][1])
+def test_finetune_bad_input(finetune_runs, i):
+  root, runs = finetune_runs
+  assert_one_line_error(runs[1 + i], FINETUNE_BAD_INPUTS[i][1])
   assert not (root / str(i) / "finetune.json").exists()
 
 
+@pytest.mark.commands
 def test_plots_command_on_tiny_workdir(tiny_run, tmp_path):
   pytest.importorskip("matplotlib")
   wd = tiny_run[0]
@@ -281,6 +275,7 @@ def test_help_lists_own_flags_first_and_the_recipes():
   assert out.index("  --beta_range:") < out.index("Shared flags:") < out.index("  --recipe:")
 
 
+@pytest.mark.commands
 def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
   """A scheduler's SIGTERM during Phase 1: checkpoint at the step reached, one line, exit 75
   within 10 s, nothing else written; the same command with --resume then finishes the run with

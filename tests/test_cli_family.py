@@ -35,6 +35,7 @@ def _run(module, *args):
   )
 
 
+@pytest.mark.commands
 def test_cdr_end_to_end_batched_then_finetune(tmp_path):
   wd = tmp_path / "rd"
   r = _run(
@@ -86,6 +87,7 @@ def test_cdr_end_to_end_batched_then_finetune(tmp_path):
   assert r.returncode != 0 and "no beta term" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.commands
 def test_cdr_on_an_explicit_mu_set_reports_each_sub_family(tmp_path):
   mu_file = tmp_path / "mu.csv"
   mu_file.write_text("1,0,0\n2,0,0\n0,1,2\n1,1,1\n")
@@ -107,6 +109,7 @@ def test_cdr_on_an_explicit_mu_set_reports_each_sub_family(tmp_path):
   assert "Traceback" not in r.stderr and not (tmp_path / "y").exists()
 
 
+@pytest.mark.commands
 def test_helmholtz_end_to_end_then_finetune(tmp_path):
   wd = tmp_path / "hh"
   no_p2 = [a for a in TINY if not a.startswith("--phase2_steps")]  # the recipe's 10 steps apply

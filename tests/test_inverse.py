@@ -7,6 +7,7 @@ import pytest
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.query import inverse
+from tests.conftest import assert_one_line_error, cli_cases
 
 
 def test_recovers_beta_of_noise_free_data_from_the_same_solver(official_phase1):
@@ -85,44 +86,30 @@ def test_joint_refinement_removes_the_surrogate_error_on_exact_data(official_pha
   assert joint.data_rel_residual < est.data_rel_residual
 
 
+@pytest.mark.commands
 def test_inverse_command_writes_both_estimates_and_refuses_bad_input(tmp_path):
   import json
-  import os
-  import subprocess
-  import sys
 
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  run = lambda *a: subprocess.run(
+  bad = tmp_path / "obs.npz"
+  np.savez(bad, x=np.array([0.1, 9.0]), t=np.array([0.5, 0.5]), u=np.array([1.0, 1.0]))
+  one, refused = cli_cases(
+    "experiments.inverse",
     [
-      sys.executable,
-      "-m",
-      "experiments.inverse",
-      "--checkpoint=lrpinn_jax/official/phase1.npz",
-      *a,
+      ["--checkpoint=lrpinn_jax/official/phase1.npz", "--synthetic=35.2,0,0", "--n_obs=50",
+       "--steps=5", "--refine_steps=3", f"--out={tmp_path / 'one'}"],
+      ["--checkpoint=lrpinn_jax/official/phase1.npz", f"--observations={bad}",
+       f"--out={tmp_path / 'bad'}"],
     ],
-    cwd=root,
-    capture_output=True,
-    text=True,
-    timeout=300,
-  )
-  r = run(
-    "--synthetic=35.2,0,0",
-    "--n_obs=50",
-    "--steps=5",
-    "--refine_steps=3",
-    f"--out={tmp_path / 'one'}",
-  )
-  assert r.returncode == 0, r.stderr
+    tmp_path,
+  )  # fmt: skip
+  assert one["code"] == 0, one["stderr"]
   out = json.load(open(tmp_path / "one" / "inverse.json"))
   assert out["mu_true"] == [35.2, 0.0, 0.0] and out["free"] == [0]
   assert out["refined"]["free"] == [0] and "pde_residual_rms" in out["refined"]
   # the command's answer (the refinement) at the top, both estimates under their own keys
   assert out["answer"] == "refined" and out["mu_hat"] == out["refined"]["mu_hat"]
   assert out["ci95"] == out["refined"]["ci95"] and "pde_residual_rms" not in out["mu_only"]
-  bad = tmp_path / "obs.npz"
-  np.savez(bad, x=np.array([0.1, 9.0]), t=np.array([0.5, 0.5]), u=np.array([1.0, 1.0]))
-  r = run(f"--observations={bad}", f"--out={tmp_path / 'bad'}")
-  assert r.returncode != 0 and "outside the domain" in r.stderr and "Traceback" not in r.stderr
+  assert_one_line_error(refused, "outside the domain")
   assert not (tmp_path / "bad").exists()
 
 

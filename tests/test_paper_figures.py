@@ -4,6 +4,7 @@ steps: experiments.ranks (Fig. 4, Table 3) and experiments.snapshots (Fig. 7).""
 import json
 
 import numpy as np
+import pytest
 
 from tests.conftest import assert_one_line_error, cli_cases
 
@@ -40,6 +41,7 @@ def test_ranks_command_counts_what_the_model_holds(tmp_path):
   assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.commands
 def test_snapshots_command_on_the_helmholtz_model(tmp_path):
   """One geodesic-LM step from the committed Helmholtz model and 3 PINN steps: the JSON's errors
   are those of the figure's grid, and the zero-shot error is the committed model's (~0.02)."""

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,6 +60,7 @@ def test_20_sharded_steps_equal_one_device_with_11_mu_on_4_devices(tmp_path):
     assert _rel(d["sharded" + k], d["single" + k]) < SHARDED_RTOL, k
 
 
+@pytest.mark.commands
 def test_two_processes_of_two_devices_match_one_process_of_four(tmp_path):
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))

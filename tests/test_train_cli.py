@@ -38,6 +38,7 @@ def _run(module, *args):
   )
 
 
+@pytest.mark.commands
 def test_train_a_problem_file_then_load_and_finetune(tmp_path):
   src = tmp_path / "my_burgers.py"  # the built-in file, as a user's own copy would be
   shutil.copy(burgers.__file__, src)
@@ -110,6 +111,7 @@ def test_bad_input_one_line_errors(tmp_path):
     assert not (tmp_path / str(i)).exists()
 
 
+@pytest.mark.commands
 def test_a_system_in_three_coordinates_through_every_command(tmp_path):
   # Taylor-Green (x, y, t; u, v, p) with both hard constraints derived from its conditions
   # (cos/sin of x and y, the exact initial velocity), then many-query, UQ and design on it.
