@@ -12,9 +12,12 @@ covariances of mu from its Jacobian J and residual blocks:
                 variance (inverse.sandwich, the command's interval)
   pde_as_data   the PDE rows as a likelihood with their residual's variance (the weight a
                 marginal-likelihood choice gives them): (H_pde + H_data)^+
-Prints per variant the fraction of trials whose 95% interval covers the truth and the RMS of
-error / std (1 when calibrated). Seeds other than the 100 trials of results/inverse/calibration
-(0..99) choose the variant; those trials measure it.
+Prints per variant the fraction of trials whose 95% interval covers the truth, the RMS of
+error / std (1 when calibrated) and the mean of the signed error / std (a bias, 0 when the
+errors are centred); and, for the sandwich, the mean share of each coordinate's variance that
+each block brings ("data" and the PDE and condition blocks in the problem's order). Seeds other
+than the 100 trials of results/inverse/calibration (0..99) choose the variant; those trials
+measure it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,25 @@ _NOISE = flags.DEFINE_float("noise", 0.01, "noise relative to the RMS of u")
 _TRIALS = flags.DEFINE_integer("trials", 40, "trials")
 _SEED = flags.DEFINE_integer("seed", 1000, "first seed")
 _OUT = flags.DEFINE_string("out", None, "also write the JSON object to this file")
+
+
+def block_shares(jac, blocks, data_resid, d, sigma):
+  """{block: (d,) share of the sandwich variance of mu} ("data", then "block0", ...): the terms
+  of M in inverse.sandwich, each through (J^T J)^+, over their sum."""
+  n = data_resid.size
+  m = sum(b.size for b in blocks)
+  inv = np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)
+  s = inverse.sandwich(jac, blocks, data_resid, d, 1.0, sigma)[1]
+  jac_d = jac[m:] * np.sqrt(n)
+  terms = {"data": s**2 / n**2 * jac_d.T @ jac_d}
+  row = 0
+  for i, b in enumerate(blocks):
+    rows = jac[row : row + b.size]
+    terms[f"block{i}"] = (b @ b / b.size) * rows.T @ rows
+    row += b.size
+  var = {k: np.diag(inv @ t @ inv)[-d:] for k, t in terms.items()}
+  total = sum(var.values())
+  return {k: v / total for k, v in var.items()}
 
 
 def variants(jac, blocks, data_resid, d, s, sigma):
@@ -75,7 +97,7 @@ def main(argv):
   need_xx = inverse.needs_full_residual(pde, box[:, 1], free)
   refiner = inverse.make_refiner(solver, pde, free, need_xx=need_xx)
   points = jax.tree.map(jnp.asarray, train_batch(pde, DataConfig(), 0))
-  z = {}
+  z, shares = {}, {}
   for k in range(_TRIALS.value):
     seed = _SEED.value + k
     mu_true = box[:, 0].copy()
@@ -94,20 +116,18 @@ def main(argv):
     )
     resid = np.asarray(resid, np.float64)
     s = max(obs.sigma, float(np.sqrt(resid @ resid / max(len(resid) - len(free), 1))))
-    err = np.abs(np.asarray(mu, np.float64)[free] - mu_true[free])
-    for name, std in variants(
-      np.asarray(jac, np.float64),
-      [np.asarray(b, np.float64) for b in blocks],
-      resid,
-      len(free),
-      s,
-      obs.sigma,
-    ).items():
+    err = np.asarray(mu, np.float64)[free] - mu_true[free]
+    jac = np.asarray(jac, np.float64)
+    blocks = [np.asarray(b, np.float64) for b in blocks]
+    for name, std in variants(jac, blocks, resid, len(free), s, obs.sigma).items():
       z.setdefault(name, []).append(err / std)
+    for name, share in block_shares(jac, blocks, resid, len(free), obs.sigma).items():
+      shares.setdefault(name, []).append(share)
   out = {
     name: {
-      "covered_95": np.mean(np.array(v) <= 1.96, 0).round(3).tolist(),
+      "covered_95": np.mean(np.abs(v) <= 1.96, 0).round(3).tolist(),
       "rms_err_over_std": np.sqrt(np.mean(np.array(v) ** 2, 0)).round(3).tolist(),
+      "mean_err_over_std": np.mean(v, 0).round(3).tolist(),
     }
     for name, v in z.items()
   }
@@ -118,6 +138,7 @@ def main(argv):
       "trials": _TRIALS.value,
       "first_seed": _SEED.value,
       "variants": out,
+      "sandwich_variance_share": {k: np.mean(v, 0).round(3).tolist() for k, v in shares.items()},
     },
     _OUT.value,
   )
