@@ -244,8 +244,7 @@ def hyper_module(cfg: ModelConfig) -> HyperNetwork:
 @functools.partial(jax.jit, static_argnums=0)
 def init_params(cfg: ModelConfig, key: jax.Array) -> dict:
   """Phase-1 parameters {"net", "hyper"} for ``cfg``, as precision.real(). Compiled once per
-  configuration (an eager flax init compiles each of its operations on its own; the values are
-  the same bits)."""
+  configuration: an eager flax init compiles each of its operations on its own."""
   k_net, k_hyper = jax.random.split(key)
   s = tuple(jnp.ones(r) for r in cfg.full_ranks)
   net = net_module(cfg).init(k_net, jnp.zeros(cfg.n_in), s)["params"]
