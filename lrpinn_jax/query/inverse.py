@@ -215,10 +215,13 @@ def fit_mu(
   coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
   us = jnp.asarray(obs.u, real())
   scale = float(sigma) if sigma else 1.0  # None or 0 (noise-free data): no scaling
-  theta, loss, jac, resid = fitter(
-    jnp.asarray(_grid(box[list(free)], n_starts), real()), coords, us, jnp.asarray(scale, real())
+  # every start's result to the host at once (they are small): no eager device op per index
+  theta, loss, jac, resid = jax.device_get(
+    fitter(
+      jnp.asarray(_grid(box[list(free)], n_starts), real()), coords, us, jnp.asarray(scale, real())
+    )
   )
-  best = int(jnp.argmin(loss))
+  best = int(np.argmin(loss))
   mu = base.copy()
   mu[list(free)] = np.asarray(theta[best], np.float64)
   jac = np.asarray(jac[best], np.float64)  # (n_obs k, n_free)
