@@ -229,18 +229,12 @@ def test_compare_command_end_to_end(tmp_path):
 
   plots.fig_steps_to(plt, [str(wd / "compare.json")], str(tmp_path / "fig6.png"))
   assert (tmp_path / "fig6.png").stat().st_size > 10_000
-  bad = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "experiments.compare",
-      "--methods=pinn,foo",
-      f"--workdir={tmp_path / 'x'}",
-    ],
-    cwd=root,
-    capture_output=True,
-    text=True,
-    timeout=120,
+
+
+def test_compare_command_refuses_an_unknown_method(tmp_path):
+  from tests.conftest import assert_one_line_error, cli_cases
+
+  (bad,) = cli_cases(
+    "experiments.compare", [["--methods=pinn,foo", f"--workdir={tmp_path / 'x'}"]], tmp_path
   )
-  assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
-  assert "unknown ['foo']" in bad.stderr
+  assert_one_line_error(bad, "unknown ['foo']")

@@ -48,11 +48,8 @@ def test_snapshots_command_on_the_helmholtz_model(tmp_path):
   out = tmp_path / "snap"
   runs = cli_cases(
     "experiments.snapshots",
-    [
-      ["--checkpoint=results/helmholtz_2_3", "--mu=2.5,2.5", "--phase2_steps=1",
-       "--pinn_steps=3", "--n_f=64", "--grid=21", f"--out={out}"],
-      ["--checkpoint=results/helmholtz_2_3", "--mu=2.5", f"--out={tmp_path / 'bad'}"],
-    ],
+    [["--checkpoint=results/helmholtz_2_3", "--mu=2.5,2.5", "--phase2_steps=1",
+      "--pinn_steps=3", "--n_f=64", "--grid=21", f"--out={out}"]],
     tmp_path,
   )  # fmt: skip
   assert runs[0]["code"] == 0, runs[0]["stderr"]
@@ -61,5 +58,13 @@ def test_snapshots_command_on_the_helmholtz_model(tmp_path):
   assert result["pinn"]["trainable_params"] == 10401
   assert result["zero_shot"]["rel_err"] < 0.05 and result["pinn"]["rel_err"] > 0.5
   assert (out / "fig7_snapshots_mu2.5_2.5.png").stat().st_size > 10_000
-  assert_one_line_error(runs[1], "--mu needs 2 numbers")
+
+
+def test_snapshots_command_refuses_a_mu_of_the_wrong_length(tmp_path):
+  (run,) = cli_cases(
+    "experiments.snapshots",
+    [["--checkpoint=results/helmholtz_2_3", "--mu=2.5", f"--out={tmp_path / 'bad'}"]],
+    tmp_path,
+  )
+  assert_one_line_error(run, "--mu needs 2 numbers")
   assert not (tmp_path / "bad").exists()
