@@ -2,6 +2,7 @@
 
   python -m benchmarks.speed [--steps=20] [--variants] [--out=FILE]
   python -m benchmarks.speed --all [--out=FILE]   # on whatever backend JAX finds
+  python -m benchmarks.speed --lm                 # the steps and the LM step's parts only
 
 --all adds, on the device JAX picks (printed as "device"): the LM Phase-2 step and its parts, the
 many-query throughput (--many_query_n betas in [25, 45] from the official checkpoint, 100 LM steps,
@@ -43,6 +44,7 @@ _STEPS = flags.DEFINE_integer("steps", 20, "timed steps per measurement", lower_
 _VARIANTS = flags.DEFINE_bool("variants", False, "also time derivative modes and merge settings")
 _OUT = flags.DEFINE_string("out", None, "also write the JSON object to this file")
 _ALL = flags.DEFINE_bool("all", False, "also LM step, many-query throughput, time to accuracy")
+_LM = flags.DEFINE_bool("lm", False, "also the LM step and its parts (part of --all)")
 _MQ_N = flags.DEFINE_integer(
   "many_query_n", 200, "betas of the --all many-query throughput", lower_bound=1
 )
@@ -118,9 +120,13 @@ def _median_ms(fn, args, n: int) -> float:
 
 def lm_ms(n: int) -> dict:
   """Median LM Phase-2 step (official beta = 40 model, full rank as in the batched many-query
-  call: 351 numbers, 1356 residuals) and its parts: Jacobian, normal equations, damped solve."""
+  call: 351 numbers, 1356 residuals) and its parts: Jacobian, normal equations, damped solve
+  (Cholesky, the library's) and the same solve by LU ("solve_lu", jnp.linalg.solve, what it
+  replaced); "batched_step_per_mu": one step of the many-query program for 10 betas in
+  [30, 40], per beta."""
   from lrpinn_jax.fit import lm
   from lrpinn_jax.fit.phase2 import split_params
+  from lrpinn_jax.query import many_query
 
   pde = make_pde("convection")
   solver = interop.load_official(REFERENCE)
@@ -138,6 +144,14 @@ def lm_ms(n: int) -> dict:
   out["jacobian"] = _median_ms(lambda t: lm.jacobian(cfg, pde, lc, t, fr, batch), (tr,), n)
   out["normal_equations"] = _median_ms(lm.normal, (r, jac), n)
   out["solve"] = _median_ms(lambda a, b: lm.propose(a, b, 1e-3), (jtj, jtr), n)
+  a = jtj + 1e-3 * jnp.diag(jnp.diagonal(jtj))
+  out["solve_lu"] = _median_ms(jnp.linalg.solve, (a, jtr), n)
+  out["solve_cholesky"] = _median_ms(lm.spd_solve, (a, jtr), n)
+  mus = np.stack([np.linspace(30, 40, 10), np.zeros(10), np.zeros(10)], 1).astype(np.float32)
+  solve = many_query.make_many_lm(solver.config, pde, lc, n)
+  tr, fr = many_query.init_many(solver.config, solver.params, mus, "full")
+  total = _median_ms(solve, (tr, fr, jnp.asarray(mus), points), 3)
+  out["batched_step_per_mu"] = total / n / len(mus)
   return {k: round(v, 3) for k, v in out.items()}
 
 
@@ -187,6 +201,8 @@ def main(argv):
     for merge in (None, False):
       var[f"phase2_merge={merge}"] = round(phase2_ms(loss_cfg, n, merge)[0], 3)
     out["variants_ms"] = var
+  if _LM.value and not _ALL.value:
+    out["lm_ms"] = lm_ms(n)
   if _ALL.value:
     from benchmarks import _tta
 

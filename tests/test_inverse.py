@@ -1,10 +1,12 @@
 """Inverse problem: known answers (noise-free data from the same Solver; a model linear in mu)."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from lrpinn_jax.errors import UserError
+from lrpinn_jax.fit import lm
 from lrpinn_jax.pdes.registry import make_pde
 from lrpinn_jax.query import inverse
 from tests.conftest import assert_one_line_error, cli_cases
@@ -149,3 +151,26 @@ def test_sandwich_covariance_is_the_sampling_covariance_of_a_linear_joint_fit():
   resid = 0.1 * rng.normal(size=n)
   _, s, _ = inverse.sandwich(jac, [r_pde], resid, 1, w, None)
   np.testing.assert_allclose(s, np.sqrt(resid @ resid / (n - p_eff)), rtol=1e-12)
+
+
+def test_damped_bread_is_the_response_of_the_damped_lm_step():
+  """With the LM's last damping lam the bread is the damped step's response in lm.propose's
+  column-scaled variables. Closed form: J^T J = diag(4, 1) has column norms (2, 1), scaled
+  matrix I, so the bread is diag(1/4, 1) / (1 + lam); lam -> 0 gives the inverse. And on a
+  linear fit it is what one damped step from the truth does with every draw of the residuals:
+  delta = lm.propose(J^T J, J^T e, lam) (float64, so only rounding separates them: 1e-9)."""
+  np.testing.assert_allclose(
+    inverse.bread(np.diag([4.0, 1.0]), 0.5), np.diag([0.25, 1.0]) / 1.5, rtol=1e-14
+  )
+  np.testing.assert_allclose(inverse.bread(np.diag([4.0, 1.0]), 0.0), np.diag([0.25, 1.0]))
+  rng = np.random.default_rng(1)
+  jac = rng.normal(size=(50, 4)) * np.array([1.0, 10.0, 0.1, 3.0])  # columns of unlike scales
+  e = rng.normal(size=(7, 50))
+  lam = 1e-2
+  with jax.enable_x64(True):
+    steps = jax.vmap(lambda ee: lm.propose(jnp.asarray(jac.T @ jac), jnp.asarray(jac.T @ ee), lam))(
+      jnp.asarray(e)
+    )
+  np.testing.assert_allclose(
+    np.asarray(steps), -(inverse.bread(jac.T @ jac, lam) @ jac.T @ e.T).T, rtol=1e-9, atol=1e-12
+  )

@@ -21,7 +21,7 @@ is the sandwich covariance of that least-squares estimate (``sandwich``): the re
 perturbed independently, the data by the noise level and each PDE or condition block by the mean
 square the refinement left in it, the measurable part of the surrogate's own error. Over 100
 trials per setting this gives calibrated intervals where the Laplace posterior with the PDE rows
-on the data's scale was too wide (results/inverse/README.md).
+on the data's scale was too wide, except CDR's beta (results/inverse/README.md).
 
 >>> # obs = Observations((x, t), u)            # or several fields: u (n, k), fields=(0, 1)
 >>> # est = fit_mu(solver, obs, box=[(30, 40), (0, 0), (0, 0)], sigma=0.01)
@@ -257,8 +257,8 @@ def make_refiner(
 ):
   """Returns refine(trainable, frozen, mu0 (mu_dim,), coords, u, points) -> (trainable,
   mu (mu_dim,), J (m, n) at the end, data residual (n_obs k,), the PDE and condition blocks'
-  residuals (each scaled to its mean square; the PDE's first)), jitted and stored
-  (lrpinn_jax.io.programs): joint LM over the Phase-2 parameters and mu[free] (module
+  residuals (each scaled to its mean square; the PDE's first), the LM's last damping), jitted
+  and stored (lrpinn_jax.io.programs): joint LM over the Phase-2 parameters and mu[free] (module
   docstring). One compilation serves every solve with the same shapes (rank mode "full" keeps
   them fixed)."""
   cfg = dataclasses.replace(solver.config, merge=False)
@@ -289,9 +289,11 @@ def make_refiner(
       return r, jac, data, tuple(b[0] for b in blocks)
 
     theta0 = jnp.concatenate([flat0, mu0[free_idx]])
-    theta, _ = lm.minimize(lambda th: rj(th)[:2], theta0, steps, lm_cfg=lm_cfg)
+    theta, _, damping = lm.minimize(
+      lambda th: rj(th)[:2], theta0, steps, lm_cfg=lm_cfg, with_damping=True
+    )
     _, jac, data, pde_blocks = rj(theta)
-    return unravel(theta[:n_net]), parts(theta)[1], jac, data, pde_blocks
+    return unravel(theta[:n_net]), parts(theta)[1], jac, data, pde_blocks, damping
 
   key = _program_key(
     solver, tuple(int(i) for i in free), fields, steps, data_weight, need_xx, lm_cfg
@@ -327,7 +329,7 @@ def refine(
   trainable, frozen, _ = split_params(solver.config, solver.params, est.mu_hat, "full")
   points = jax.tree.map(jnp.asarray, train_batch(pde, data, seed))
   coords = tuple(jnp.asarray(c, real()) for c in obs.coords)
-  _, mu, jac, resid, blocks = refiner(
+  _, mu, jac, resid, blocks, _ = refiner(
     trainable, frozen, jnp.asarray(est.mu_hat, real()), coords, jnp.asarray(obs.u, real()), points
   )
   mu = np.asarray(mu, np.float64)
@@ -354,14 +356,22 @@ def sandwich(
   d: int,
   data_weight: float,
   sigma: Optional[float],
+  damping: Optional[float] = None,
 ):
   """Covariance of the refined mu (the last ``d`` unknowns): (cov (d, d), sigma used, p_eff).
 
   The refinement minimises ||r||^2 = sum_b ||r_b||^2 + (w / n) ||u_fit - u||^2 (make_refiner)
   with J = dr/dtheta (rows: the PDE and condition blocks, (m_b,) each scaled to a mean square,
-  then the n data rows). A perturbation e of the residuals moves the optimum by
-  -(J^T J)^+ J^T e, so the estimate's covariance is the sandwich
-    cov = (J^T J)^+ M (J^T J)^+,  M = sum_b (||r_b||^2 / m_b) J_b^T J_b + sigma^2 (w / n) J_d^T J_d
+  then the n data rows). A perturbation e of the residuals moves the estimate by -B J^T e, so
+  its covariance is the sandwich
+    cov = B M B,  M = sum_b (||r_b||^2 / m_b) J_b^T J_b + sigma^2 (w / n) J_d^T J_d
+  with the bread B = (J^T J)^+, the response at an exact optimum (the command's interval), or,
+  given the LM's last ``damping`` lam, B = S (S J^T J S + lam I)^{-1} S (S the column scaling of
+  lm.propose): the response of the damped step the refinement ends with. A 100-step LM has not
+  reached the optimum along the directions the data and the PDE barely fix and does not move
+  along them: on CDR the damped bread predicts the spread of the estimate over fresh noise, the
+  undamped one 1.2-1.4 times too wide, which happens to cover the surrogate's bias that neither
+  holds (results/inverse/README.md, "What the interval holds").
   with every block's entries taken as independent errors of the variance its own residual shows
   (||r_b||^2 is the block's mean square): the data rows with the noise level, the PDE and
   condition rows with what the refinement left of them, the measurable part of the surrogate's
@@ -371,7 +381,7 @@ def sandwich(
   n = data_resid.size
   m = sum(b.size for b in blocks)
   jac_d = jac[m:] / np.sqrt(data_weight / n)  # the data rows, unscaled: du/dtheta
-  inv = np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)
+  inv = bread(jac.T @ jac, damping)
   p_eff = float(data_weight / n * np.trace(jac_d @ inv @ jac_d.T))
   s_fit = float(np.sqrt(data_resid @ data_resid / max(n - p_eff, 1.0)))
   s = max(float(sigma), s_fit) if sigma else s_fit
@@ -381,6 +391,19 @@ def sandwich(
     meat += (b @ b / b.size) * jac[row : row + b.size].T @ jac[row : row + b.size]
     row += b.size
   return (inv @ meat @ inv)[-d:, -d:], s, p_eff
+
+
+def bread(jtj: np.ndarray, damping: Optional[float] = None, diag_floor: float = 1e-6):
+  """The bread of ``sandwich`` from J^T J (n, n): (J^T J)^+ without ``damping``; with it, the
+  inverse of the damped normal matrix in lm.propose's column-scaled variables (the same floor),
+  mapped back: S (S J^T J S + lam I)^{-1} S."""
+  if damping is None:
+    return np.linalg.pinv(jtj, rcond=1e-12, hermitian=True)
+  col = np.sqrt(np.maximum(np.diag(jtj), 0.0))
+  dead = col == 0
+  scale = np.where(dead, 0.0, 1.0 / np.maximum(col, np.sqrt(diag_floor) * col.max()))
+  a = scale[:, None] * jtj * scale[None, :] + np.diag(np.where(dead, 1.0, damping))
+  return scale[:, None] * np.linalg.inv(a) * scale[None, :]
 
 
 def needs_full_residual(pde, mu, free: Sequence[int]) -> bool:
