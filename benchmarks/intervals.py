@@ -58,13 +58,13 @@ _DRAWS = flags.DEFINE_integer("draws", 0, "> 0: noise draws per trial (module do
 _REFINE_STEPS = flags.DEFINE_integer("refine_steps", 100, "LM steps of the refinement")
 
 
-def block_shares(jac, blocks, data_resid, d, sigma, damping):
+def block_shares(jac, blocks, data_resid, d, sigma):
   """{block: (d,) share of the command's sandwich variance of mu} ("data", then "block0", ...):
-  the terms of M in inverse.sandwich, each through its damped bread, over their sum."""
+  the terms of M in inverse.sandwich, each through (J^T J)^+, over their sum."""
   n = data_resid.size
   m = sum(b.size for b in blocks)
-  inv = inverse.bread(jac.T @ jac, damping)
-  s = inverse.sandwich(jac, blocks, data_resid, d, 1.0, sigma, damping)[1]
+  inv = inverse.bread(jac.T @ jac)
+  s = inverse.sandwich(jac, blocks, data_resid, d, 1.0, sigma)[1]
   jac_d = jac[m:] * np.sqrt(n)
   terms = {"data": s**2 / n**2 * jac_d.T @ jac_d}
   row = 0
@@ -133,7 +133,7 @@ def main(argv):
     err = mu[free] - mu_true[free]
     for name, std in variants(jac, blocks, resid, len(free), s, obs.sigma, damping).items():
       z.setdefault(name, []).append(err / std)
-    for name, share in block_shares(jac, blocks, resid, len(free), obs.sigma, damping).items():
+    for name, share in block_shares(jac, blocks, resid, len(free), obs.sigma).items():
       shares.setdefault(name, []).append(share)
   out = {
     name: {
