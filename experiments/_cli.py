@@ -60,6 +60,22 @@ def _write_timing(main_start: float, main_seconds: float) -> None:
     json.dump(out, f)
 
 
+def save_png(fig, path: str, dpi: int) -> None:
+  """fig (a matplotlib Figure) as a PNG of 256 colours at dpi: the commands' plots are lines,
+  points and a few colour maps, which a palette keeps; about a third of matplotlib's RGBA PNG
+  (results/ stays small). Renders once (raw RGBA), quantises with Pillow, matplotlib's own
+  image dependency."""
+  import io
+
+  from PIL import Image
+
+  buf = io.BytesIO()
+  fig.savefig(buf, format="rgba", dpi=dpi)
+  w, h = (int(round(v * dpi)) for v in fig.get_size_inches())
+  rgb = Image.frombuffer("RGBA", (w, h), buf.getvalue(), "raw", "RGBA", 0, 1).convert("RGB")
+  rgb.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
 def parse_floats(name: str, text: str) -> List[float]:
   """'30,35,40' -> [30.0, 35.0, 40.0]; UserError on anything else."""
   try:

@@ -152,7 +152,7 @@ def _plot(out, solver, obs, est, box, mu_true, names):
       ax.axvline(mu_true[i], color="k", ls="--", label="true")
     ax.set(xlabel=names[i], ylabel="sum of squared misfits", title=f"misfit along {names[i]}")
     ax.legend()
-  fig.savefig(os.path.join(out, "inverse.png"), dpi=120)
+  _cli.save_png(fig, os.path.join(out, "inverse.png"), 120)
 
 
 def _obs_coords(obs) -> tuple:

@@ -121,7 +121,7 @@ def fig_solution(plt, solver, mu, title, path):
     else (f"{rel[0]:.4f}")
   )
   fig.suptitle(f"relative L2 error {text} on the {nx} x {nt} grid")
-  fig.savefig(path, dpi=110)
+  _cli.save_png(fig, path, 110)
   plt.close(fig)
 
 
@@ -163,7 +163,7 @@ def fig_flow(plt, solver, mu, title, path):
     f"vorticity (colour) and velocity (arrows) at {label}{when}; velocity relative "
     f"L2 error {rel:.4f} on the {n} x {n} grid"
   )
-  fig.savefig(path, dpi=100)
+  _cli.save_png(fig, path, 100)
   plt.close(fig)
 
 
@@ -182,7 +182,7 @@ def fig_curves(plt, history_path, path):
     b.semilogy(step, [r["test_rel_err_max"] for r in rows], label="max over training mu")
     b.legend()
   b.set(xlabel="Phase-1 step", ylabel="rel. L2 error", title="zero-shot test error, training mu")
-  fig.savefig(path, dpi=110)
+  _cli.save_png(fig, path, 110)
   plt.close(fig)
 
 
@@ -209,7 +209,7 @@ def fig_ranks(plt, solver, lo, hi, path):
   )
   b.set(xlabel="beta", ylabel="sorted index", title=f"sorted |s_{layer + 1}(beta)|")
   fig.colorbar(im, ax=b)
-  fig.savefig(path, dpi=110)
+  _cli.save_png(fig, path, 110)
   plt.close(fig)
 
 
@@ -238,7 +238,7 @@ def fig_many_query(plt, mq_path, path):
   a.legend()
   b.plot(beta, [r["trainable_params"] for r in rows], ".")
   b.set(xlabel=name, ylabel="trainable parameters", title="Phase-2 trainable parameters")
-  fig.savefig(path, dpi=110)
+  _cli.save_png(fig, path, 110)
   plt.close(fig)
 
 
@@ -270,7 +270,7 @@ def fig_families(plt, results_path, path):
     )
     ax.set(ylabel="relative L2 error", title=f"{title} over each sub-family's mu")
     ax.legend()
-  fig.savefig(path, dpi=110)
+  _cli.save_png(fig, path, 110)
   plt.close(fig)
 
 
@@ -307,7 +307,7 @@ def fig_steps_to(plt, paths, path):
       title=f"{unit} to mean |u - u_exact| <= 0.05 (hollow: not reached)",
     )
     ax.legend(fontsize=8)
-  fig.savefig(path, dpi=110)
+  _cli.save_png(fig, path, 110)
   plt.close(fig)
 
 
@@ -345,7 +345,7 @@ def fig_calibration(plt, paths, path):
   )
   ax.legend(fontsize=7, loc="lower right")
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  _cli.save_png(fig, path, 120)
   plt.close(fig)
 
 

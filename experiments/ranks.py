@@ -128,7 +128,7 @@ def figure(betas, ranks, tol, s_sq, path):
       title=f"layer {l + 1}: sorted s_{l + 1}^2",
     )
   fig.suptitle(f"sorted s^2 per beta (as trained): beta {betas[0]:g} dark to {betas[-1]:g} light")
-  fig.savefig(path, dpi=110)
+  _cli.save_png(fig, path, 110)
 
 
 def main(argv):

@@ -160,7 +160,7 @@ def figure(axes, exact, hyper, pinn, result, path):
                    aspect="auto")  # fmt: skip
     ax.set(title=f"|error|, {name}", xlabel="y", ylabel="x")
     fig.colorbar(im, ax=ax)
-  fig.savefig(path, dpi=100)
+  _cli.save_png(fig, path, 100)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def _plot(path, res, pde):
       )
       fig.colorbar(im, ax=ax)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  _cli.save_png(fig, path, 120)
   plt.close(fig)
 
 
