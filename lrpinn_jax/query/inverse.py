@@ -365,19 +365,19 @@ def sandwich(
   then the n data rows). A perturbation e of the residuals moves the estimate by -B J^T e, so
   its covariance is the sandwich
     cov = B M B,  M = sum_b (||r_b||^2 / m_b) J_b^T J_b + sigma^2 (w / n) J_d^T J_d
-  with the bread B = (J^T J)^+, the response at an exact optimum (the command's interval), or,
-  given the LM's last ``damping`` lam, B = S (S J^T J S + lam I)^{-1} S (S the column scaling of
-  lm.propose): the response of the damped step the refinement ends with. A 100-step LM has not
-  reached the optimum along the directions the data and the PDE barely fix and does not move
-  along them: on CDR the damped bread predicts the spread of the estimate over fresh noise, the
-  undamped one 1.2-1.4 times too wide, which happens to cover the surrogate's bias that neither
-  holds (results/inverse/README.md, "What the interval holds").
   with every block's entries taken as independent errors of the variance its own residual shows
   (||r_b||^2 is the block's mean square): the data rows with the noise level, the PDE and
   condition rows with what the refinement left of them, the measurable part of the surrogate's
   own error. sigma: the larger of the given one and sqrt(||u_fit - u||^2 / (n - p_eff)), where
-  p_eff = tr(J_d (J^T J)^+ J_d^T) is the number of data values the network and mu absorb.
-  Measured calibration: results/inverse/README.md."""
+  p_eff = tr(J_d B J_d^T) is the number of data values the network and mu absorb.
+
+  The bread B (``bread``) is (J^T J)^+, the response at an exact optimum (the command's
+  interval), or, given the LM's last ``damping`` lam, S (S J^T J S + lam I)^{-1} S (S the column
+  scaling of lm.propose), the response of the damped step the refinement ends with. After 100
+  steps the LM has not gone far along the directions the data and the PDE barely fix: on CDR
+  the damped bread predicts the spread of the estimate over fresh noise and the undamped one is
+  1.2-1.4 times too wide, which happens to cover the surrogate's bias that neither holds
+  (results/inverse/README.md, "What the interval holds", with the measured calibration)."""
   n = data_resid.size
   m = sum(b.size for b in blocks)
   jac_d = jac[m:] / np.sqrt(data_weight / n)  # the data rows, unscaled: du/dtheta
