@@ -9,9 +9,9 @@ covariances of mu from its Jacobian J, residual blocks and last LM damping:
   laplace         the Laplace posterior with the PDE rows on the data's scale: s^2 (w/n) (J^T J)^+
   sandwich_data   the sampling covariance under data noise only: (J^T J)^+ M_d (J^T J)^+
   sandwich        the same with every PDE and condition block perturbed by its own residual's
-                  variance, bread (J^T J)^+ (inverse.sandwich without damping)
+                  variance, bread (J^T J)^+ (inverse.sandwich: the command's interval)
   sandwich_damped the same with the damped bread of the refinement's last LM step
-                  (inverse.sandwich with its damping: the command's interval)
+                  (inverse.sandwich given that damping)
   pde_as_data     the PDE rows as a likelihood with their residual's variance (the weight a
                   marginal-likelihood choice gives them): (H_pde + H_data)^+
   damped_systematic  sandwich_damped plus, per PDE and condition block b, the outer product of
