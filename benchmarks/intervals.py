@@ -54,8 +54,12 @@ _NOISE = flags.DEFINE_float("noise", 0.01, "noise relative to the RMS of u")
 _TRIALS = flags.DEFINE_integer("trials", 40, "trials")
 _SEED = flags.DEFINE_integer("seed", 1000, "first seed")
 _OUT = flags.DEFINE_string("out", None, "also write the JSON object to this file")
-_DRAWS = flags.DEFINE_integer("draws", 0, "> 0: noise draws per trial (module docstring)")
-_REFINE_STEPS = flags.DEFINE_integer("refine_steps", 100, "LM steps of the refinement")
+_DRAWS = flags.DEFINE_integer(
+  "draws", 0, "> 1: noise draws per trial (module docstring)", lower_bound=0
+)
+_REFINE_STEPS = flags.DEFINE_integer(
+  "refine_steps", 100, "LM steps of the refinement", lower_bound=1
+)
 
 
 def block_shares(jac, blocks, data_resid, d, sigma):
@@ -118,6 +122,8 @@ def main(argv):
   fitter = inverse.make_fitter(solver, free, box[:, 0], box[free])
   need_xx = inverse.needs_full_residual(pde, box[:, 1], free)
   refiner = inverse.make_refiner(solver, pde, free, steps=_REFINE_STEPS.value, need_xx=need_xx)
+  if _DRAWS.value == 1:
+    raise app.UsageError("--draws: 0, or at least 2 (a spread needs two estimates)")
   if _DRAWS.value:
     startup.report(noise_response(solver, pde, box, free, fitter, refiner, lo, hi), _OUT.value)
     return
