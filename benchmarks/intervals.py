@@ -112,6 +112,8 @@ def variants(jac, blocks, data_resid, d, s, sigma, damping):
 
 def main(argv):
   del argv
+  if _DRAWS.value == 1:
+    raise app.UsageError("--draws: 0, or at least 2 (a spread needs two estimates)")
   logging.set_verbosity(logging.FATAL)  # orbax's restore lines
   cache.enable()
   solver = load_phase1(_CKPT.value)
@@ -122,8 +124,6 @@ def main(argv):
   fitter = inverse.make_fitter(solver, free, box[:, 0], box[free])
   need_xx = inverse.needs_full_residual(pde, box[:, 1], free)
   refiner = inverse.make_refiner(solver, pde, free, steps=_REFINE_STEPS.value, need_xx=need_xx)
-  if _DRAWS.value == 1:
-    raise app.UsageError("--draws: 0, or at least 2 (a spread needs two estimates)")
   if _DRAWS.value:
     startup.report(noise_response(solver, pde, box, free, fitter, refiner, lo, hi), _OUT.value)
     return
