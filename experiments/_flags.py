@@ -14,6 +14,7 @@ from absl import flags
 
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit import losses, phase1, recipes
+from lrpinn_jax.fit.train import PHASE2_OPTIMIZERS
 
 _R = " (default: from --recipe)"
 
@@ -99,8 +100,9 @@ flags.DEFINE_float("t_scale", None, "the network sees t_scale * t instead of t" 
 flags.DEFINE_enum(
   "phase2_optimizer",
   None,
-  ["adam", "lm", "lm_geodesic"],
-  "Phase-2 optimizer: Adam, Levenberg-Marquardt, or LM with geodesic acceleration" + _R,
+  list(PHASE2_OPTIMIZERS),
+  "Phase-2 optimizer: Adam, Levenberg-Marquardt, or LM with geodesic acceleration (and "
+  "refined steps: lm_geodesic_pcg)" + _R,
 )
 flags.DEFINE_bool(
   "phase2_batched",

@@ -13,6 +13,7 @@ from absl import flags
 
 from lrpinn_jax.fit import finetune
 from lrpinn_jax.fit.data import DataConfig
+from lrpinn_jax.fit.train import PHASE2_OPTIMIZERS
 
 from . import _cli
 
@@ -23,8 +24,9 @@ flags.DEFINE_string("mu", "40,0,0", "target mu: beta,nu,rho (CDR family) or a1,a
 flags.DEFINE_enum(
   "optimizer",
   "lm",
-  ["lm", "lm_geodesic", "adam"],
-  "Levenberg-Marquardt (plain or with geodesic acceleration) or Adam",
+  list(PHASE2_OPTIMIZERS),
+  "Levenberg-Marquardt (plain, with geodesic acceleration, or with both and refined steps: "
+  "lm_geodesic_pcg) or Adam",
 )
 flags.DEFINE_integer("steps", 10000, "maximum Phase-2 steps", lower_bound=0)
 flags.DEFINE_float("max_seconds", 60.0, "stop after this many seconds of training (0: no limit)")

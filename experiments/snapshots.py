@@ -29,6 +29,7 @@ from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit import finetune
 from lrpinn_jax.fit.data import DataConfig, train_batch
 from lrpinn_jax.fit.experiment import write_json_atomic
+from lrpinn_jax.fit.train import PHASE2_OPTIMIZERS
 from lrpinn_jax.io.checkpoint import load
 from lrpinn_jax.metrics import errors
 from lrpinn_jax.pdes.registry import pde_of
@@ -38,9 +39,7 @@ from . import _cli
 flags.DEFINE_string("checkpoint", None, "Phase-1 workdir of the model", required=True)
 flags.DEFINE_string("mu", "2.5,2.5", "the mu of the snapshot")
 flags.DEFINE_integer("phase2_steps", 10, "Hyper-LR-PINN Phase-2 steps", lower_bound=0)
-flags.DEFINE_enum(
-  "phase2_optimizer", "lm_geodesic", ["lm", "lm_geodesic", "adam"], "Phase-2 optimizer"
-)
+flags.DEFINE_enum("phase2_optimizer", "lm_geodesic", list(PHASE2_OPTIMIZERS), "Phase-2 optimizer")
 flags.DEFINE_integer("pinn_steps", 2000, "Adam steps of the PINN from scratch", lower_bound=1)
 flags.DEFINE_float("lr", 1e-3, "Adam learning rate (the PINN; Adam Phase 2)")
 flags.DEFINE_integer("n_f", 1000, "collocation points (both methods)", lower_bound=1)

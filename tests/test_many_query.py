@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from lrpinn_jax.fit import train
 from lrpinn_jax.fit.data import train_batch
@@ -15,8 +16,10 @@ from lrpinn_jax.query import many_query
 from tests.conftest import TINY_DATA
 
 
-def test_vmapped_phase2_equals_per_mu_phase2():
-  """Four LM steps of the batched program and of the per-mu program, in float64.
+@pytest.mark.parametrize("optimizer", ["lm", "lm_geodesic_pcg"])
+def test_vmapped_phase2_equals_per_mu_phase2(optimizer):
+  """Four LM steps of the batched program and of the per-mu program, in float64 (plain LM, and
+  LM with geodesic acceleration and refined steps, whose batched solve runs one mu at a time).
 
   In float32 the two compiled programs round differently, and LM feeds that rounding back through
   its accept / reject decisions and damping: after 4 steps the fitted u differed by up to 5e-4
@@ -34,7 +37,9 @@ def test_vmapped_phase2_equals_per_mu_phase2():
     mus = np.array([[32.5, 0, 0], [40.0, 0, 0], [44.0, 0, 0]], np.float64)
     points = train_batch(pde, TINY_DATA, 0)
     lc = LossConfig(need_xx=False)
-    res = many_query.run_many(cfg, pde, params, mus, points, steps=4, loss_cfg=lc)
+    res = many_query.run_many(
+      cfg, pde, params, mus, points, steps=4, loss_cfg=lc, lm_cfg=train.LM_OPTIMIZERS[optimizer]
+    )
     x = jnp.linspace(0.1, 6.0, 40)
     t = jnp.linspace(0.0, 1.0, 40)
     batched = many_query.predict_many(cfg, res.trainable, res.frozen, x, t)
@@ -48,7 +53,7 @@ def test_vmapped_phase2_equals_per_mu_phase2():
         mu,
         points,
         steps=4,
-        optimizer="lm",
+        optimizer=optimizer,
         rank_mode="adaptive",
         loss_cfg=lc,
         log=lambda *_: None,

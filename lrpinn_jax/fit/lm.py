@@ -25,6 +25,15 @@ damping can stay smaller and the poorly weighted directions move further per ste
 Helmholtz, BUILD_NOTES.md). Off by default (the paper's plain LM). In float32 it stalls near
 convergence, where rounding dominates the finite difference (BUILD_NOTES.md, known limits).
 
+Refined solves (``LMConfig.refine``): in float32, J^T J only resolves directions down to about
+1e-6 of its largest eigenvalue, so the damping cannot usefully fall below that and LM slows where
+the problem needs smaller damping. A few preconditioned conjugate-gradient iterations on
+(J^T J + lam D) x = -J^T r, with the system applied as J^T (J x) (J's own float32 accuracy, about
+the square root of J^T J's condition number) and the Cholesky factor of the float32 J^T J damped
+by at least ``refine_floor`` as preconditioner, let the damping fall further. With geodesic
+acceleration this halves the steps to a given accuracy (``python -m benchmarks.lm_variants``,
+results/many_query_lm). The state then keeps J.
+
 One network pass per step: the state keeps r and the normal equations at the accepted point, and
 each step evaluates r and J at the candidate only (used as the new base if accepted). So the step
 compiles to a single Jacobian program, and the first step just evaluates the starting point (it
@@ -74,9 +83,24 @@ class LMConfig:
   geodesic: bool = False  # geodesic acceleration (module docstring)
   geodesic_h: float = 0.1  # finite-difference step along v (Transtrum & Sethna's value)
   geodesic_alpha: float = 0.75  # largest accepted 2 |a| / |v| (their value)
+  # Too curved (2 |a| / |v| > alpha): False rejects the step (Transtrum & Sethna); True takes the
+  # plain step v instead. In float32 the finite difference is rounding once the steps are small,
+  # every accelerated step is then too curved, and rejecting them stalls LM for good.
+  geodesic_fallback: bool = False
+  # > 0: refine each solve by this many preconditioned conjugate-gradient iterations on
+  # J^T J + lam D applied as J^T (J x), preconditioned by the Cholesky factor of the float32
+  # J^T J damped by at least ``refine_floor`` (``solve_damped``). In float32, J^T J itself only
+  # resolves directions down to about 1e-6 of its largest eigenvalue; J does far better.
+  refine: int = 0
+  refine_floor: float = 1e-5
   # Under vmap, solve one matrix at a time (``sequential_solve``) instead of one batched LAPACK
   # call: set by lrpinn_jax.query.many_query where the batched call deadlocks.
   sequential_solve: bool = False
+
+  @property
+  def keeps_jac(self) -> bool:
+    """The state keeps J (m, n): geodesic acceleration (J v, J^T r_vv) and refined solves need it."""
+    return self.geodesic or self.refine > 0
 
 
 class LMState(NamedTuple):
@@ -85,7 +109,7 @@ class LMState(NamedTuple):
   r: jnp.ndarray  # (m,) residuals at ``trainable``
   jtj: jnp.ndarray  # (n, n) J^T J at ``trainable``
   jtr: jnp.ndarray  # (n,) J^T r at ``trainable``
-  jac: object  # (m, n) J at ``trainable`` with geodesic acceleration (for J v, J^T r_vv); else None
+  jac: object  # (m, n) J at ``trainable`` when lm_cfg.keeps_jac; else None
   damping: jnp.ndarray  # lam
   nu: jnp.ndarray  # growth factor after a rejection
   loss: jnp.ndarray  # ||r||^2 at ``trainable`` (inf before the first step)
@@ -153,7 +177,7 @@ def init_lm(
   need_xx must match the step's LossConfig.need_xx (it decides the CDR "bc_x" block)."""
   m = n_residuals(pde, points, need_xx)
   n = ravel_pytree(trainable)[0].shape[0]
-  jac = jnp.zeros((m, n)) if lm_cfg.geodesic else None
+  jac = jnp.zeros((m, n)) if lm_cfg.keeps_jac else None
   return LMState(
     trainable,
     frozen,
@@ -181,43 +205,93 @@ def spd_solve(a, b):
   return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(a, lower=True), b)
 
 
-@jax.custom_batching.custom_vmap
-def sequential_solve(a, b):
-  """``spd_solve(a, b)``; under vmap one unbatched solve per matrix (lax.map) instead of one
-  batched LAPACK call.
+class Damped(NamedTuple):
+  """The damped normal system in column-scaled variables x = delta / scale (Marquardt's D =
+  diag(J^T J) as a change of variables, the columns of J at unit norm): in float32 this keeps
+  the solve far better conditioned than solving with J^T J + lam D directly.
+
+  (S J^T J S + diag(lam)) x = -S g,  delta = S x,  S = diag(scale)."""
+
+  scale: jnp.ndarray  # (n,) 1 / column norm of J; 0 on an all-zero column
+  lam: jnp.ndarray  # (n,) the damping; 1 on an all-zero column (its update is exactly 0)
+  chol: jnp.ndarray  # (n, n) lower Cholesky factor of S J^T J S + diag(max(lam, floor))
+
+
+def damped(jtj, damping, lm_cfg: LMConfig = LMConfig()) -> Damped:
+  """Factor the damped system of J^T J (n, n) at damping lam (``Damped``); with lm_cfg.refine the
+  factor is that of the system damped by at least lm_cfg.refine_floor (the preconditioner)."""
+  diag = jnp.diagonal(jtj)
+  col = jnp.sqrt(jnp.maximum(diag, 0.0))
+  dead = col == 0
+  scale = jnp.where(dead, 0.0, 1.0 / jnp.maximum(col, jnp.sqrt(lm_cfg.diag_floor) * jnp.max(col)))
+  lam = jnp.where(dead, 1.0, damping)
+  shift = jnp.maximum(lam, lm_cfg.refine_floor) if lm_cfg.refine else lam
+  a = scale[:, None] * jtj * scale[None, :] + jnp.diag(shift)
+  return Damped(scale, lam, jax.scipy.linalg.cho_factor(a, lower=True)[0])
+
+
+def _solve_damped(sys: Damped, g, jac, iters: int):
+  pre = lambda z: jax.scipy.linalg.cho_solve((sys.chol, True), z)
+  b = -sys.scale * g
+  x = pre(b)
+  if not iters:
+    return sys.scale * x
+  op = lambda y: sys.scale * (jac.T @ (jac @ (sys.scale * y))) + sys.lam * y
+  res = b - op(x)
+  z = pre(res)
+
+  def body(_, c):
+    x, res, p, rz = c
+    ap = op(p)
+    alpha = rz / jnp.maximum(jnp.dot(p, ap), 1e-30)
+    x, res = x + alpha * p, res - alpha * ap
+    z = pre(res)
+    rz_new = jnp.dot(res, z)
+    return x, res, z + (rz_new / jnp.maximum(rz, 1e-30)) * p, rz_new
+
+  x = jax.lax.fori_loop(0, iters, body, (x, res, z, jnp.dot(res, z)))[0]
+  return sys.scale * x
+
+
+def _sequential(iters: int):
+  """``_solve_damped`` with ``iters`` fixed; under vmap one unbatched solve per matrix (lax.map)
+  instead of one batched LAPACK call.
 
   XLA's CPU runtime deadlocks when a vmapped LAPACK solve runs inside a while loop beside other
   work in some programs (seen: the geodesic many-query step on one device, any many-query step on
   several CPU devices of one process; jaxlib 0.10.2); one matrix at a time never did. It is
   slower on a CPU (the batched call keeps both cores busy), so the plain single-device
-  many-query keeps the batched call.
+  many-query keeps the batched call (LMConfig.sequential_solve off).
   """
-  return spd_solve(a, b)
+
+  @jax.custom_batching.custom_vmap
+  def solve(sys, g, jac):
+    return _solve_damped(sys, g, jac, iters)
+
+  @solve.def_vmap
+  def _vmap(axis_size, in_batched, sys, g, jac):
+    bcast = lambda a, b: a if b else jnp.broadcast_to(a, (axis_size,) + a.shape)
+    args = jax.tree.map(bcast, (sys, g, jac), tuple(in_batched))
+    return jax.lax.map(lambda a: solve(*a), args), True
+
+  return solve
 
 
-@sequential_solve.def_vmap
-def _sequential_solve_vmap(axis_size, in_batched, a, b):
-  a_b, b_b = in_batched
-  a = a if a_b else jnp.broadcast_to(a, (axis_size,) + a.shape)
-  b = b if b_b else jnp.broadcast_to(b, (axis_size,) + b.shape)
-  return jax.lax.map(lambda ab: sequential_solve(*ab), (a, b)), True
+def solve_damped(sys: Damped, g, jac=None, lm_cfg: LMConfig = LMConfig()):
+  """The damped Gauss-Newton step delta (n,) for the gradient g = J^T r (n,): a Cholesky solve,
+  then lm_cfg.refine preconditioned conjugate-gradient iterations on the system applied through
+  J (m, n) itself (needed then), which float32 resolves far better than J^T J. An all-zero
+  column gets update exactly 0."""
+  iters = lm_cfg.refine if jac is not None else 0
+  if lm_cfg.sequential_solve:
+    return _sequential(iters)(sys, g, jac)
+  return _solve_damped(sys, g, jac, iters)
 
 
-def propose(jtj, jtr, damping, lm_cfg: LMConfig = LMConfig()):
-  """The damped Gauss-Newton step delta (n,) from J^T J (n, n) and J^T r (n,).
-
-  Solved in column-scaled variables (Marquardt's D = diag(J^T J) as a change of variables, the
-  columns of J at unit norm): in float32 this keeps the solve far better conditioned
-  than solving with J^T J + lam D directly. An all-zero column (an s entry pinned by a rank mask,
-  or J = 0 before the first evaluation) gets update exactly 0.
-  """
-  diag = jnp.diagonal(jtj)
-  col = jnp.sqrt(jnp.maximum(diag, 0.0))
-  dead = col == 0
-  scale = jnp.where(dead, 0.0, 1.0 / jnp.maximum(col, jnp.sqrt(lm_cfg.diag_floor) * jnp.max(col)))
-  a = scale[:, None] * jtj * scale[None, :] + jnp.diag(jnp.where(dead, 1.0, damping))
-  solve = sequential_solve if lm_cfg.sequential_solve else spd_solve
-  return scale * solve(a, -scale * jtr)
+def propose(jtj, jtr, damping, lm_cfg: LMConfig = LMConfig(), jac=None):
+  """The damped Gauss-Newton step delta (n,) from J^T J (n, n) and J^T r (n,) (``damped``,
+  ``solve_damped``; jac (m, n) for lm_cfg.refine)."""
+  return solve_damped(damped(jtj, damping, lm_cfg), jtr, jac, lm_cfg)
 
 
 def predicted_decrease(jtj, jtr, v):
@@ -225,13 +299,13 @@ def predicted_decrease(jtj, jtr, v):
   return -(2.0 * jnp.dot(v, jtr) + jnp.dot(v, jtj @ v))
 
 
-def accelerate(r, jv, r_h, jt, jtj, v, damping, lm_cfg: LMConfig = LMConfig()):
-  """Geodesic acceleration of the LM step v (n,): returns (v + a / 2, reject) where r_h (m,) is
-  the residual at theta + h v, jv = J v (m,), r_vv = (2/h) ((r_h - r)/h - J v) (exact for
-  quadratic residuals), a = propose(J^T J, jt(r_vv), damping) with jt(w) = J^T w, and
-  reject = 2 |a| > alpha |v|."""
+def accelerate(r, jv, r_h, jt, solve, v, lm_cfg: LMConfig = LMConfig()):
+  """Geodesic acceleration of the LM step v (n,): returns (v + a / 2, too curved) where r_h (m,)
+  is the residual at theta + h v, jv = J v (m,), r_vv = (2/h) ((r_h - r)/h - J v) (exact for
+  quadratic residuals), a = solve(jt(r_vv)) with jt(w) = J^T w and solve(g) the damped step of
+  gradient g (the factored system of v), and too curved = 2 |a| > alpha |v|."""
   h = lm_cfg.geodesic_h
-  acc = propose(jtj, jt((2.0 / h) * ((r_h - r) / h - jv)), damping, lm_cfg)
+  acc = solve(jt((2.0 / h) * ((r_h - r) / h - jv)))
   return v + 0.5 * acc, 2.0 * jnp.linalg.norm(acc) > lm_cfg.geodesic_alpha * jnp.linalg.norm(v)
 
 
@@ -256,7 +330,7 @@ class Core(NamedTuple):
   r: jnp.ndarray  # (m,) residuals at theta
   jtj: jnp.ndarray  # (n, n)
   jtr: jnp.ndarray  # (n,)
-  jac: Any  # (m, n) J at theta with geodesic acceleration; else None
+  jac: Any  # (m, n) J at theta when lm_cfg.keeps_jac; else None
   damping: jnp.ndarray
   nu: jnp.ndarray
   loss: jnp.ndarray  # ||r||^2 at theta (inf before the first evaluation)
@@ -274,15 +348,21 @@ def update(
   at the candidate; project: optional map of every candidate (e.g. a clip to a box; the
   predicted decrease then uses the projected step); r_only(theta) -> r: the residual alone, for
   geodesic acceleration. Returns (core, accepted)."""
-  v = propose(core.jtj, core.jtr, core.damping, lm_cfg)
+  system = damped(core.jtj, core.damping, lm_cfg)  # factored once, for v and a
+  solve = lambda g: solve_damped(system, g, core.jac, lm_cfg)
+  v = solve(core.jtr)
   delta, too_curved = v, jnp.asarray(False)
   if lm_cfg.geodesic:  # static: plain LM compiles without the extra residual evaluation
     if r_only is None:
       raise ValueError("geodesic acceleration (lm_cfg.geodesic) needs r_only")
     r_h = r_only(core.theta + lm_cfg.geodesic_h * v)
+    # the correction a needs no refinement: the preconditioner's solve alone
+    solve_a = lambda g: solve_damped(system, g, None, lm_cfg)
     delta, too_curved = accelerate(
-      core.r, core.jac @ v, r_h, lambda w: core.jac.T @ w, core.jtj, v, core.damping, lm_cfg
+      core.r, core.jac @ v, r_h, lambda w: core.jac.T @ w, solve_a, v, lm_cfg
     )
+    if lm_cfg.geodesic_fallback:
+      delta, too_curved = jnp.where(too_curved, v, delta), jnp.asarray(False)
   cand = core.theta + delta
   if project is not None:
     cand = project(cand)
@@ -299,7 +379,7 @@ def update(
     pick(r, core.r),
     pick(jtj, core.jtj),
     pick(jtr, core.jtr),
-    pick(jac, core.jac) if lm_cfg.geodesic else None,
+    pick(jac, core.jac) if lm_cfg.keeps_jac else None,
     lam,
     nu,
     jnp.where(ok, new_loss, core.loss),
@@ -325,7 +405,7 @@ def minimize(
     r,
     jtj,
     jtr,
-    jac if lm_cfg.geodesic else None,
+    jac if lm_cfg.keeps_jac else None,
     jnp.asarray(lm_cfg.init_damping, real()),
     jnp.asarray(2.0, real()),
     jnp.sum(r**2),

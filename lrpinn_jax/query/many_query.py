@@ -83,12 +83,12 @@ def make_many_lm(
   """Returns solve(trainable, frozen, mus, points) -> (trainable, loss (n,), steps (n,), converged
   (n,)), to jit once: ``steps`` LM steps at most per mu, fewer where ``stop`` ends it (steps: the
   steps each mu took; converged: stopped by the rule rather than the budget)."""
-  if lm_cfg.geodesic:  # the batched solve deadlocks in this step (lm.sequential_solve)
+  if lm_cfg.geodesic:  # the batched solve deadlocked in this step (LMConfig.sequential_solve)
     lm_cfg = dataclasses.replace(lm_cfg, sequential_solve=True)
   step = lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg)
 
   def solve(trainable, frozen, mus, points):
-    axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0 if lm_cfg.geodesic else None, 0, 0, 0, 0)
+    axes = lm.LMState(0, _in_axes(frozen), 0, 0, 0, 0 if lm_cfg.keeps_jac else None, 0, 0, 0, 0)
     init = lambda tr, fr: lm.init_lm(pde, tr, fr, points, lm_cfg, need_xx=loss_cfg.need_xx)
     state = jax.vmap(init, in_axes=(0, _in_axes(frozen)), out_axes=axes)(trainable, frozen)
     vstep = jax.vmap(
@@ -107,7 +107,7 @@ def make_many_lm(
         f: jax.tree.map(keep, getattr(st, f), getattr(new, f))
         for f in ("trainable", "r", "jtj", "jtr", "damping", "nu", "loss", "step")
       }
-      if lm_cfg.geodesic:
+      if lm_cfg.keeps_jac:
         per_mu["jac"] = keep(st.jac, new.jac)
       st = st._replace(**per_mu)
       check = (k + 1) % stop.window == 0
@@ -164,7 +164,7 @@ def make_chunk_solver(
   (lrpinn_jax.io.programs.problem_key) so that, on one device, both programs are stored beside the
   compilation cache and a later run loads them instead of tracing them."""
   multi = mesh is not None and mesh.size > 1
-  if multi and mesh.devices.flat[0].platform == "cpu":  # see lm.sequential_solve
+  if multi and mesh.devices.flat[0].platform == "cpu":  # see LMConfig.sequential_solve
     lm_cfg = dataclasses.replace(lm_cfg, sequential_solve=True)
   split = sharding.split(mesh) if multi else None
   rep = sharding.replicated(mesh) if multi else None
@@ -340,6 +340,7 @@ def study(
   log=print,
   stop: Stop = Stop(),
   warm_steps: int = 0,
+  lm_cfg: lm.LMConfig = lm.LMConfig(),
 ) -> dict:
   """The many-query study of any problem: zero-shot and batched LM Phase 2 for every mu of
   ``mus`` (n, mu_dim), errors against the problem's reference on each mu's test set (the same
@@ -349,7 +350,7 @@ def study(
   prediction (reference solutions too are made per chunk), so memory stays bounded for any n;
   mesh: each chunk split over the devices along mu. steps = 0: zero-shot only.
   Returns {"seconds", "mu_per_second", "peak_memory_mb", "phase2_steps", "rank_mode", "chunk",
-  "devices", "n_f", "stop", "mus": [{"mu", "zero_shot_rel_err", "phase2_rel_err", "ranks",
+  "devices", "n_f", "stop", "lm" (the LM's settings, ``lm_cfg``), "mus": [{"mu", "zero_shot_rel_err", "phase2_rel_err", "ranks",
   "trainable_params", "steps", "stopped"}]} ("stopped": "converged" by the ``stop`` rule or
   "steps", the budget); a problem of several fields adds each field's and each error group's
   relative L2 error ("zero_shot_by_field", "phase2_by_field"). steps = 0 leaves out the Phase-2
@@ -392,6 +393,7 @@ def study(
       rank_mode=rank_mode,
       loss_cfg=LossConfig(need_xx=pde.needs_uxx(mus)),
       mesh=mesh,
+      lm_cfg=lm_cfg,
       stop=stop,
       warm_steps=warm_steps,
       program_key=problem,
@@ -478,6 +480,7 @@ def study(
     "devices": 1 if mesh is None else mesh.size,
     "n_f": data.n_f,
     "stop": dataclasses.asdict(stop),
+    "lm": dataclasses.asdict(lm_cfg),
     "warm_steps": warm_steps if warm else 0,
     "mus": rows,
   }
@@ -496,6 +499,7 @@ def beta_study(
   log=print,
   stop: Stop = Stop(),
   warm_steps: int = 0,
+  lm_cfg: lm.LMConfig = lm.LMConfig(),
 ) -> dict:
   """``study`` over beta (n,) with nu = rho = 0 (the convection models, paper Fig. 5), in the
   many_query.json layout of convection: the rows under "betas", each with its "beta"."""
@@ -513,6 +517,7 @@ def beta_study(
     log=log,
     stop=stop,
     warm_steps=warm_steps,
+    lm_cfg=lm_cfg,
   )
   rows = out.pop("mus")
   out["betas"] = [{"beta": r.pop("mu")[0], **r} for r in rows]
