@@ -159,8 +159,9 @@ def test_refined_solve_without_refinement_is_the_plain_step(rng):
 
 def test_too_curved_step_falls_back_to_the_plain_step():
   """r(theta) = (theta - 1 + 50 (theta - 1)^2, theta / 1000): from theta = 0.9 the acceleration
-  a is as long as v (2 |a| / |v| about 1 > alpha = 0.75: too curved). Transtrum & Sethna's rule rejects the step (theta stays); with
-  geodesic_fallback the plain step v is taken and judged as usual (here it lowers the loss)."""
+  a is as long as v (2 |a| / |v| about 1 > alpha = 0.75: too curved). Transtrum & Sethna's rule
+  rejects the step (theta stays); with geodesic_fallback the plain step v is taken and judged as
+  usual (here it lowers the loss)."""
   res = lambda th: jnp.stack([th[0] - 1.0 + 50.0 * (th[0] - 1.0) ** 2, 1e-3 * th[0]])
   rj = lambda th: (res(th), jax.jacfwd(res)(th))
   th0 = jnp.array([0.9])

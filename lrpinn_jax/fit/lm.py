@@ -99,7 +99,7 @@ class LMConfig:
 
   @property
   def keeps_jac(self) -> bool:
-    """The state keeps J (m, n): geodesic acceleration (J v, J^T r_vv) and refined solves need it."""
+    """The state keeps J (m, n): geodesic acceleration (J v, J^T r_vv) and refinement need it."""
     return self.geodesic or self.refine > 0
 
 

@@ -350,8 +350,9 @@ def study(
   prediction (reference solutions too are made per chunk), so memory stays bounded for any n;
   mesh: each chunk split over the devices along mu. steps = 0: zero-shot only.
   Returns {"seconds", "mu_per_second", "peak_memory_mb", "phase2_steps", "rank_mode", "chunk",
-  "devices", "n_f", "stop", "lm" (the LM's settings, ``lm_cfg``), "mus": [{"mu", "zero_shot_rel_err", "phase2_rel_err", "ranks",
-  "trainable_params", "steps", "stopped"}]} ("stopped": "converged" by the ``stop`` rule or
+  "devices", "n_f", "stop", "lm" (the LM's settings, ``lm_cfg``), "mus": [{"mu",
+  "zero_shot_rel_err", "phase2_rel_err", "ranks", "trainable_params", "steps", "stopped"}]}
+  ("stopped": "converged" by the ``stop`` rule or
   "steps", the budget); a problem of several fields adds each field's and each error group's
   relative L2 error ("zero_shot_by_field", "phase2_by_field"). steps = 0 leaves out the Phase-2
   entries. seconds: the whole study, compilation and test-set references included.
