@@ -3,7 +3,8 @@
   python -m benchmarks.startup [--repeats=3] [--out=FILE]
 
 Runs experiments.inverse (one synthetic observation set, mu only + refinement),
-experiments.finetune (100 LM steps) and a 10-mu experiments.many_query (100 LM steps each) on the
+experiments.finetune (100 LM steps) and a 10-mu experiments.many_query (100 plain LM steps each;
+and 60 steps of lm_geodesic_pcg on 500 collocation points, "many_query_10_pcg") on the
 official checkpoint in a fresh compilation-cache folder: once "cold" (empty cache), then
 --repeats times "warm" (the cache and stored programs the first run left; the run of median wall
 time is reported, as start-up times on a shared machine vary by a second). Per run: the wall
@@ -53,6 +54,16 @@ def commands(folder: str) -> dict:
       "--n_beta=10",
       "--steps=100",
       f"--out={folder}/many_query.json",
+    ],
+    "many_query_10_pcg": [
+      "experiments.many_query",
+      f"--checkpoint={OFFICIAL}",
+      "--beta_range=30,40",
+      "--n_beta=10",
+      "--lm=lm_geodesic_pcg",
+      "--steps=60",
+      "--n_f=500",
+      f"--out={folder}/many_query_pcg.json",
     ],
   }
 
