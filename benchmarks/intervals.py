@@ -23,7 +23,7 @@ two stages, and the spread of the K estimates ("empirical_sd", ddof 1) against t
 the sandwich with either bread ("predicted_std": {"sandwich", "sandwich_damped"}; "ratio":
 empirical_sd over each, 1 when the interval's noise part is right) and their mean error
 ("mean_err", the part of the error the noise does not explain). --refine_steps sets the
-refinement's LM steps (the command's 100).
+refinement's LM steps (the command's 100) and --refine_lm its LM variant (the command's plain lm).
 Prints per variant the fraction of trials whose 95% interval covers the truth, the RMS of
 error / std (1 when calibrated) and the mean of the signed error / std (a bias, 0 when the
 errors are centred); and, for the sandwich, the mean share of each coordinate's variance that
@@ -43,6 +43,7 @@ from benchmarks import startup
 from lrpinn_jax.fit.data import DataConfig, train_batch
 from lrpinn_jax.fit.finetune import load_phase1, training_box
 from lrpinn_jax.fit.phase2 import split_params
+from lrpinn_jax.fit.train import LM_OPTIMIZERS
 from lrpinn_jax.io import cache
 from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.query import inverse
@@ -59,6 +60,9 @@ _DRAWS = flags.DEFINE_integer(
 )
 _REFINE_STEPS = flags.DEFINE_integer(
   "refine_steps", 100, "LM steps of the refinement", lower_bound=1
+)
+_REFINE_LM = flags.DEFINE_enum(
+  "refine_lm", "lm", list(LM_OPTIMIZERS), "LM variant of the refinement (the command's: lm)"
 )
 
 
@@ -123,7 +127,14 @@ def main(argv):
   lo, hi = (float(v) for v in _RANGE.value.split(","))
   fitter = inverse.make_fitter(solver, free, box[:, 0], box[free])
   need_xx = inverse.needs_full_residual(pde, box[:, 1], free)
-  refiner = inverse.make_refiner(solver, pde, free, steps=_REFINE_STEPS.value, need_xx=need_xx)
+  refiner = inverse.make_refiner(
+    solver,
+    pde,
+    free,
+    steps=_REFINE_STEPS.value,
+    need_xx=need_xx,
+    lm_cfg=LM_OPTIMIZERS[_REFINE_LM.value],
+  )
   if _DRAWS.value:
     startup.report(noise_response(solver, pde, box, free, fitter, refiner, lo, hi), _OUT.value)
     return
@@ -155,6 +166,8 @@ def main(argv):
       "noise": _NOISE.value,
       "trials": _TRIALS.value,
       "first_seed": _SEED.value,
+      "refine_steps": _REFINE_STEPS.value,
+      "refine_lm": _REFINE_LM.value,
       "variants": out,
       "sandwich_variance_share": {k: np.mean(v, 0).round(3).tolist() for k, v in shares.items()},
     },
@@ -202,6 +215,7 @@ def noise_response(solver, pde, box, free, fitter, refiner, lo, hi) -> dict:
     "noise": _NOISE.value,
     "draws": _DRAWS.value,
     "refine_steps": _REFINE_STEPS.value,
+    "refine_lm": _REFINE_LM.value,
     "mean_ratio_empirical_sd_over_predicted_std": {
       name: np.mean([r["ratio"][name] for r in rows], 0).round(3).tolist() for name in names
     },

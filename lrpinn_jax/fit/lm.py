@@ -227,7 +227,23 @@ def damped(jtj, damping, lm_cfg: LMConfig = LMConfig()) -> Damped:
   lam = jnp.where(dead, 1.0, damping)
   shift = jnp.maximum(lam, lm_cfg.refine_floor) if lm_cfg.refine else lam
   a = scale[:, None] * jtj * scale[None, :] + jnp.diag(shift)
-  return Damped(scale, lam, jax.scipy.linalg.cho_factor(a, lower=True)[0])
+  return Damped(scale, lam, _cholesky(a) if lm_cfg.sequential_solve else _lower_cholesky(a))
+
+
+def _lower_cholesky(a):
+  return jax.scipy.linalg.cho_factor(a, lower=True)[0]
+
+
+@jax.custom_batching.custom_vmap
+def _cholesky(a):
+  """``_lower_cholesky``; under vmap one matrix at a time (``_sequential``)."""
+  return _lower_cholesky(a)
+
+
+@_cholesky.def_vmap
+def _cholesky_vmap(axis_size, in_batched, a):
+  a = a if in_batched[0] else jnp.broadcast_to(a, (axis_size,) + a.shape)
+  return jax.lax.map(_cholesky, a), True
 
 
 def _solve_damped(sys: Damped, g, jac, iters: int):
