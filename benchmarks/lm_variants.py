@@ -99,7 +99,7 @@ def main(argv):
     )
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
   with open(FLAGS.out, "w") as f:
-    json.dump(out, f, indent=1)
+    json.dump(out, f, separators=(",", ":"))
   print(f"wrote {FLAGS.out}")
 
 
