@@ -23,7 +23,8 @@ two stages, and the spread of the K estimates ("empirical_sd", ddof 1) against t
 the sandwich with either bread ("predicted_std": {"sandwich", "sandwich_damped"}; "ratio":
 empirical_sd over each, 1 when the interval's noise part is right) and their mean error
 ("mean_err", the part of the error the noise does not explain). --refine_steps sets the
-refinement's LM steps (the command's 100) and --refine_lm its LM variant (the command's plain lm).
+refinement's LM steps (the command's 100) and --refine_lm its LM variant (the command's
+inverse.REFINE_LM).
 Prints per variant the fraction of trials whose 95% interval covers the truth, the RMS of
 error / std (1 when calibrated) and the mean of the signed error / std (a bias, 0 when the
 errors are centred); and, for the sandwich, the mean share of each coordinate's variance that
@@ -62,7 +63,7 @@ _REFINE_STEPS = flags.DEFINE_integer(
   "refine_steps", 100, "LM steps of the refinement", lower_bound=1
 )
 _REFINE_LM = flags.DEFINE_enum(
-  "refine_lm", "lm", list(LM_OPTIMIZERS), "LM variant of the refinement (the command's: lm)"
+  "refine_lm", inverse.REFINE_LM, list(LM_OPTIMIZERS), "LM variant of the refinement"
 )
 
 

@@ -35,6 +35,7 @@ from absl import flags
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.experiment import write_json_atomic
 from lrpinn_jax.fit.finetune import load_phase1, training_box
+from lrpinn_jax.fit.train import LM_OPTIMIZERS
 from lrpinn_jax.io import programs
 from lrpinn_jax.pdes.registry import pde_of
 from lrpinn_jax.precision import real
@@ -76,6 +77,12 @@ flags.DEFINE_integer(
   100,
   "joint refinement LM steps (0: mu only, through the Phase-1 Solver)",
   lower_bound=0,
+)
+flags.DEFINE_enum(
+  "refine_lm",
+  inverse.REFINE_LM,
+  list(LM_OPTIMIZERS),
+  "LM variant of the joint refinement (lrpinn_jax.fit.lm.VARIANTS)",
 )
 flags.DEFINE_string("out", "runs/inverse", "output folder")
 FLAGS = flags.FLAGS
@@ -234,7 +241,13 @@ def main(argv):
   need_xx = inverse.needs_full_residual(pde, box[:, 1], free)
   refiner = (
     inverse.make_refiner(
-      solver, pde, free, fields=fields, steps=FLAGS.refine_steps, need_xx=need_xx
+      solver,
+      pde,
+      free,
+      fields=fields,
+      steps=FLAGS.refine_steps,
+      need_xx=need_xx,
+      lm_cfg=LM_OPTIMIZERS[FLAGS.refine_lm],
     )
     if FLAGS.refine_steps
     else None
@@ -284,6 +297,7 @@ def main(argv):
       "mu_names": [pde.mu_names[i] for i in free],
       "true_range": np.stack([lo, hi], -1).tolist() if size is None else [lo, hi],
       "refine_steps": FLAGS.refine_steps,
+      "refine_lm": FLAGS.refine_lm,
       "answer": answer,
       **parts[answer],
       **parts,

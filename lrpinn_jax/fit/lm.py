@@ -103,6 +103,18 @@ class LMConfig:
     return self.geodesic or self.refine > 0
 
 
+# The LM variants by name (``--lm``, ``--optimizer``, ``--phase2_optimizer``, ``--refine_lm``):
+# plain (Nielsen damping); with geodesic acceleration (Transtrum & Sethna's settings); and with
+# geodesic acceleration that falls back to the plain step when too curved, a finite difference 5
+# times longer and steps refined by 3 conjugate-gradient iterations on J (measured against the
+# others in results/many_query_lm; the inverse's refinement, results/inverse).
+VARIANTS = {
+  "lm": LMConfig(),
+  "lm_geodesic": LMConfig(geodesic=True),
+  "lm_geodesic_pcg": LMConfig(geodesic=True, geodesic_h=0.5, geodesic_fallback=True, refine=3),
+}
+
+
 class LMState(NamedTuple):
   trainable: dict  # accepted point, same pytree as Phase2State.trainable
   frozen: dict

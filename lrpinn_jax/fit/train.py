@@ -278,15 +278,8 @@ def fit_phase1(
   return state, clock.training()
 
 
-# Levenberg-Marquardt variants by name: plain (Nielsen damping); with geodesic acceleration
-# (Transtrum & Sethna's settings); and with geodesic acceleration that falls back to the plain step
-# when too curved, a finite difference twice as long and steps refined by 3 conjugate-gradient
-# iterations on J (lm.LMConfig; measured against the others in results/many_query_lm/).
-LM_OPTIMIZERS = {
-  "lm": lm.LMConfig(),
-  "lm_geodesic": lm.LMConfig(geodesic=True),
-  "lm_geodesic_pcg": lm.LMConfig(geodesic=True, geodesic_h=0.5, geodesic_fallback=True, refine=3),
-}
+# Levenberg-Marquardt variants by name (lm.VARIANTS).
+LM_OPTIMIZERS = lm.VARIANTS
 PHASE2_OPTIMIZERS = ("adam",) + tuple(LM_OPTIMIZERS)
 
 
