@@ -8,6 +8,8 @@ grid of --mu_grid values per parameter over the model's training box; a convecti
       --steps=100 --out=runs/many_query.json
   python -m experiments.many_query --checkpoint=<workdir> --beta_range=25,45 --n_beta=100000 \
       --steps=0 --chunk=5000       # zero-shot only: the hypernetwork's u for every beta
+  python -m experiments.many_query --checkpoint=<workdir or .npz> --beta_range=30,40 --n_beta=10 \
+      --lm=lm_geodesic_pcg --steps=60 --n_f=500 --chunk=5 --warm_steps=30   # a few mu, in seconds
   python -m experiments.many_query --checkpoint=results/kovasznay --mu_grid=50 --steps=100
 
 The JSON holds per-mu errors (per field for a system), ranks and trainable counts, and the run's

@@ -318,7 +318,8 @@ def solve_damped(sys: Damped, g, jac=None, lm_cfg: LMConfig = LMConfig()):
 
 def propose(jtj, jtr, damping, lm_cfg: LMConfig = LMConfig(), jac=None):
   """The damped Gauss-Newton step delta (n,) from J^T J (n, n) and J^T r (n,) (``damped``,
-  ``solve_damped``; jac (m, n) for lm_cfg.refine)."""
+  ``solve_damped``; jac (m, n) for lm_cfg.refine: without it, a config with refine > 0 solves the
+  system damped by at least refine_floor, its preconditioner)."""
   return solve_damped(damped(jtj, damping, lm_cfg), jtr, jac, lm_cfg)
 
 
