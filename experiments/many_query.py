@@ -52,7 +52,7 @@ flags.DEFINE_enum(
   "lm",
   "lm",
   list(LM_OPTIMIZERS),
-  "the LM variant (lrpinn_jax.fit.train.LM_OPTIMIZERS): lm_geodesic_pcg reaches the same "
+  "the LM variant (lrpinn_jax.fit.lm.VARIANTS): lm_geodesic_pcg reaches the same "
   "accuracy in about half the steps inside the training range (results/many_query_lm)",
 )
 flags.DEFINE_enum("rank_mode", "adaptive", ["adaptive", "full"], "Phase-2 rank mode")

@@ -348,7 +348,8 @@ def study(
 
   chunk > 0: ``chunk`` mu at a time through one compiled program each for zero-shot, LM and
   prediction (reference solutions too are made per chunk), so memory stays bounded for any n;
-  mesh: each chunk split over the devices along mu. steps = 0: zero-shot only.
+  mesh: each chunk split over the devices along mu. steps = 0: zero-shot only. lm_cfg: the LM's
+  settings (e.g. a variant of lrpinn_jax.fit.lm.VARIANTS).
   Returns {"seconds", "mu_per_second", "peak_memory_mb", "phase2_steps", "rank_mode", "chunk",
   "devices", "n_f", "stop", "lm" (the LM's settings, ``lm_cfg``), "mus": [{"mu",
   "zero_shot_rel_err", "phase2_rel_err", "ranks", "trainable_params", "steps", "stopped"}]}
