@@ -35,6 +35,11 @@ flags.DEFINE_integer("every", 10, "steps between test errors", lower_bound=1)
 flags.DEFINE_integer("n_f", 1000, "collocation points", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "seed of the training and test points", lower_bound=0)
 flags.DEFINE_string("out", "runs/lm_variants.json", "output JSON file")
+flags.register_validator(
+  "betas",
+  lambda v: all(p.strip().replace(".", "", 1).isdigit() for p in v.split(",")),
+  "--betas must be comma-separated positive numbers, e.g. 30,35,40",
+)
 FLAGS = flags.FLAGS
 
 

@@ -213,8 +213,9 @@ def spd_solve(a, b):
   """a^{-1} b for a symmetric positive definite a (n, n), b (n,), by Cholesky: half the flops of
   an LU (jnp.linalg.solve), and 0.72 against 2.30 ms at n = 351 (``python -m benchmarks.speed
   --lm``, "solve_cholesky" and "solve_lu"). A matrix that is not positive definite in float32
-  gives non-finite values, which the LM step rejects like a failed step (``judge``)."""
-  return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(a, lower=True), b)
+  gives non-finite values, which the LM step rejects like a failed step (``judge``). The LM
+  factors once per step (``damped``) and solves with the factor (``solve_damped``)."""
+  return jax.scipy.linalg.cho_solve((_lower_cholesky(a), True), b)
 
 
 class Damped(NamedTuple):
@@ -316,11 +317,11 @@ def solve_damped(sys: Damped, g, jac=None, lm_cfg: LMConfig = LMConfig()):
   return _solve_damped(sys, g, jac, iters)
 
 
-def propose(jtj, jtr, damping, lm_cfg: LMConfig = LMConfig(), jac=None):
+def propose(jtj, jtr, damping, lm_cfg: LMConfig = LMConfig()):
   """The damped Gauss-Newton step delta (n,) from J^T J (n, n) and J^T r (n,) (``damped``,
-  ``solve_damped``; jac (m, n) for lm_cfg.refine: without it, a config with refine > 0 solves the
-  system damped by at least refine_floor, its preconditioner)."""
-  return solve_damped(damped(jtj, damping, lm_cfg), jtr, jac, lm_cfg)
+  ``solve_damped``), without refinement: a config with refine > 0 gets the system damped by at
+  least refine_floor, its preconditioner (``update`` refines with J)."""
+  return solve_damped(damped(jtj, damping, lm_cfg), jtr, None, lm_cfg)
 
 
 def predicted_decrease(jtj, jtr, v):
