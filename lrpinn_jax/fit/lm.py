@@ -94,7 +94,8 @@ class LMConfig:
   refine: int = 0
   refine_floor: float = 1e-5
   # Under vmap, solve one matrix at a time (``sequential_solve``) instead of one batched LAPACK
-  # call: set by lrpinn_jax.query.many_query where the batched call deadlocks.
+  # call: set by lrpinn_jax.query.many_query on several CPU devices, where the batched call
+  # deadlocks (``_sequential``).
   sequential_solve: bool = False
 
   @property
@@ -286,11 +287,11 @@ def _sequential(iters: int):
   """``_solve_damped`` with ``iters`` fixed; under vmap one unbatched solve per matrix (lax.map)
   instead of one batched LAPACK call.
 
-  XLA's CPU runtime deadlocks when a vmapped LAPACK solve runs inside a while loop beside other
-  work in some programs (seen: the geodesic many-query step on one device, any many-query step on
-  several CPU devices of one process; jaxlib 0.10.2); one matrix at a time never did. It is
-  slower on a CPU (the batched call keeps both cores busy), so the plain single-device
-  many-query keeps the batched call (LMConfig.sequential_solve off).
+  XLA's CPU runtime deadlocked when a vmapped LAPACK call ran inside a while loop beside other
+  work in some programs (seen: any many-query step on several CPU devices of one process, and the
+  geodesic many-query step on one device while it solved by LU; jaxlib 0.10.2); one matrix at a
+  time never did. It is slower on a CPU (the batched call keeps both cores busy), so the
+  single-device many-query keeps the batched call (LMConfig.sequential_solve off).
   """
 
   @jax.custom_batching.custom_vmap

@@ -83,8 +83,6 @@ def make_many_lm(
   """Returns solve(trainable, frozen, mus, points) -> (trainable, loss (n,), steps (n,), converged
   (n,)), to jit once: ``steps`` LM steps at most per mu, fewer where ``stop`` ends it (steps: the
   steps each mu took; converged: stopped by the rule rather than the budget)."""
-  if lm_cfg.geodesic:  # the batched solve deadlocked in this step (LMConfig.sequential_solve)
-    lm_cfg = dataclasses.replace(lm_cfg, sequential_solve=True)
   step = lm.make_lm_step(cfg, pde, loss_cfg, lm_cfg)
 
   def solve(trainable, frozen, mus, points):
