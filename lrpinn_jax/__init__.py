@@ -8,7 +8,8 @@ compilation cache), ``baselines`` (the paper's comparisons). The names below are
 
 __version__ = "0.1.0"
 
-from lrpinn_jax import _moved
+# _blas first: one OpenBLAS thread for the LAPACK calls in XLA's CPU programs (lrpinn_jax/_blas.py)
+from lrpinn_jax import _blas, _moved  # noqa: F401
 from lrpinn_jax.errors import UserError
 from lrpinn_jax.fit.data import DataConfig
 from lrpinn_jax.fit.phase1 import (
