@@ -19,7 +19,7 @@ from tests.conftest import TINY_DATA
 @pytest.mark.parametrize("optimizer", ["lm", "lm_geodesic_pcg"])
 def test_vmapped_phase2_equals_per_mu_phase2(optimizer):
   """Four LM steps of the batched program and of the per-mu program, in float64 (plain LM, and
-  LM with geodesic acceleration and refined steps, whose batched solve runs one mu at a time).
+  LM with geodesic acceleration and refined steps).
 
   In float32 the two compiled programs round differently, and LM feeds that rounding back through
   its accept / reject decisions and damping: after 4 steps the fitted u differed by up to 5e-4
